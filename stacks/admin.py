@@ -1,0 +1,174 @@
+"""The Django admin: every definition editable, validated on save with the same
+checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+
+from . import models as m
+from .validate import check_rule, errors, validate_stack
+
+
+class _Rollback(Exception):
+    pass
+
+
+def problems_introduced(instance, stack):
+    """Problems the stack would have with `instance` saved, that it does not have
+    now. The change is tried in a transaction that is always rolled back."""
+    before = {str(p) for p in errors(validate_stack(stack))} if stack.pk else set()
+    after = []
+    try:
+        with transaction.atomic():
+            instance.save()
+            fresh = m.Stack.objects.get(pk=stack.pk if stack.pk else instance.pk)
+            after = errors(validate_stack(fresh))
+            raise _Rollback
+    except _Rollback:
+        pass
+    if instance._state.adding:
+        instance.pk = None
+        instance.id = None
+    return [p for p in after if str(p) not in before]
+
+
+class ValidatedForm(forms.ModelForm):
+    """Refuses a save that would make the stack's bundle invalid, with the
+    tools' own messages."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        instance = self.instance
+        try:
+            # Fill the instance from the form to try it out.
+            self._post_clean()
+        except Exception:  # noqa: BLE001 — the form reports its own errors
+            return cleaned
+        if self.errors:
+            return cleaned
+        stack = instance if isinstance(instance, m.Stack) else getattr(instance, "stack", None)
+        if stack is None:
+            return cleaned
+        if isinstance(instance, m.AlertRule):
+            message = check_rule(instance)
+            if message:
+                raise forms.ValidationError({"expr": f"promtool: {message}"})
+        adding = instance._state.adding
+        problems = problems_introduced(instance, stack)
+        if adding:
+            instance._state.adding = True
+        if problems:
+            raise forms.ValidationError([f"{p.where}: {p.message}" for p in problems])
+        return cleaned
+
+
+class ValidatedAdmin(admin.ModelAdmin):
+    form = ValidatedForm
+
+
+@admin.register(m.Stack)
+class StackAdmin(ValidatedAdmin):
+    list_display = ["slug", "name", "updated"]
+    search_fields = ["slug", "name"]
+
+
+@admin.register(m.Service)
+class ServiceAdmin(ValidatedAdmin):
+    list_display = ["name", "stack", "role", "image", "replicas"]
+    list_filter = ["stack", "role"]
+    search_fields = ["name", "image"]
+
+
+@admin.register(m.AlertRule)
+class AlertRuleAdmin(ValidatedAdmin):
+    list_display = ["name", "stack", "group", "severity", "for_duration", "enabled"]
+    list_filter = ["stack", "severity", "enabled", "group"]
+    search_fields = ["name", "expr"]
+    list_editable = ["enabled"]
+
+
+@admin.register(m.ScrapeJob)
+class ScrapeJobAdmin(ValidatedAdmin):
+    list_display = ["job_name", "stack", "metrics_path"]
+    list_filter = ["stack"]
+
+
+@admin.register(m.Receiver)
+class ReceiverAdmin(ValidatedAdmin):
+    list_display = ["name", "stack", "kind", "is_default"]
+
+
+@admin.register(m.Route)
+class RouteAdmin(ValidatedAdmin):
+    list_display = ["__str__", "stack", "order"]
+
+
+@admin.register(m.InhibitRule)
+class InhibitRuleAdmin(ValidatedAdmin):
+    list_display = ["__str__", "stack"]
+
+
+@admin.register(m.Network)
+class NetworkAdmin(ValidatedAdmin):
+    list_display = ["key", "stack", "name", "external"]
+
+
+@admin.register(m.Volume)
+class VolumeAdmin(ValidatedAdmin):
+    list_display = ["key", "stack", "external"]
+
+
+@admin.register(m.StackFile)
+class StackFileAdmin(ValidatedAdmin):
+    list_display = ["path", "stack"]
+
+
+@admin.register(m.GrafanaDatasource)
+class GrafanaDatasourceAdmin(ValidatedAdmin):
+    list_display = ["name", "stack", "type", "url", "is_default"]
+
+
+@admin.register(m.GrafanaDashboard)
+class GrafanaDashboardAdmin(ValidatedAdmin):
+    list_display = ["title", "stack", "slug"]
+
+
+@admin.register(m.LogRoute)
+class LogRouteAdmin(ValidatedAdmin):
+    list_display = ["tag_pattern", "index", "stack", "order"]
+
+
+@admin.register(m.Secret)
+class SecretAdmin(admin.ModelAdmin):
+    # Values are never shown; a secret can be created (generated) or deleted.
+    list_display = ["name", "created"]
+    fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.value:
+            import secrets
+
+            obj.value = secrets.token_urlsafe(24)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(m.Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["id", "stack", "action", "status", "requested_by", "created"]
+    list_filter = ["stack", "status", "action"]
+    readonly_fields = [f.name for f in m.Deployment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(m.Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "severity", "stack", "service", "starts_at", "resolved_at"]
+    list_filter = ["status", "severity", "stack"]
+    search_fields = ["name", "fingerprint"]
+    readonly_fields = [f.name for f in m.Alert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

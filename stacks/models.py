@@ -1,0 +1,579 @@
+"""Stack definitions as rows: what a team edits, and what the panel records.
+
+Definitions (Stack, Service, Network, Volume, StackFile, Secret, ScrapeJob,
+AlertRule, Receiver, Route, InhibitRule, GrafanaDatasource, GrafanaDashboard,
+LogRoute) are rendered into files by stacks.render; Deployment, Alert and
+ServiceHealth record what happened.
+"""
+import fnmatch
+import re
+import secrets as pysecrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+compose_name = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*$",
+    "Use lower-case letters, digits, '-' and '_' (Compose's rule for names), starting with a letter or digit.",
+)
+receiver_name = RegexValidator(
+    r"^[A-Za-z0-9_-]+$",
+    "Use letters, digits, '-' and '_' only: Alertmanager escapes other characters in the webhook it sends.",
+)
+label_name = RegexValidator(r"^[a-zA-Z_][a-zA-Z0-9_]*$", "Not a valid Prometheus label name.")
+duration = RegexValidator(
+    r"^((\d+)(ms|s|m|h|d|w|y))+$", "Use a Prometheus duration such as 30s, 5m or 1h30m."
+)
+alert_name = RegexValidator(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", "Alert names are metric-like: letters, digits, '_' and ':'.")
+
+
+def _check_str_dict(value, what):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationError(f"{what} must be a mapping of text to text.")
+
+
+def _check_str_list(value, what):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{what} must be a list of text items.")
+
+
+class Stack(models.Model):
+    slug = models.SlugField(unique=True, max_length=63, validators=[compose_name],
+                            help_text="Also the Compose project name.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    # Root route of Alertmanager, for a stack that runs one.
+    alert_group_by = models.JSONField(default=list, blank=True)
+    alert_group_wait = models.CharField(max_length=20, default="10s", validators=[duration])
+    alert_group_interval = models.CharField(max_length=20, default="1m", validators=[duration])
+    alert_repeat_interval = models.CharField(max_length=20, default="4h", validators=[duration])
+    scrape_interval = models.CharField(max_length=20, default="15s", validators=[duration])
+    evaluation_interval = models.CharField(max_length=20, default="15s", validators=[duration])
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [
+            ("deploy_stack", "Can deploy, stop and restart stacks"),
+        ]
+
+    def __str__(self):
+        return self.slug
+
+    def clean(self):
+        _check_str_list(self.alert_group_by, "Group by")
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("stack-detail", args=[self.slug])
+
+    @property
+    def directory(self):
+        return settings.STACKS_DIR / self.slug
+
+    def last_deployment(self):
+        return self.deployments.order_by("-id").first()
+
+
+class Network(models.Model):
+    """A Compose network. Shared between stacks: one stack owns it, the others
+    declare it `external` with the same `name`."""
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="networks")
+    key = models.CharField(max_length=63, validators=[compose_name])
+    name = models.CharField(max_length=63, blank=True, validators=[compose_name],
+                            help_text="Engine name; empty means <stack>_<key>.")
+    external = models.BooleanField(default=False)
+    driver = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        unique_together = [("stack", "key")]
+        ordering = ["key"]
+
+    def __str__(self):
+        return f"{self.stack.slug}/{self.key}"
+
+    @property
+    def engine_name(self):
+        return self.name or f"{self.stack.slug}_{self.key}"
+
+
+class Volume(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="volumes")
+    key = models.CharField(max_length=63, validators=[compose_name])
+    external = models.BooleanField(default=False)
+
+    class Meta:
+        unique_together = [("stack", "key")]
+        ordering = ["key"]
+
+    def __str__(self):
+        return f"{self.stack.slug}/{self.key}"
+
+
+class Service(models.Model):
+    RESTART_CHOICES = [(v, v) for v in ("no", "always", "on-failure", "unless-stopped")]
+    ROLE_CHOICES = [(v, v) for v in (
+        "prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor",
+        "elasticsearch", "kibana", "fluentd", "logstash", "app", "database", "cache", "other",
+    )]
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=63, validators=[compose_name])
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES, default="other",
+                            help_text="Which generated configs this service receives and how it is probed.")
+    image = models.CharField(max_length=255, blank=True)
+    build_context = models.CharField(max_length=255, blank=True, help_text="Path inside the stack's directory.")
+    dockerfile = models.CharField(max_length=255, blank=True)
+    command = models.JSONField(default=list, blank=True, help_text="List of arguments.")
+    entrypoint = models.JSONField(default=list, blank=True)
+    environment = models.JSONField(default=dict, blank=True,
+                                   help_text="${secret:NAME} inserts a generated secret.")
+    ports = models.JSONField(default=list, blank=True,
+                             help_text='Compose short syntax: "9090:9090", "127.0.0.1:3000:3000", "8080-8081:3000".')
+    volumes = models.JSONField(default=list, blank=True,
+                               help_text='"data:/var/lib/x", "./prometheus.yml:/etc/prometheus/prometheus.yml:ro".')
+    networks = models.JSONField(default=list, blank=True, help_text="Network keys of this stack.")
+    depends_on = models.JSONField(default=dict, blank=True,
+                                  help_text='{"db": "service_healthy"}; conditions: service_started, '
+                                            "service_healthy, service_completed_successfully.")
+    healthcheck = models.JSONField(default=dict, blank=True,
+                                   help_text='{"test": ["CMD", ...], "interval": "10s", "timeout": "5s", "retries": 3}')
+    logging_driver = models.CharField(max_length=30, blank=True)
+    logging_options = models.JSONField(default=dict, blank=True)
+    replicas = models.PositiveSmallIntegerField(default=1)
+    restart = models.CharField(max_length=20, choices=RESTART_CHOICES, default="unless-stopped")
+    labels = models.JSONField(default=dict, blank=True)
+    extra_hosts = models.JSONField(default=list, blank=True)
+    user = models.CharField(max_length=64, blank=True)
+    # What the panel offers about the service, not rendered into Compose.
+    ui_name = models.CharField(max_length=40, blank=True, help_text="Link title, e.g. Grafana.")
+    ui_port = models.PositiveIntegerField(null=True, blank=True, help_text="Container port the link opens.")
+    ui_path = models.CharField(max_length=200, blank=True, default="/")
+    probe_path = models.CharField(max_length=200, blank=True, help_text="HTTP health probe, e.g. /-/healthy.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        unique_together = [("stack", "name")]
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return f"{self.stack.slug}/{self.name}"
+
+    def clean(self):
+        if not self.image and not self.build_context:
+            raise ValidationError("A service needs an image or a build context.")
+        _check_str_list(self.command, "Command")
+        _check_str_list(self.entrypoint, "Entrypoint")
+        _check_str_dict(self.environment, "Environment")
+        _check_str_list(self.ports, "Ports")
+        _check_str_list(self.volumes, "Volumes")
+        _check_str_list(self.networks, "Networks")
+        _check_str_dict(self.depends_on, "Depends on")
+        _check_str_dict(self.logging_options, "Logging options")
+        _check_str_dict(self.labels, "Labels")
+        _check_str_list(self.extra_hosts, "Extra hosts")
+        bad = [c for c in self.depends_on.values() if c not in DEPENDS_CONDITIONS]
+        if bad:
+            raise ValidationError({"depends_on": f"Unknown condition {bad[0]!r}; use one of {', '.join(DEPENDS_CONDITIONS)}."})
+        if not isinstance(self.healthcheck, dict):
+            raise ValidationError({"healthcheck": "Healthcheck must be a mapping."})
+        if self.replicas < 1:
+            raise ValidationError({"replicas": "At least one replica."})
+
+    def published_ports(self):
+        """[(host_ip, host_port_or_range, container_port, proto)] from the short syntax."""
+        return [parse_port(p) for p in self.ports]
+
+    def ui_url(self, host="localhost"):
+        if not self.ui_port:
+            return ""
+        for host_ip, host_port, container_port, _ in self.published_ports():
+            if container_port == str(self.ui_port) and host_port:
+                first = host_port.split("-")[0]
+                return f"http://{host}:{first}{self.ui_path or '/'}"
+        return ""
+
+
+DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
+
+_PORT_RE = re.compile(
+    r"^(?:(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?P<host>\d+(?:-\d+)?)?:)?(?P<container>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
+)
+
+
+def parse_port(spec):
+    """Split a Compose short port syntax; raises ValueError in the user's terms."""
+    m = _PORT_RE.match(spec.strip())
+    if not m:
+        raise ValueError(f"{spec!r} is not a port mapping like \"9090:9090\" or \"127.0.0.1:3000:3000\".")
+    ip = (m.group("ip") or "").strip("[]")
+    return ip, m.group("host") or "", m.group("container"), m.group("proto") or "tcp"
+
+
+class StackFile(models.Model):
+    """An extra file of the bundle, kept verbatim (a Dockerfile, an app's source)."""
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=255, help_text="Relative path inside the stack's directory.")
+    content = models.TextField(blank=True)
+
+    class Meta:
+        unique_together = [("stack", "path")]
+        ordering = ["path"]
+
+    def __str__(self):
+        return f"{self.stack.slug}:{self.path}"
+
+    def clean(self):
+        parts = self.path.split("/")
+        if self.path.startswith("/") or ".." in parts or not self.path.strip():
+            raise ValidationError({"path": "Use a relative path inside the stack's directory, without '..'."})
+
+
+class Secret(models.Model):
+    """A generated value (password, token), inserted where ${secret:NAME} appears.
+    Never shown on pages or written to logs."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[compose_name])
+    value = models.CharField(max_length=255, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def get_or_generate(cls, name):
+        obj, _ = cls.objects.get_or_create(name=name, defaults={"value": pysecrets.token_urlsafe(24)})
+        return obj.value
+
+
+class ScrapeJob(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="scrape_jobs",
+                              help_text="The stack whose Prometheus scrapes this job.")
+    job_name = models.CharField(max_length=100, validators=[RegexValidator(r"^[A-Za-z0-9_.:-]+$", "Letters, digits, '_', '-', '.', ':'.")])
+    targets = models.JSONField(default=list, help_text='["host:port", ...]')
+    metrics_path = models.CharField(max_length=200, default="/metrics")
+    scheme = models.CharField(max_length=5, default="http", choices=[("http", "http"), ("https", "https")])
+    scrape_interval = models.CharField(max_length=20, blank=True, validators=[duration])
+    labels = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        unique_together = [("stack", "job_name")]
+        ordering = ["job_name"]
+
+    def __str__(self):
+        return self.job_name
+
+    def clean(self):
+        _check_str_list(self.targets, "Targets")
+        _check_str_dict(self.labels, "Labels")
+        for t in self.targets:
+            if not re.match(r"^[A-Za-z0-9_.-]+:\d{1,5}$", t):
+                raise ValidationError({"targets": f"{t!r} is not host:port."})
+        if not self.metrics_path.startswith("/"):
+            raise ValidationError({"metrics_path": "The path starts with '/'."})
+
+
+class AlertRule(models.Model):
+    SEVERITIES = [(v, v) for v in ("critical", "warning", "info")]
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="alert_rules")
+    group = models.CharField(max_length=100, default="default")
+    name = models.CharField(max_length=100, validators=[alert_name])
+    expr = models.TextField(help_text="PromQL expression.")
+    for_duration = models.CharField("for", max_length=20, blank=True, validators=[duration])
+    severity = models.CharField(max_length=20, choices=SEVERITIES, default="warning")
+    labels = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=dict, blank=True,
+                                   help_text="summary, description; Go templates such as {{ $labels.instance }} are kept.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        unique_together = [("stack", "group", "name")]
+        ordering = ["group", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        _check_str_dict(self.labels, "Labels")
+        _check_str_dict(self.annotations, "Annotations")
+        for key in self.labels:
+            if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):
+                raise ValidationError({"labels": f"{key!r} is not a valid label name."})
+        # Full checks (promtool) run in stacks.validate, from the admin form.
+
+
+class Receiver(models.Model):
+    KINDS = [("panel", "this panel's webhook"), ("webhook", "webhook"), ("email", "email"), ("slack", "Slack")]
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="receivers")
+    name = models.CharField(max_length=100, validators=[receiver_name])
+    kind = models.CharField(max_length=10, choices=KINDS, default="panel")
+    url = models.URLField(blank=True, help_text="Webhook or Slack incoming-webhook URL.")
+    email_to = models.EmailField(blank=True)
+    email_from = models.EmailField(blank=True)
+    smarthost = models.CharField(max_length=200, blank=True, help_text="host:port of the SMTP server.")
+    slack_channel = models.CharField(max_length=100, blank=True)
+    send_resolved = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False, help_text="The root route's receiver.")
+
+    class Meta:
+        unique_together = [("stack", "name")]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        needs = {"webhook": ("url",), "slack": ("url",), "email": ("email_to", "email_from", "smarthost")}
+        missing = [f for f in needs.get(self.kind, ()) if not getattr(self, f)]
+        if missing:
+            raise ValidationError({f: f"Required for a {self.kind} receiver." for f in missing})
+
+
+class Route(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="routes")
+    receiver = models.ForeignKey(Receiver, on_delete=models.CASCADE)
+    matchers = models.JSONField(default=list, help_text='["severity=\\"critical\\""]')
+    group_by = models.JSONField(default=list, blank=True)
+    continue_matching = models.BooleanField(default=False)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self):
+        return f"{', '.join(self.matchers) or '*'} → {self.receiver}"
+
+    def clean(self):
+        _check_str_list(self.matchers, "Matchers")
+        _check_str_list(self.group_by, "Group by")
+        if self.receiver_id and self.stack_id and self.receiver.stack_id != self.stack_id:
+            raise ValidationError({"receiver": "The receiver belongs to another stack."})
+
+
+class InhibitRule(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="inhibit_rules")
+    source_matchers = models.JSONField(default=list)
+    target_matchers = models.JSONField(default=list)
+    equal = models.JSONField(default=list, blank=True, help_text="Labels both alerts carry.")
+
+    def __str__(self):
+        return f"{self.source_matchers} inhibits {self.target_matchers}"
+
+    def clean(self):
+        _check_str_list(self.source_matchers, "Source matchers")
+        _check_str_list(self.target_matchers, "Target matchers")
+        _check_str_list(self.equal, "Equal")
+
+
+class GrafanaDatasource(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="datasources")
+    name = models.CharField(max_length=100)
+    uid = models.SlugField(max_length=40)
+    type = models.CharField(max_length=40, default="prometheus")
+    url = models.CharField(max_length=200)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        unique_together = [("stack", "name")]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class GrafanaDashboard(models.Model):
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="dashboards")
+    slug = models.SlugField(max_length=63)
+    title = models.CharField(max_length=200)
+    model = models.JSONField(default=dict, help_text="The dashboard JSON model (panels, time, refresh...).")
+
+    class Meta:
+        unique_together = [("stack", "slug")]
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        if not isinstance(self.model, dict):
+            raise ValidationError({"model": "A dashboard is a JSON object."})
+        if "dashboard" in self.model and "panels" not in self.model:
+            raise ValidationError({"model": "Paste the dashboard model itself, not the API wrapper "
+                                            "{\"dashboard\": …}: Grafana's file provisioning reads it unwrapped."})
+
+
+class LogRoute(models.Model):
+    """Where logs with a logging-driver tag go: a Fluentd <match> and a Logstash branch."""
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="log_routes")
+    tag_pattern = models.CharField(max_length=200, help_text="Fluentd pattern: app.**, db.*")
+    index = models.CharField(max_length=100, validators=[RegexValidator(
+        r"^[a-z0-9][a-z0-9_.-]*$", "Elasticsearch index names are lower case, without spaces.")])
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self):
+        return f"{self.tag_pattern} → {self.index}"
+
+    def clean(self):
+        if not re.match(r"^[A-Za-z0-9_.*{},-]+$", self.tag_pattern):
+            raise ValidationError({"tag_pattern": "Use tag parts, '.', '*' and '**' (like app.** or db.*)."})
+
+    def matches(self, tag):
+        return fluentd_pattern_matches(self.tag_pattern, tag)
+
+
+def fluentd_pattern_matches(pattern, tag):
+    """Fluentd's <match> semantics: '*' is one tag part, '**' zero or more parts,
+    {a,b} alternatives, several patterns separated by spaces."""
+    def expand(p):
+        m = re.search(r"\{([^{}]*)\}", p)
+        if not m:
+            return [p]
+        return [x for alt in m.group(1).split(",") for x in expand(p[:m.start()] + alt + p[m.end():])]
+
+    def match(pp, tp):
+        if not pp:
+            return not tp
+        if pp[0] == "**":
+            return any(match(pp[1:], tp[i:]) for i in range(len(tp) + 1))
+        return bool(tp) and fnmatch.fnmatchcase(tp[0], pp[0]) and match(pp[1:], tp[1:])
+
+    parts = tag.split(".")
+    return any(match(p.split("."), parts) for alt in pattern.split() for p in expand(alt))
+
+
+# --- What happened -----------------------------------------------------------
+
+class Deployment(models.Model):
+    ACTIONS = [(v, v) for v in ("deploy", "stop", "down", "restart")]
+    QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+    STATUSES = [(v, v) for v in (QUEUED, RUNNING, SUCCEEDED, FAILED)]
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="deployments")
+    action = models.CharField(max_length=10, choices=ACTIONS, default="deploy")
+    options = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
+    bundle_hash = models.CharField(max_length=64, blank=True)
+    files = models.JSONField(default=dict, blank=True, help_text="The rendered bundle, secrets masked.")
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.stack.slug} #{self.pk}"
+
+    @property
+    def finished_ok(self):
+        return self.status == self.SUCCEEDED
+
+    @property
+    def is_done(self):
+        return self.status in (self.SUCCEEDED, self.FAILED)
+
+    def log(self, message, kind="info"):
+        return DeploymentStep.objects.create(deployment=self, message=message[:2000], kind=kind)
+
+    def previous(self):
+        return (Deployment.objects.filter(stack=self.stack, action="deploy", id__lt=self.id)
+                .exclude(files={}).order_by("-id").first())
+
+
+class DeploymentStep(models.Model):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="steps")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, default="info")  # info, progress, error
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class ServiceHealth(models.Model):
+    """Last known state of one service, written by the health poller."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="health")
+    state = models.CharField(max_length=20, default="unknown")  # running, exited, missing, ...
+    docker_health = models.CharField(max_length=20, blank=True)
+    probe_ok = models.BooleanField(null=True)
+    probe_detail = models.CharField(max_length=300, blank=True)
+    running = models.PositiveSmallIntegerField(default=0)
+    checked = models.DateTimeField(default=timezone.now)
+    changed = models.DateTimeField(default=timezone.now)
+
+    @property
+    def healthy(self):
+        return self.state == "running" and self.docker_health in ("", "healthy") and self.probe_ok is not False
+
+
+class HealthChange(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="health_changes")
+    at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Alert(models.Model):
+    """One occurrence of an alert: (fingerprint, startsAt)."""
+
+    fingerprint = models.CharField(max_length=64)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, db_index=True)  # firing | resolved
+    name = models.CharField(max_length=200, db_index=True)
+    severity = models.CharField(max_length=40, blank=True, db_index=True)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict)
+    generator_url = models.TextField(blank=True)
+    stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    first_received = models.DateTimeField(default=timezone.now)
+    last_received = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alert_occurrence")]
+        ordering = ["-starts_at", "-id"]
+        permissions = [("silence_alert", "Can silence and acknowledge alerts")]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+    @property
+    def summary(self):
+        return self.annotations.get("summary") or self.annotations.get("description") or ""
+
+
+class AlertDelivery(models.Model):
+    """One webhook message from Alertmanager, kept for history."""
+
+    receiver = models.CharField(max_length=200)
+    group_key = models.TextField()
+    status = models.CharField(max_length=10)
+    received_at = models.DateTimeField(default=timezone.now)
+    alert_count = models.PositiveIntegerField(default=0)
+    truncated = models.PositiveIntegerField(default=0)
+    alerts = models.ManyToManyField(Alert, related_name="deliveries")
+
+    class Meta:
+        ordering = ["-id"]

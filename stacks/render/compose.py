@@ -1,0 +1,78 @@
+"""docker-compose.yml from a stack's rows."""
+from .yamlio import sorted_dict
+
+
+def escape_dollars(value):
+    """Compose interpolates $VAR: a literal '$' the user typed is written '$$'."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: escape_dollars(v) for k, v in value.items()}
+    return value
+
+
+def service_dict(service, secrets):
+    s = {}
+    if service.image:
+        s["image"] = service.image
+    if service.build_context:
+        build = {"context": service.build_context}
+        if service.dockerfile:
+            build["dockerfile"] = service.dockerfile
+        s["build"] = build
+    if service.entrypoint:
+        s["entrypoint"] = escape_dollars(list(service.entrypoint))
+    if service.command:
+        s["command"] = escape_dollars(list(service.command))
+    if service.environment:
+        s["environment"] = {k: secrets.expand(v) for k, v in sorted_dict(service.environment).items()}
+    if service.ports:
+        s["ports"] = list(service.ports)
+    if service.volumes:
+        s["volumes"] = escape_dollars(list(service.volumes))
+    if service.networks:
+        s["networks"] = list(service.networks)
+    if service.depends_on:
+        s["depends_on"] = {name: {"condition": cond} for name, cond in sorted(service.depends_on.items())}
+    if service.healthcheck:
+        hc = dict(service.healthcheck)
+        order = ["test", "interval", "timeout", "retries", "start_period", "disable"]
+        s["healthcheck"] = escape_dollars({k: hc[k] for k in order if k in hc})
+    if service.logging_driver:
+        logging = {"driver": service.logging_driver}
+        if service.logging_options:
+            logging["options"] = escape_dollars(sorted_dict(service.logging_options))
+        s["logging"] = logging
+    if service.replicas != 1:
+        s["deploy"] = {"replicas": service.replicas}
+    if service.restart and service.restart != "no":
+        s["restart"] = service.restart
+    if service.labels:
+        s["labels"] = escape_dollars(sorted_dict(service.labels))
+    if service.extra_hosts:
+        s["extra_hosts"] = list(service.extra_hosts)
+    if service.user:
+        s["user"] = service.user
+    return s
+
+
+def compose_dict(stack, services, networks, volumes, secrets):
+    # No top-level `name:`: Debian's docker-compose 1.29 schema refuses it; the
+    # project name is the stack slug, passed as -p.
+    doc = {"services": {svc.name: service_dict(svc, secrets) for svc in services}}
+    if networks:
+        doc["networks"] = {}
+        for net in networks:
+            spec = {}
+            if net.name:
+                spec["name"] = net.name
+            if net.external:
+                spec["external"] = True
+            elif net.driver:
+                spec["driver"] = net.driver
+            doc["networks"][net.key] = spec
+    if volumes:
+        doc["volumes"] = {vol.key: ({"external": True} if vol.external else {}) for vol in volumes}
+    return doc

@@ -1,0 +1,1 @@
+"""Celery tasks: thin wrappers that load a row and call one function."""

@@ -1,0 +1,403 @@
+"""Validation of a rendered bundle: the real tools (promtool, amtool), the Compose
+specification's schema, and cross-object checks no single tool makes.
+
+Every problem is a Problem with the object it concerns, in the user's terms.
+Errors block a render and a deploy; warnings are shown and let them through."""
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .models import Stack, parse_port
+from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
+
+# Debian's docker-compose package ships the Compose specification's schema; so
+# does the docker-compose wheel. We read it from there rather than copy it.
+COMPOSE_SCHEMA_CANDIDATES = [
+    os.environ.get("COMPOSE_SCHEMA", ""),
+    "/usr/lib/python3/dist-packages/compose/config/compose_spec.json",
+]
+TOOL_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "service web", "alert rule HighCPU", "prometheus/prometheus.yml"
+    message: str
+    severity: str = "error"
+
+    def __str__(self):
+        return f"{self.severity}: {self.where}: {self.message}"
+
+
+def errors(problems):
+    return [p for p in problems if p.severity == "error"]
+
+
+def validate_stack(stack, bundle=None, all_stacks=None):
+    bundle = bundle or render_bundle(stack)
+    problems = []
+    for name in sorted(bundle.missing_secrets):
+        problems.append(Problem("secrets", f"${{secret:{name}}} is used but no secret named {name!r} exists."))
+    problems += check_compose_schema(bundle)
+    problems += check_with_tools(bundle)
+    problems += check_cross_objects(stack, bundle, all_stacks)
+    return problems
+
+
+# --- Compose schema ------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _compose_validator():
+    import jsonschema
+
+    for candidate in COMPOSE_SCHEMA_CANDIDATES:
+        if candidate and Path(candidate).is_file():
+            schema = json.loads(Path(candidate).read_text())
+            cls = jsonschema.validators.validator_for(schema)
+            return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return None
+
+
+def check_compose_schema(bundle):
+    validator = _compose_validator()
+    if validator is None:
+        return [Problem(COMPOSE_FILE, "The Compose schema was not found: install Debian's docker-compose "
+                                      "package (the README's setup does) or set COMPOSE_SCHEMA.", "warning")]
+    problems = []
+    for err in sorted(validator.iter_errors(bundle.compose), key=lambda e: list(e.absolute_path)):
+        path = list(err.absolute_path)
+        where = COMPOSE_FILE
+        if len(path) >= 2 and path[0] == "services":
+            where = f"service {path[1]}"
+            path = path[2:]
+        field = ".".join(str(p) for p in path)
+        problems.append(Problem(where, f"{field + ': ' if field else ''}{err.message}"))
+    return problems
+
+
+# --- promtool and amtool ---------------------------------------------------------
+
+def _run(args, cwd):
+    try:
+        out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return 1, f"{args[0]} did not answer within {TOOL_TIMEOUT}s"
+    return out.returncode, (out.stdout + out.stderr).strip()
+
+
+def _tool_message(output, workdir):
+    # Show the tool's own words, with our temporary directory taken out.
+    lines = [line.replace(str(workdir) + "/", "") for line in output.splitlines()]
+    return "\n".join(line for line in lines if line.strip() and not line.startswith("Checking "))
+
+
+def check_with_tools(bundle):
+    wanted = [p for p in (PROMETHEUS_FILE, RULES_FILE, ALERTMANAGER_FILE) if p in bundle.files]
+    if not wanted:
+        return []
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="panel-validate-") as tmp:
+        for path in wanted:
+            target = Path(tmp) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(bundle.files[path])
+        checks = []
+        if PROMETHEUS_FILE in bundle.files:
+            # --syntax-only: rule_files name container paths that do not exist here;
+            # the rules are checked on their own just below.
+            checks.append((PROMETHEUS_FILE, ["promtool", "check", "config", "--syntax-only", PROMETHEUS_FILE]))
+        if RULES_FILE in bundle.files:
+            checks.append((RULES_FILE, ["promtool", "check", "rules", RULES_FILE]))
+        if ALERTMANAGER_FILE in bundle.files:
+            checks.append((ALERTMANAGER_FILE, ["amtool", "check-config", ALERTMANAGER_FILE]))
+        for path, args in checks:
+            if shutil.which(args[0]) is None:
+                problems.append(Problem(path, f"{args[0]} is not installed: this file was not checked.", "warning"))
+                continue
+            code, output = _run(args, tmp)
+            if code != 0:
+                problems.append(Problem(path, bundle.mask(_tool_message(output, tmp)) or f"{args[0]} refused it"))
+    return problems
+
+
+def check_rule(rule):
+    """promtool's verdict on one alert rule, for the admin form. Returns a message or ''."""
+    from .render.prometheus import rules_dict
+    from .render.yamlio import dump_yaml
+
+    if shutil.which("promtool") is None:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="panel-rule-") as tmp:
+        Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
+        code, output = _run(["promtool", "check", "rules", "rule.yml"], tmp)
+        return "" if code == 0 else _tool_message(output, tmp)
+
+
+# --- Cross-object checks ---------------------------------------------------------
+
+def _service_networks(spec):
+    nets = spec.get("networks") or ["default"]
+    return list(nets) if isinstance(nets, list) else list(nets)
+
+
+def _engine_network_names(slug, compose_doc, keys):
+    defs = compose_doc.get("networks") or {}
+    names = set()
+    for key in keys:
+        d = defs.get(key) or {}
+        names.add(d.get("name") or f"{slug}_{key}")
+    return names
+
+
+def _host_ports(port_spec, replicas):
+    """Host ports a service claims: [(ip, proto, port)]; a single port with more
+    than one replica is claimed once per replica (that is the clash)."""
+    ip, host, _container, proto = parse_port(port_spec)
+    if not host:
+        return []
+    if "-" in host:
+        lo, hi = (int(x) for x in host.split("-"))
+        return [(ip or "0.0.0.0", proto, p) for p in range(lo, hi + 1)]
+    return [(ip or "0.0.0.0", proto, int(host))] * replicas
+
+
+def _ips_overlap(a, b):
+    return a == b or "0.0.0.0" in (a, b) or "::" in (a, b)
+
+
+def check_cross_objects(stack, bundle, all_stacks=None):
+    doc = bundle.compose
+    services = doc.get("services", {})
+    problems = []
+    declared_nets = set((doc.get("networks") or {}).keys()) | {"default"}
+    declared_vols = set((doc.get("volumes") or {}).keys())
+
+    for name, spec in services.items():
+        where = f"service {name}"
+        for dep in (spec.get("depends_on") or {}):
+            if dep not in services:
+                problems.append(Problem(where, f"depends on {dep!r}, which is not a service of this stack."))
+        for net in _service_networks(spec):
+            if net not in declared_nets:
+                problems.append(Problem(where, f"uses network {net!r}, which the stack does not declare."))
+        for vol in spec.get("volumes") or []:
+            source = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
+            if source.startswith("./"):
+                rel = source[2:].rstrip("/")
+                if rel not in bundle.files and not any(p.startswith(rel + "/") for p in bundle.files):
+                    problems.append(Problem(where, f"mounts {source}, which the stack does not produce "
+                                                   "(no generated or added file there)."))
+            elif source and not source.startswith("/") and not source.startswith("~") and source not in declared_vols:
+                problems.append(Problem(where, f"mounts volume {source!r}, which the stack does not declare."))
+        replicas = (spec.get("deploy") or {}).get("replicas", 1)
+        for port in spec.get("ports") or []:
+            try:
+                ip, host, _c, _p = parse_port(port)
+            except ValueError as exc:
+                problems.append(Problem(where, str(exc)))
+                continue
+            if host and "-" in host:
+                lo, hi = (int(x) for x in host.split("-"))
+                if hi - lo + 1 < replicas:
+                    problems.append(Problem(where, f"{replicas} replicas cannot share the {hi - lo + 1} host ports {host}."))
+            elif host and replicas > 1:
+                problems.append(Problem(where, f"{replicas} replicas all publish host port {host}: only one can "
+                                               f"bind it. Use a range such as {host}-{int(host) + replicas - 1}."))
+        command = " ".join(spec.get("command") or [])
+        if "--web.enable-admin-api" in command and any(
+                parse_port(p)[0] in ("", "0.0.0.0", "::") for p in spec.get("ports") or []):
+            problems.append(Problem(where, "--web.enable-admin-api on a port published to all interfaces lets "
+                                           "anyone who reaches it delete Prometheus' data. Publish on 127.0.0.1 "
+                                           "or drop the flag."))
+        if spec.get("logging", {}).get("driver") == "fluentd":
+            opts = spec["logging"].get("options") or {}
+            if opts.get("fluentd-async") not in ("true", "1"):
+                problems.append(Problem(where, 'fluentd logging without fluentd-async: "true" stops the container '
+                                               "from starting while Fluentd is down.", "warning"))
+        problems += _check_cycles(name, services)
+
+    others = _other_bundles(stack, all_stacks)
+    problems += _check_host_port_clashes(stack, bundle, others)
+    problems += _check_scrape_targets(stack, bundle, others)
+    problems += _check_log_tags(stack, bundle, all_stacks)
+    problems += _check_alerting(stack, bundle)
+    return _dedupe(problems)
+
+
+def _dedupe(problems):
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _check_cycles(start, services):
+    path, stack_ = [], [(start, iter((services[start].get("depends_on") or {}).keys()))]
+    path.append(start)
+    while stack_:
+        node, it = stack_[-1]
+        nxt = next(it, None)
+        if nxt is None:
+            stack_.pop()
+            path.pop()
+            continue
+        if nxt == start:
+            return [Problem(f"service {start}", "depends_on makes a cycle: " + " → ".join(path + [start]) + ".")]
+        if nxt in services and nxt not in path:
+            path.append(nxt)
+            stack_.append((nxt, iter((services[nxt].get("depends_on") or {}).keys())))
+    return []
+
+
+def _other_bundles(stack, all_stacks):
+    if all_stacks is None:
+        all_stacks = list(Stack.objects.exclude(pk=stack.pk))
+    return [(other, render_bundle(other)) for other in all_stacks if other.pk != stack.pk]
+
+
+def _claims(slug, doc):
+    for name, spec in (doc.get("services") or {}).items():
+        for port in spec.get("ports") or []:
+            try:
+                for claim in _host_ports(port, 1):
+                    yield claim, f"{slug}/{name}"
+            except ValueError:
+                continue
+
+
+def _check_host_port_clashes(stack, bundle, others):
+    problems = []
+    mine = list(_claims(stack.slug, bundle.compose))
+    for i, ((ip, proto, port), owner) in enumerate(mine):
+        for (ip2, proto2, port2), owner2 in mine[i + 1:]:
+            if port == port2 and proto == proto2 and _ips_overlap(ip, ip2) and owner != owner2:
+                problems.append(Problem(f"service {owner.split('/')[1]}",
+                                        f"host port {port}/{proto} is also published by {owner2}."))
+    for other, other_bundle in others:
+        for (ip2, proto2, port2), owner2 in _claims(other.slug, other_bundle.compose):
+            for (ip, proto, port), owner in mine:
+                if port == port2 and proto == proto2 and _ips_overlap(ip, ip2):
+                    problems.append(Problem(f"service {owner.split('/')[1]}",
+                                            f"host port {port}/{proto} is also published by {owner2}."))
+    return problems
+
+
+def _check_scrape_targets(stack, bundle, others):
+    prom_names = {svc.name for svc in stack.services.all() if svc.role == "prometheus"}
+    prom = [(n, s) for n, s in bundle.compose.get("services", {}).items() if n in prom_names]
+    if not prom:
+        return []
+    name, spec = prom[0]
+    prom_nets = _engine_network_names(stack.slug, bundle.compose, _service_networks(spec))
+    extra_hosts = {h.split(":")[0] for h in spec.get("extra_hosts") or []}
+    reachable = {name, "localhost", "127.0.0.1"} | extra_hosts
+    for svc_name, svc in bundle.compose["services"].items():
+        if prom_nets & _engine_network_names(stack.slug, bundle.compose, _service_networks(svc)):
+            reachable.add(svc_name)
+    elsewhere = {}
+    for other, other_bundle in others:
+        for svc_name, svc in other_bundle.compose.get("services", {}).items():
+            nets = _engine_network_names(other.slug, other_bundle.compose, _service_networks(svc))
+            if prom_nets & nets:
+                reachable.add(svc_name)
+            else:
+                elsewhere.setdefault(svc_name, other.slug)
+    problems = []
+    for job in stack.scrape_jobs.all():
+        for target in job.targets:
+            host = target.rsplit(":", 1)[0]
+            if host in reachable or host.replace(".", "").isdigit():
+                continue
+            if host in elsewhere:
+                msg = (f"target {target}: service {host} of stack {elsewhere[host]} shares no network with "
+                       f"{name}; put both on a shared network.")
+            else:
+                msg = f"target {target}: no service named {host!r} on {name}'s networks."
+            problems.append(Problem(f"scrape job {job.job_name}", msg))
+    return problems
+
+
+def _check_log_tags(stack, bundle, all_stacks):
+    from .models import LogRoute
+
+    routes = list(LogRoute.objects.all())
+    if not routes:
+        return []
+    problems = []
+    for name, spec in bundle.compose.get("services", {}).items():
+        logging = spec.get("logging") or {}
+        if logging.get("driver") != "fluentd":
+            continue
+        tag = (logging.get("options") or {}).get("tag")
+        if tag and "{{" not in tag and not any(r.matches(tag) for r in routes):
+            problems.append(Problem(f"service {name}", f"log tag {tag!r} matches no log route: its logs reach "
+                                                       "Fluentd's stdout only, never Elasticsearch.", "warning"))
+    return problems
+
+
+KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
+
+
+def _check_alerting(stack, bundle):
+    if ALERTMANAGER_FILE not in bundle.files:
+        return []
+    problems = []
+    receivers = list(stack.receivers.all())
+    if not receivers:
+        problems.append(Problem("alerting", "Alertmanager runs in this stack but it has no receiver: alerts go nowhere."))
+    elif sum(1 for r in receivers if r.is_default) != 1:
+        problems.append(Problem("alerting", "Mark exactly one receiver as the default (the root route's receiver)."))
+    carried = set(KNOWN_ALERT_LABELS)
+    for rule in stack.alert_rules.all():
+        carried |= set(rule.labels)
+        carried |= _labels_in_expr(rule.expr)
+    for rule in stack.inhibit_rules.all():
+        unknown = [label for label in rule.equal if label not in carried]
+        if unknown:
+            problems.append(Problem(f"inhibit rule {rule}", f"equal lists {', '.join(unknown)}, which no alert "
+                                                            "rule carries: this rule never inhibits anything.",
+                                    "warning"))
+    if any(r.kind == "panel" for r in receivers):
+        am = [s for s in stack.services.all() if s.role == "alertmanager"]
+        for svc in am:
+            if not any(h.startswith("host.docker.internal:") for h in svc.extra_hosts):
+                problems.append(Problem(f"service {svc.name}", "posts to this panel through host.docker.internal; "
+                                                               "add extra_hosts host.docker.internal:host-gateway.",
+                                        "warning"))
+    return problems
+
+
+def _labels_in_expr(expr):
+    import re
+
+    labels = set()
+    for m in re.finditer(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        labels |= {x.strip() for x in m.group(1).split(",") if x.strip()}
+    for m in re.finditer(r"\{([^}]*)\}", expr):
+        labels |= {x.split("=")[0].split("!")[0].strip() for x in m.group(1).split(",") if x.strip()}
+    return labels
+
+
+def parse_compose_text(text):
+    """YAML → dict with a user-facing error, for imports and pasted files."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else COMPOSE_FILE
+        raise ValueError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
+        raise ValueError("This is not a Compose file: it has no 'services' mapping.")
+    return doc
+
+
+__all__ = ["Problem", "validate_stack", "errors", "check_rule", "parse_compose_text", "Bundle"]
