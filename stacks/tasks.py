@@ -1,1 +1,143 @@
-"""Celery tasks: thin wrappers that load a row and call one function."""
+"""Celery tasks: thin wrappers that load a row and call one function.
+
+One operation per stack at a time: a Redis lock held (and refreshed) by the
+worker running it. A running operation whose lock is gone belonged to a worker
+that died; it is marked failed so that the next deploy can converge."""
+import logging
+import threading
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Deployment, Stack
+
+log = logging.getLogger(__name__)
+LOCK_TTL = 15  # seconds; refreshed every LOCK_TTL / 3 while an operation runs
+
+
+class Busy(ValueError):
+    pass
+
+
+def _redis():
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
+
+
+def _lock_key(stack_slug):
+    return f"panel:stack-lock:{stack_slug}"
+
+
+def request_operation(stack, action, user=None, options=None):
+    """Record an operation and queue it. Raises Busy when one is under way."""
+    with transaction.atomic():
+        Stack.objects.select_for_update().filter(pk=stack.pk).first()
+        active = Deployment.objects.filter(stack=stack, status__in=[Deployment.QUEUED, Deployment.RUNNING]).first()
+        if active is not None:
+            holder = _lock_holder(stack.slug)
+            if active.status == Deployment.RUNNING and holder is None:
+                active.status, active.finished = Deployment.FAILED, timezone.now()
+                active.error = "The worker running this operation stopped before it finished."
+                active.save(update_fields=["status", "finished", "error"])
+                active.log(active.error, "error")
+            else:
+                raise Busy(f"{active.action} of {stack.slug} (#{active.pk}) is {active.status}; "
+                           "wait for it to finish.")
+        deployment = Deployment.objects.create(stack=stack, action=action, requested_by=user, options=options or {})
+        transaction.on_commit(lambda: run_operation.delay(deployment.pk))
+    return deployment
+
+
+def _lock_holder(slug):
+    try:
+        value = _redis().get(_lock_key(slug))
+    except redis.RedisError as exc:
+        raise Busy(f"Redis is unreachable, so operations cannot be queued: {exc}") from None
+    return int(value) if value else None
+
+
+class _Lock:
+    def __init__(self, slug, deployment_id):
+        self.r, self.key, self.value = _redis(), _lock_key(slug), str(deployment_id)
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        if not self.r.set(self.key, self.value, nx=True, ex=LOCK_TTL):
+            if (self.r.get(self.key) or b"").decode() != self.value:
+                raise Busy("Another operation holds this stack.")
+        threading.Thread(target=self._refresh, daemon=True).start()
+        return self
+
+    def _refresh(self):
+        while not self.stop.wait(LOCK_TTL / 3):
+            self.r.expire(self.key, LOCK_TTL)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if (self.r.get(self.key) or b"").decode() == self.value:
+            self.r.delete(self.key)
+
+
+@shared_task(acks_late=True)
+def run_operation(deployment_id):
+    deployment = Deployment.objects.select_related("stack").filter(pk=deployment_id).first()
+    if deployment is None or deployment.status != Deployment.QUEUED:
+        return  # already handled (a redelivered message after a worker was lost)
+    execute(deployment)
+
+
+def execute(deployment):
+    """Run one recorded operation; its steps and outcome go on its row."""
+    from . import engine
+    from .render import render_bundle
+    from .validate import errors, validate_stack
+
+    stack = deployment.stack
+    try:
+        with _Lock(stack.slug, deployment.pk):
+            deployment.status, deployment.started = Deployment.RUNNING, timezone.now()
+            deployment.save(update_fields=["status", "started"])
+            bundle = None
+
+            def report(message, kind="info"):
+                deployment.log(bundle.mask(message) if bundle else message, kind)
+
+            if deployment.action == "deploy":
+                bundle = render_bundle(stack)
+                deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
+                deployment.save(update_fields=["bundle_hash", "files"])
+                problems = validate_stack(stack, bundle)
+                for p in problems:
+                    report(str(p), "error" if p.severity == "error" else "info")
+                if errors(problems):
+                    raise engine.EngineError(f"The stack has {len(errors(problems))} problem(s); nothing was changed.")
+                report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
+                roles = dict(stack.services.values_list("name", "role"))
+                engine.deploy(stack.slug, stack.directory, bundle, roles, report)
+            elif deployment.action == "stop":
+                engine.stop(stack.slug, report)
+            elif deployment.action == "down":
+                engine.down(stack.slug, report, volumes=bool(deployment.options.get("volumes")))
+            elif deployment.action == "restart":
+                engine.restart_service(stack.slug, deployment.options.get("service", ""), report)
+            deployment.status = Deployment.SUCCEEDED
+            report(f"{deployment.action.capitalize()} finished")
+    except Exception as exc:  # noqa: BLE001 — every failure is recorded on the row, in plain words
+        from .engine.client import explain
+
+        err = explain(exc) if not isinstance(exc, Busy) else exc
+        log.exception("Operation #%s failed", deployment.pk) if not isinstance(exc, (Busy,)) else None
+        deployment.status, deployment.error = Deployment.FAILED, str(err)
+        deployment.log(str(err), "error")
+    deployment.finished = timezone.now()
+    deployment.save(update_fields=["status", "error", "finished"])
+    return deployment
+
+
+@shared_task
+def poll_health():
+    from .health import poll_all
+
+    poll_all()

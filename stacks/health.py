@@ -1,0 +1,75 @@
+"""Health: container state from the engine plus an HTTP probe per service, kept
+in ServiceHealth rows with their changes. Pages read the rows; only the poller
+(Celery beat) probes."""
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from django.utils import timezone
+
+from .models import HealthChange, Service, ServiceHealth, Stack
+
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT = 3
+
+
+def probe(url):
+    try:
+        resp = requests.get(url, timeout=PROBE_TIMEOUT)
+    except requests.RequestException as exc:
+        return False, f"{exc.__class__.__name__}"
+    return resp.ok, f"HTTP {resp.status_code}"
+
+
+def _summary(h):
+    parts = [h.state]
+    if h.docker_health:
+        parts.append(h.docker_health)
+    if h.probe_ok is not None:
+        parts.append("probe ok" if h.probe_ok else f"probe failed ({h.probe_detail})")
+    return ", ".join(parts)
+
+
+def poll_stack(stack, rows):
+    """rows: stack_status() output for the stack."""
+    services = list(stack.services.all())
+    existing = {h.service_id: h for h in ServiceHealth.objects.filter(service__in=services)}
+    probes = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for svc in services:
+            if svc.probe_path and svc.ui_port:
+                url = svc.ui_url().rsplit(svc.ui_path or "/", 1)[0] if svc.ui_url() else ""
+                if url:
+                    probes[svc.pk] = pool.submit(probe, url + svc.probe_path)
+    now = timezone.now()
+    for svc in services:
+        mine = [r for r in rows if r["service"] == svc.name]
+        h = existing.get(svc.pk) or ServiceHealth(service=svc)
+        before = _summary(h) if h.pk else None
+        h.running = sum(1 for r in mine if r["state"] == "running")
+        h.state = "missing" if not mine else ("running" if h.running else mine[0]["state"])
+        healths = {r["health"] for r in mine if r["health"]}
+        h.docker_health = "unhealthy" if "unhealthy" in healths else ("starting" if "starting" in healths else
+                                                                        ("healthy" if healths else ""))
+        if svc.pk in probes and h.running:
+            h.probe_ok, h.probe_detail = probes[svc.pk].result()
+        else:
+            h.probe_ok, h.probe_detail = None, ""
+        h.checked = now
+        after = _summary(h)
+        if after != before:
+            h.changed = now
+            HealthChange.objects.create(service=svc, summary=after)
+        h.save()
+
+
+def poll_all():
+    from .engine import EngineError, stack_status
+
+    for stack in Stack.objects.all():
+        try:
+            rows = stack_status(stack.slug)
+        except EngineError as exc:
+            log.warning("Health poll of %s: %s", stack.slug, exc)
+            continue
+        poll_stack(stack, rows)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benches: small stacks on the local images."""
