@@ -60,7 +60,9 @@ def _compose_validator():
     for candidate in COMPOSE_SCHEMA_CANDIDATES:
         if candidate and Path(candidate).is_file():
             schema = json.loads(Path(candidate).read_text())
-            cls = jsonschema.validators.validator_for(schema)
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft201909Validator)
+            if "2019-09" in schema.get("$schema", ""):
+                cls = jsonschema.Draft201909Validator
             return cls(schema, format_checker=cls.FORMAT_CHECKER)
     return None
 

@@ -8,9 +8,18 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+# Characters a YAML reader folds or rejects when written raw: quote and escape them.
+_UNSAFE = {chr(c) for c in range(32) if chr(c) not in "\n"} | {"\x7f", "\x85", "\u2028", "\u2029", "\ufeff"}
+
+
 def _str_representer(dumper, value):
-    # Multi-line text (PromQL, descriptions) stays readable as a block.
-    style = "|" if "\n" in value else None
+    if any(ch in _UNSAFE or "\x80" <= ch <= "\x9f" or "\ud800" <= ch <= "\udfff" for ch in value):
+        style = '"'
+    elif "\n" in value and value == value.strip() and " \n" not in value:
+        # Multi-line text (PromQL, descriptions) stays readable as a block.
+        style = "|"
+    else:
+        style = '"' if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -1,0 +1,166 @@
+"""Personas, the real Docker engine, and a real Celery worker for the tests."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _stacks_dir(settings, tmp_path):
+    settings.STACKS_DIR = tmp_path / "stacks"
+    os.environ["STACKS_DIR"] = str(settings.STACKS_DIR)
+
+
+@pytest.fixture
+def operator(db):
+    from stacks.roles import ensure_roles
+
+    ensure_roles()
+    user = User.objects.create_user("olga", password="operator-pass")
+    user.groups.add(Group.objects.get(name="operators"))
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    from stacks.roles import ensure_roles
+
+    ensure_roles()
+    user = User.objects.create_user("victor", password="viewer-pass")
+    user.groups.add(Group.objects.get(name="viewers"))
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    return User.objects.create_user("oscar", password="outsider-pass")
+
+
+@pytest.fixture
+def defaults(db):
+    from stacks.defaults import load_defaults
+
+    load_defaults()
+
+
+# --- Docker ---------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def docker_api():
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Docker engine not running (bin/setup starts it): {exc}")
+    from stacks.engine.local_images import IMAGES, build_local_images
+
+    if any(not client.images.list(name=tag) for tag in IMAGES):
+        build_local_images()
+    return client.api
+
+
+@pytest.fixture
+def project(docker_api):
+    """A unique Compose project name, cleaned off the engine afterwards."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    yield name
+    cleanup_project(docker_api, name)
+
+
+def cleanup_project(api, name):
+    label = f"com.docker.compose.project={name}"
+    for c in api.containers(all=True, filters={"label": label}):
+        api.remove_container(c["Id"], force=True)
+    for n in api.networks(filters={"label": label}):
+        try:
+            api.remove_network(n["Id"])
+        except Exception:  # noqa: BLE001
+            pass
+    for v in api.volumes(filters={"label": label}).get("Volumes") or []:
+        api.remove_volume(v["Name"], force=True)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=60, interval=0.5, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+# --- Celery -----------------------------------------------------------------------
+
+def database_url():
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(self, env):
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        queue = self.env["PANEL_TEST_QUEUE"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-l", "warning", "-P", "solo",
+             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, start_new_session=True)
+        return self
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real worker process on its own queue, against Redis and the test database."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    from controlpanel.celery import app
+
+    app.conf.task_default_queue = queue
+    env = {**os.environ, "DATABASE_URL": database_url(), "PANEL_TEST_QUEUE": queue,
+           "CELERY_TASK_DEFAULT_QUEUE": queue, "STACKS_DIR": str(settings.STACKS_DIR)}
+    worker = Worker(env).start()
+    yield worker
+    worker.stop()
+    app.conf.task_default_queue = "celery"
