@@ -3,8 +3,10 @@ pull/build, then the convergence plan along depends_on. Every step is reported
 through `report(message, kind)`, which the caller records on the Deployment."""
 import json
 import os
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import docker.errors
@@ -63,10 +65,29 @@ class Deployer:
         self.services = compose.get("services", {})
         self.files = files
         self.roles = roles  # {service: role}
-        self.report = report
+        # Steps are recorded by the caller's thread only (database connections are
+        # per thread); worker threads queue theirs and the main loop writes them.
+        self._report = report
+        self._main = threading.current_thread()
+        self._queue = queue.Queue()
         self.docker = client()
         self.api = self.docker.api
         self.image_ids = {}
+
+    def report(self, message, kind="info"):
+        if threading.current_thread() is self._main:
+            self.flush()
+            self._report(message, kind)
+        else:
+            self._queue.put((message, kind))
+
+    def flush(self):
+        while True:
+            try:
+                message, kind = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._report(message, kind)
 
     # --- networks and volumes ---------------------------------------------------
     def _network_keys(self):
@@ -368,6 +389,10 @@ class Deployer:
             with ThreadPoolExecutor(max_workers=4) as pool:
                 futures = {name: pool.submit(self.converge_service, name, the_plan.for_service(name), hashes)
                            for name in level}
+                pending = set(futures.values())
+                while pending:
+                    _done, pending = wait(pending, timeout=0.2)
+                    self.flush()
                 for name, fut in futures.items():
                     try:
                         touched = fut.result()

@@ -1,0 +1,196 @@
+"""The deploy engine against the real Docker engine, with Prometheus, Alertmanager
+and node-exporter images built from Debian's binaries."""
+import subprocess
+
+import pytest
+import requests
+
+from stacks.models import AlertRule, Deployment, Service
+from stacks.tasks import execute
+from stacks.testing.stacks import mini_monitoring
+
+from .conftest import free_port, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db]
+
+
+def deploy(stack, action="deploy", **options):
+    d = Deployment.objects.create(stack=stack, action=action, options=options)
+    execute(d)
+    d.refresh_from_db()
+    return d
+
+
+def containers(api, project):
+    found = api.containers(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return {c["Labels"]["com.docker.compose.service"]: c for c in found}
+
+
+@pytest.fixture
+def mini(project):
+    stack = mini_monitoring(slug=project, prom_port=free_port(), am_port=free_port())
+    stack.prom_url = f"http://127.0.0.1:{Service.objects.get(stack=stack, name='prometheus').ports[0].split(':')[1]}"
+    return stack
+
+
+def targets(prom_url):
+    try:
+        data = requests.get(f"{prom_url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+    except requests.RequestException:
+        return {}
+    return {t["labels"]["job"]: t["health"] for t in data}
+
+
+def test_it_deploys_a_monitoring_stack_that_scrapes_node_exporter(mini, docker_api):
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    steps = [s.message for s in d.steps.all()]
+    assert f"Created network {mini.slug}_default" in steps
+    assert any(s.startswith("Plan: create") for s in steps)
+    running = containers(docker_api, mini.slug)
+    assert set(running) == {"prometheus", "alertmanager", "node-exporter"}
+    assert running["prometheus"]["Labels"]["com.docker.compose.container-number"] == "1"
+    assert running["prometheus"]["Labels"]["com.docker.compose.oneoff"] == "False"
+    assert (mini.directory / "docker-compose.yml").is_file()
+    wait_until(lambda: targets(mini.prom_url).get("node") == "up", 60, what="node-exporter scraped")
+    assert d.bundle_hash and "docker-compose.yml" in d.files
+
+
+def test_a_second_deploy_changes_nothing(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    before = {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()}
+    d = deploy(mini)
+    assert d.status == "succeeded"
+    assert "Plan: nothing to change" in [s.message for s in d.steps.all()]
+    assert {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()} == before
+
+
+def test_a_rule_change_reloads_prometheus_without_recreating_it(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    before = {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()}
+    wait_until(lambda: targets(mini.prom_url), 30, what="Prometheus up")
+    AlertRule.objects.filter(stack=mini).update(expr="up == 42")
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    assert "Reloaded prometheus configuration (POST /-/reload)" in [s.message for s in d.steps.all()]
+    assert {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()} == before
+    rules = requests.get(f"{mini.prom_url}/api/v1/rules", timeout=5).json()["data"]["groups"][0]["rules"]
+    assert rules[0]["query"] == "up == 42"
+
+
+def test_a_changed_service_is_recreated_and_the_others_left_alone(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    before = {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()}
+    Service.objects.filter(stack=mini, name="node-exporter").update(environment={"CHANGED": "1"})
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    after = {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()}
+    assert after["node-exporter"] != before["node-exporter"]
+    assert after["prometheus"] == before["prometheus"] and after["alertmanager"] == before["alertmanager"]
+
+
+def test_a_failed_pull_leaves_the_previous_containers_running(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    before = {k: c["Id"] for k, c in containers(docker_api, mini.slug).items()}
+    Service.objects.filter(stack=mini, name="node-exporter").update(image="registry.invalid/nope/node:1")
+    d = deploy(mini)
+    assert d.status == "failed"
+    assert d.error.startswith("Cannot pull image registry.invalid/nope/node:1")
+    now = containers(docker_api, mini.slug)
+    assert {k: c["Id"] for k, c in now.items()} == before
+    assert all(c["State"] == "running" for c in now.values())
+
+
+def test_a_removed_service_is_removed(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    Service.objects.filter(stack=mini, name="alertmanager").delete()
+    from stacks.models import Receiver
+
+    Receiver.objects.filter(stack=mini).delete()
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    assert set(containers(docker_api, mini.slug)) == {"prometheus", "node-exporter"}
+
+
+def test_replicas_get_one_container_each(mini, docker_api):
+    Service.objects.filter(stack=mini, name="node-exporter").update(replicas=3)
+    assert deploy(mini).status == "succeeded"
+    found = docker_api.containers(filters={"label": [f"com.docker.compose.project={mini.slug}",
+                                                     "com.docker.compose.service=node-exporter"]})
+    assert sorted(c["Labels"]["com.docker.compose.container-number"] for c in found) == ["1", "2", "3"]
+    Service.objects.filter(stack=mini, name="node-exporter").update(replicas=1)
+    assert deploy(mini).status == "succeeded"
+    found = docker_api.containers(filters={"label": [f"com.docker.compose.project={mini.slug}",
+                                                     "com.docker.compose.service=node-exporter"]})
+    assert [c["Labels"]["com.docker.compose.container-number"] for c in found] == ["1"]
+
+
+def test_an_unhealthy_dependency_fails_the_deploy_in_plain_words(mini, docker_api):
+    Service.objects.filter(stack=mini, name="node-exporter").update(
+        healthcheck={"test": ["CMD", "false"], "interval": "1s", "retries": 1})
+    Service.objects.filter(stack=mini, name="prometheus").update(depends_on={"node-exporter": "service_healthy"})
+    d = deploy(mini)
+    assert d.status == "failed"
+    assert "Dependency node-exporter is unhealthy" in d.error
+    assert "prometheus" not in containers(docker_api, mini.slug)
+
+
+def test_a_taken_host_port_is_reported(mini, docker_api):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        Service.objects.filter(stack=mini, name="node-exporter").update(ports=[f"127.0.0.1:{port}:9100"])
+        d = deploy(mini)
+    assert d.status == "failed"
+    assert "host port it publishes is already taken" in d.error or "address already in use" in d.error
+
+
+def test_docker_compose_sees_what_the_panel_deployed(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    ps = subprocess.run(["docker-compose", "-p", mini.slug, "ps", "-q"], cwd=mini.directory,
+                        capture_output=True, text=True)
+    assert ps.returncode == 0, ps.stderr
+    assert sorted(ps.stdout.split()) == sorted(c["Id"] for c in containers(docker_api, mini.slug).values())
+    services = subprocess.run(["docker-compose", "-p", mini.slug, "ps", "--services", "--filter", "status=running"],
+                              cwd=mini.directory, capture_output=True, text=True)
+    assert sorted(services.stdout.split()) == ["alertmanager", "node-exporter", "prometheus"]
+    down = subprocess.run(["docker-compose", "-p", mini.slug, "down"], cwd=mini.directory,
+                          capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    assert containers(docker_api, mini.slug) == {}
+    assert docker_api.networks(names=[f"{mini.slug}_default"]) == []
+
+
+def test_status_shows_containers_started_by_hand_with_docker_compose(mini, docker_api, tmp_path):
+    from stacks.engine import stack_status
+    from stacks.render import render_bundle
+
+    for path, text in render_bundle(mini).files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    up = subprocess.run(["docker-compose", "-p", mini.slug, "up", "-d", "node-exporter"], cwd=tmp_path,
+                        capture_output=True, text=True)
+    assert up.returncode == 0, up.stderr
+    rows = stack_status(mini.slug)
+    assert [(r["service"], r["state"]) for r in rows] == [("node-exporter", "running")]
+
+
+def test_stop_keeps_containers_and_down_removes_them(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    assert deploy(mini, "stop").status == "succeeded"
+    states = {k: c["State"] for k, c in containers(docker_api, mini.slug).items()}
+    assert states == {"prometheus": "exited", "alertmanager": "exited", "node-exporter": "exited"}
+    d = deploy(mini, "down", volumes=True)
+    assert d.status == "succeeded"
+    assert containers(docker_api, mini.slug) == {}
+    assert f"Removed volume {mini.slug}_prom_data" in [s.message for s in d.steps.all()]
+
+
+def test_restart_one_service(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    d = deploy(mini, "restart", service="node-exporter")
+    assert d.status == "succeeded"
+    assert [s.message for s in d.steps.all()][0] == f"Restarted {mini.slug}_node-exporter_1"
