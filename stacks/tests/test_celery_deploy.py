@@ -1,0 +1,99 @@
+"""Deploys run by a real Celery worker process against Redis, as in production."""
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stacks.models import Deployment, Service
+from stacks.tasks import Busy, request_operation
+from stacks.testing.stacks import mini_monitoring
+
+from .conftest import ROOT, database_url, free_port, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.celery, pytest.mark.postgres]
+
+
+def finished(deployment, timeout=120):
+    def done():
+        deployment.refresh_from_db()
+        return deployment.is_done
+
+    wait_until(done, timeout, 0.3, what=f"operation #{deployment.pk}")
+    return deployment
+
+
+@pytest.fixture
+def mini(project, transactional_db):
+    return mini_monitoring(slug=project, prom_port=free_port(), am_port=free_port())
+
+
+def test_a_worker_deploys_what_the_panel_queued(mini, celery_worker, docker_api):
+    d = request_operation(mini, "deploy")
+    assert d.status == "queued"
+    finished(d)
+    assert d.status == "succeeded", d.error
+    assert d.started and d.finished and d.steps.count() > 3
+    names = {c["Names"][0] for c in docker_api.containers(filters={"label": f"com.docker.compose.project={mini.slug}"})}
+    assert f"/{mini.slug}_prometheus_1" in names
+
+
+def test_a_second_request_is_refused_while_one_is_under_way(mini, celery_worker):
+    first = request_operation(mini, "deploy")
+    with pytest.raises(Busy, match=rf"deploy of {mini.slug} \(#{first.pk}\) is (queued|running); wait"):
+        request_operation(mini, "deploy")
+    finished(first)
+    second = request_operation(mini, "deploy")
+    assert finished(second).status == "succeeded"
+
+
+def test_a_worker_killed_mid_deploy_then_a_redeploy_converges(mini, celery_worker, docker_api, settings):
+    # A dependency that takes a while to become healthy keeps the deploy busy.
+    Service.objects.filter(stack=mini, name="node-exporter").update(
+        healthcheck={"test": ["CMD", "sh", "-c", "sleep 4"], "interval": "1s", "timeout": "10s", "retries": 3})
+    Service.objects.filter(stack=mini, name="prometheus").update(depends_on={"node-exporter": "service_healthy"})
+    d = request_operation(mini, "deploy")
+    wait_until(lambda: d.steps.filter(message__startswith="Waiting for node-exporter").exists(), 60,
+               what="the deploy to be waiting on its dependency")
+    celery_worker.kill()
+    d.refresh_from_db()
+    assert d.status == "running"
+    # The lock the dead worker held expires; the next request takes over.
+    from stacks.tasks import LOCK_TTL
+
+    time.sleep(LOCK_TTL + 1)
+    celery_worker.start()
+    again = request_operation(mini, "deploy")
+    d.refresh_from_db()
+    assert d.status == "failed" and "stopped before it finished" in d.error
+    assert finished(again).status == "succeeded", again.error
+    running = {c["Labels"]["com.docker.compose.service"]
+               for c in docker_api.containers(filters={"label": f"com.docker.compose.project={mini.slug}"})}
+    assert running == {"prometheus", "alertmanager", "node-exporter"}
+
+
+def test_the_command_line_waits_and_reports_failure(mini, celery_worker):
+    Service.objects.filter(stack=mini, name="node-exporter").update(image="registry.invalid/none:1")
+    env = {**celery_worker.env}
+    result = subprocess.run([sys.executable, "manage.py", "stack", "deploy", mini.slug, "--wait"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode != 0
+    assert "Pulling registry.invalid/none:1" in result.stdout
+    assert "Cannot pull image registry.invalid/none:1" in result.stderr
+    assert Deployment.objects.get(stack=mini).status == "failed"
+
+
+def test_the_command_line_deploys_shows_status_and_takes_it_down(mini, celery_worker):
+    env = {**celery_worker.env}
+    run = lambda *a: subprocess.run([sys.executable, "manage.py", "stack", *a], cwd=ROOT, env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=180)
+    result = run("deploy", mini.slug, "--wait")
+    assert result.returncode == 0, result.stderr
+    assert f"deploy of {mini.slug} succeeded." in result.stdout
+    status = run("status", mini.slug)
+    assert status.returncode == 0
+    assert f"{mini.slug}_prometheus_1" in status.stdout and "running" in status.stdout
+    result = run("down", mini.slug, "--volumes", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert run("status", mini.slug).stdout.strip() == f"{mini.slug}: no containers."
+    assert database_url()
