@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns = []
+from .alerting.webhook import alertmanager_webhook
+
+urlpatterns = [
+    path("webhooks/alertmanager/", alertmanager_webhook, name="alertmanager-webhook"),
+]

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+# Containers started by the tests (Alertmanager) reach the live server through
+# host.docker.internal, so it listens on every interface of this machine.
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "0.0.0.0")
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,0 +1,45 @@
+"""Alertmanager's API v2, for silences: the one module that talks to it."""
+from datetime import timedelta
+
+import requests
+from django.utils import timezone
+
+
+class AlertmanagerError(Exception):
+    def __init__(self, message, permanent=False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Alertmanager:
+    def __init__(self, base_url, timeout=5):
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method, path, **kwargs):
+        try:
+            resp = requests.request(method, f"{self.base}/api/v2{path}", timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise AlertmanagerError(f"Alertmanager at {self.base} is unreachable ({exc.__class__.__name__}).") from None
+        if resp.status_code >= 400:
+            raise AlertmanagerError(f"Alertmanager refused: HTTP {resp.status_code} {resp.text.strip()[:300]}",
+                                    permanent=resp.status_code < 500)
+        return resp.json() if resp.content else None
+
+    def create_silence(self, matchers, duration, author, comment):
+        now = timezone.now()
+        body = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(matchers.items())],
+            "startsAt": now.isoformat(), "endsAt": (now + timedelta(seconds=duration.total_seconds())).isoformat(),
+            "createdBy": author, "comment": comment,
+        }
+        return self._call("POST", "/silences", json=body)["silenceID"]
+
+    def silences(self, active_only=True):
+        found = self._call("GET", "/silences") or []
+        if active_only:
+            found = [s for s in found if s["status"]["state"] in ("active", "pending")]
+        return sorted(found, key=lambda s: s["endsAt"])
+
+    def expire(self, silence_id):
+        self._call("DELETE", f"/silence/{silence_id}")

@@ -1,0 +1,161 @@
+"""Alertmanager's webhook payload (version 4) → Alert and AlertDelivery rows.
+
+An occurrence is (fingerprint, startsAt): repeats update it, never duplicate it.
+Deliveries are at least once and may arrive out of order; a resolved occurrence
+stays resolved. Safe under concurrent deliveries on PostgreSQL: new rows are
+inserted with ON CONFLICT DO NOTHING, then every row is locked and updated."""
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from stacks.models import Alert, AlertDelivery, Service
+
+ZERO_TIME_PREFIX = "0001-01-01"
+
+
+class PayloadError(ValueError):
+    """The payload is not Alertmanager's webhook format: 400, never retried."""
+
+
+@dataclass
+class Incoming:
+    fingerprint: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict
+    annotations: dict
+    generator_url: str
+
+
+def _str_map(value, where):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise PayloadError(f"{where} must be an object of strings.")
+    return value
+
+
+def _time(value, where, allow_zero=False):
+    if not isinstance(value, str):
+        raise PayloadError(f"{where} must be an RFC 3339 time.")
+    if value.startswith(ZERO_TIME_PREFIX):
+        if allow_zero:
+            return None
+        raise PayloadError(f"{where} is the zero time.")
+    # Go writes up to nanoseconds; Python keeps microseconds.
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    parsed = parse_datetime(trimmed)
+    if parsed is None or parsed.tzinfo is None:
+        raise PayloadError(f"{where} is not an RFC 3339 time: {value[:40]!r}.")
+    return parsed
+
+
+def parse(payload):
+    if not isinstance(payload, dict):
+        raise PayloadError("The body must be a JSON object.")
+    if str(payload.get("version")) != "4":
+        raise PayloadError(f"Unsupported webhook version {payload.get('version')!r}: expected \"4\".")
+    for key in ("receiver", "groupKey", "status"):
+        if not isinstance(payload.get(key), str):
+            raise PayloadError(f"'{key}' is missing or not a string.")
+    if payload["status"] not in ("firing", "resolved"):
+        raise PayloadError(f"'status' must be firing or resolved, not {payload['status']!r}.")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise PayloadError("'alerts' must be a list.")
+    truncated = payload.get("truncatedAlerts", 0)
+    if not isinstance(truncated, int) or truncated < 0:
+        raise PayloadError("'truncatedAlerts' must be a non-negative integer.")
+    parsed = []
+    for i, a in enumerate(alerts):
+        where = f"alerts[{i}]"
+        if not isinstance(a, dict):
+            raise PayloadError(f"{where} must be an object.")
+        if a.get("status") not in ("firing", "resolved"):
+            raise PayloadError(f"{where}.status must be firing or resolved.")
+        fingerprint = a.get("fingerprint")
+        if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-zA-Z]{1,64}", fingerprint):
+            raise PayloadError(f"{where}.fingerprint is missing or malformed.")
+        labels = _str_map(a.get("labels"), f"{where}.labels")
+        if "alertname" not in labels:
+            raise PayloadError(f"{where}.labels has no alertname.")
+        parsed.append(Incoming(
+            fingerprint=fingerprint, status=a["status"],
+            starts_at=_time(a.get("startsAt"), f"{where}.startsAt"),
+            ends_at=_time(a.get("endsAt", ZERO_TIME_PREFIX), f"{where}.endsAt", allow_zero=True),
+            labels=labels, annotations=_str_map(a.get("annotations", {}), f"{where}.annotations"),
+            generator_url=a.get("generatorURL", "") if isinstance(a.get("generatorURL", ""), str) else "",
+        ))
+    return payload, parsed, truncated
+
+
+class Linker:
+    """Finds the stack and service an alert concerns from its labels."""
+
+    def __init__(self):
+        self.services = {}  # (slug, name) → (stack_id, service_id)
+        self.by_name = {}  # name → [(stack_id, service_id)]
+        for sid, name, stack_id, slug in Service.objects.values_list("id", "name", "stack_id", "stack__slug"):
+            self.services[(slug, name)] = (stack_id, sid)
+            self.by_name.setdefault(name, []).append((stack_id, sid))
+        self.stacks = {slug: stack_id for (slug, _), (stack_id, _) in self.services.items()}
+
+    def link(self, labels):
+        project = (labels.get("stack") or labels.get("com_docker_compose_project")
+                   or labels.get("container_label_com_docker_compose_project"))
+        service = (labels.get("service") or labels.get("com_docker_compose_service")
+                   or labels.get("container_label_com_docker_compose_service"))
+        if project and service and (project, service) in self.services:
+            return self.services[(project, service)]
+        name = labels.get("name", "")  # cAdvisor: the container name, {project}_{service}_{n}
+        m = re.fullmatch(r"([a-z0-9][a-z0-9_-]*?)[_-]([a-z0-9][a-z0-9_.-]*)[_-](\d+)", name)
+        if m and (m.group(1), m.group(2)) in self.services:
+            return self.services[(m.group(1), m.group(2))]
+        host = labels.get("instance", "").rsplit(":", 1)[0]
+        for candidate in (host, service, labels.get("job", "")):
+            if candidate and len(self.by_name.get(candidate, [])) == 1:
+                return self.by_name[candidate][0]
+        if project in self.stacks:
+            return self.stacks[project], None
+        return None, None
+
+
+def store(payload, incoming, truncated):
+    now = timezone.now()
+    linker = Linker()
+    with transaction.atomic():
+        new = []
+        for a in incoming:
+            stack_id, service_id = linker.link(a.labels)
+            new.append(Alert(
+                fingerprint=a.fingerprint, starts_at=a.starts_at, ends_at=a.ends_at, status=a.status,
+                name=a.labels["alertname"][:200], severity=a.labels.get("severity", "")[:40],
+                labels=a.labels, annotations=a.annotations, generator_url=a.generator_url,
+                stack_id=stack_id, service_id=service_id, first_received=now, last_received=now,
+                resolved_at=now if a.status == "resolved" else None,
+            ))
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
+        keys = {(a.fingerprint, a.starts_at) for a in incoming}
+        rows = {(r.fingerprint, r.starts_at): r for r in Alert.objects.select_for_update().filter(
+            fingerprint__in={a.fingerprint for a in incoming}, starts_at__in={a.starts_at for a in incoming})
+            if (r.fingerprint, r.starts_at) in keys}
+        changed = []
+        for a in incoming:
+            row = rows[(a.fingerprint, a.starts_at)]
+            row.last_received = now
+            row.labels, row.annotations = a.labels, a.annotations
+            if a.status == "resolved" and row.status != "resolved":
+                row.status, row.resolved_at, row.ends_at = "resolved", now, a.ends_at
+            elif a.status == "firing" and row.status != "resolved":
+                row.ends_at = a.ends_at
+            changed.append(row)
+        Alert.objects.bulk_update(changed, ["last_received", "labels", "annotations", "status", "resolved_at",
+                                            "ends_at"])
+        delivery = AlertDelivery.objects.create(
+            receiver=payload["receiver"].replace("\\", "")[:200], group_key=payload["groupKey"],
+            status=payload["status"], received_at=now, alert_count=len(incoming), truncated=truncated)
+        delivery.alerts.add(*{r.pk for r in changed})
+    return delivery

@@ -1,0 +1,95 @@
+"""Alerts end to end with the real thing: Prometheus and Alertmanager (Debian's
+binaries, deployed by the panel's engine with the files it rendered) fire and
+resolve alerts into the panel's webhook; silences round-trip through
+Alertmanager's API."""
+import logging
+from datetime import timedelta
+
+import psycopg
+import pytest
+import requests
+from django.db import connection, connections
+
+from stacks.alerting.api import Alertmanager
+from stacks.models import Alert, Deployment, Service
+from stacks.tasks import execute
+from stacks.testing.stacks import mini_monitoring
+
+from .conftest import free_port, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+TOKEN = "e2e-token-abcdef0123456789"
+
+
+@pytest.fixture
+def deployed(project, live_server, settings, monkeypatch, docker_api):
+    monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", TOKEN)
+    settings.ALLOWED_HOSTS = ["*"]
+    port = live_server.url.rsplit(":", 1)[1]
+    settings.PANEL_URL_FOR_STACKS = f"http://host.docker.internal:{port}"
+    prom_port, am_port = free_port(), free_port()
+    stack = mini_monitoring(slug=project, prom_port=prom_port, am_port=am_port)
+    d = Deployment.objects.create(stack=stack)
+    execute(d)
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    stack.prom = f"http://127.0.0.1:{prom_port}"
+    stack.am = f"http://127.0.0.1:{am_port}"
+    wait_until(lambda: _node_health(stack.prom) == "up", 60, what="node-exporter scraped")
+    stack.node = f"{project}_node-exporter_1"
+    return stack
+
+
+def _node_health(prom):
+    try:
+        targets = requests.get(f"{prom}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+    return next((t["health"] for t in targets if t["labels"]["job"] == "node"), None)
+
+
+def _alert(status):
+    return Alert.objects.filter(name="TargetDown", status=status, labels__job="node").first()
+
+
+def test_a_target_going_down_fires_and_resolves_into_the_panel(deployed, docker_api):
+    docker_api.stop(deployed.node, timeout=1)
+    fired = wait_until(lambda: _alert("firing"), 90, 1, what="TargetDown stored as firing")
+    assert fired.stack == deployed
+    assert fired.service == Service.objects.get(stack=deployed, name="node-exporter")
+    assert fired.annotations["summary"] == "node is down"
+    assert fired.deliveries.first().receiver == "control-panel"
+    docker_api.start(deployed.node)
+    resolved = wait_until(lambda: _alert("resolved"), 90, 1, what="TargetDown stored as resolved")
+    assert resolved.pk == fired.pk and resolved.resolved_at is not None
+    assert Alert.objects.filter(name="TargetDown").count() == 1
+
+
+def test_alerts_sent_during_a_database_outage_arrive_once_it_is_back(deployed, docker_api, caplog):
+    caplog.set_level(logging.WARNING, logger="stacks.alerting.webhook")
+    db = connection.settings_dict["NAME"]
+    admin = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
+    try:
+        admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db])
+        docker_api.stop(deployed.node, timeout=1)
+        wait_until(lambda: any("could not store" in r.getMessage() for r in caplog.records), 90, 1,
+                   what="a delivery refused with 503 while the database is down")
+    finally:
+        admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        admin.close()
+    connections.close_all()
+    fired = wait_until(lambda: _alert("firing"), 90, 1, what="Alertmanager's retry to be stored")
+    assert fired.stack == deployed
+
+
+def test_silences_round_trip_through_alertmanager(deployed):
+    am = Alertmanager(deployed.am)
+    silence_id = am.create_silence({"alertname": "TargetDown", "job": "node"}, timedelta(minutes=30),
+                                   "olga", "deploying node-exporter")
+    active = am.silences()
+    assert [s["id"] for s in active] == [silence_id]
+    assert active[0]["createdBy"] == "olga" and active[0]["comment"] == "deploying node-exporter"
+    assert {m["name"]: m["value"] for m in active[0]["matchers"]} == {"alertname": "TargetDown", "job": "node"}
+    am.expire(silence_id)
+    assert am.silences() == []
