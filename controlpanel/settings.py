@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "stacks.context.panel",
             ],
         },
     },
@@ -139,6 +140,8 @@ STACKS_DIR = Path(env("STACKS_DIR", str(BASE_DIR / "var" / "stacks")))
 PANEL_URL_FOR_STACKS = env("PANEL_URL_FOR_STACKS", "http://host.docker.internal:8000")
 # Host address that stack ports are published on unless a row says otherwise.
 DEFAULT_PUBLISH_ADDRESS = env("DEFAULT_PUBLISH_ADDRESS", "127.0.0.1")
+# Where the web process and the health poller reach ports the stacks publish.
+STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 

@@ -5,6 +5,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from django.conf import settings
 from django.utils import timezone
 
 from .models import HealthChange, Service, ServiceHealth, Stack
@@ -37,10 +38,9 @@ def poll_stack(stack, rows):
     probes = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for svc in services:
-            if svc.probe_path and svc.ui_port:
-                url = svc.ui_url().rsplit(svc.ui_path or "/", 1)[0] if svc.ui_url() else ""
-                if url:
-                    probes[svc.pk] = pool.submit(probe, url + svc.probe_path)
+            url = svc.probe_url(settings.STACKS_HOST)
+            if url:
+                probes[svc.pk] = pool.submit(probe, url)
     now = timezone.now()
     for svc in services:
         mine = [r for r in rows if r["service"] == svc.name]

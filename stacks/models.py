@@ -190,14 +190,19 @@ class Service(models.Model):
         """[(host_ip, host_port_or_range, container_port, proto)] from the short syntax."""
         return [parse_port(p) for p in self.ports]
 
+    def host_port_for(self, container_port):
+        for _ip, host_port, cport, proto in self.published_ports():
+            if cport == str(container_port) and host_port and proto == "tcp":
+                return int(host_port.split("-")[0])
+        return None
+
     def ui_url(self, host="localhost"):
-        if not self.ui_port:
-            return ""
-        for host_ip, host_port, container_port, _ in self.published_ports():
-            if container_port == str(self.ui_port) and host_port:
-                first = host_port.split("-")[0]
-                return f"http://{host}:{first}{self.ui_path or '/'}"
-        return ""
+        port = self.host_port_for(self.ui_port) if self.ui_port else None
+        return f"http://{host}:{port}{self.ui_path or '/'}" if port else ""
+
+    def probe_url(self, host="127.0.0.1"):
+        port = self.host_port_for(self.ui_port) if self.ui_port and self.probe_path else None
+        return f"http://{host}:{port}{self.probe_path}" if port else ""
 
 
 DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")

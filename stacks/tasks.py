@@ -141,3 +141,49 @@ def poll_health():
     from .health import poll_all
 
     poll_all()
+
+
+# --- Container logs: fetched by the worker, read by the web process ------------
+LOG_LINES = 200
+
+
+def _logs_key(service_id):
+    return f"panel:logs:{service_id}"
+
+
+def refresh_logs(service):
+    """Ask a worker for fresh lines, at most once every two seconds per service."""
+    if _redis().set(_logs_key(service.pk) + ":asked", 1, nx=True, ex=2):
+        fetch_logs.delay(service.pk)
+
+
+def cached_logs(service):
+    import json
+
+    raw = _redis().get(_logs_key(service.pk))
+    if not raw:
+        return [], None
+    data = json.loads(raw)
+    return data["lines"], data["fetched"]
+
+
+@shared_task
+def fetch_logs(service_id):
+    import json
+
+    from .engine import EngineError, container_logs
+    from .models import Service
+
+    service = Service.objects.select_related("stack").filter(pk=service_id).first()
+    if service is None:
+        return
+    try:
+        text = container_logs(service.stack.slug, service.name, tail=LOG_LINES)
+        lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
+    except EngineError as exc:
+        lines = [f"(logs unavailable: {exc})"]
+    from .render import render_bundle
+
+    mask = render_bundle(service.stack).mask
+    payload = {"lines": [mask(line) for line in lines], "fetched": timezone.now().isoformat()}
+    _redis().set(_logs_key(service_id), json.dumps(payload), ex=300)

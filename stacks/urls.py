@@ -1,7 +1,20 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
+from .views import alerts, deployments, imports, logs, metrics, overview, stack
 
 urlpatterns = [
+    path("", overview.overview, name="overview"),
+    path("stacks/import/", imports.stack_import, name="stack-import"),
+    path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
+    path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
+    path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
+    path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),
+    path("alerts/", alerts.alert_list, name="alert-list"),
+    path("alerts/<int:pk>/", alerts.alert_detail, name="alert-detail"),
+    path("alerts/<int:pk>/silence/", alerts.alert_silence, name="alert-silence"),
+    path("alerts/<int:pk>/silences/<str:silence_id>/expire/", alerts.silence_expire, name="silence-expire"),
+    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("webhooks/alertmanager/", alertmanager_webhook, name="alertmanager-webhook"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

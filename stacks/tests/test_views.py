@@ -1,0 +1,194 @@
+"""Pages: login everywhere, full page and HTMX fragment, permissions on writes,
+a constant number of queries."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from stacks.models import Alert, Deployment, Service, ServiceHealth, Stack
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def as_viewer(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def as_operator(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.mark.parametrize("url", ["/", "/alerts/", "/stacks/monitoring/", "/stacks/import/", "/admin/"])
+def test_every_page_needs_a_login(client, defaults, url):
+    r = client.get(url)
+    assert r.status_code == 302 and "/login/" in r["Location"]
+
+
+def test_the_overview_shows_stacks_health_alerts_and_links(as_viewer, defaults):
+    prom = Service.objects.get(stack__slug="monitoring", name="prometheus")
+    ServiceHealth.objects.create(service=prom, state="running", docker_health="healthy", probe_ok=True)
+    Alert.objects.create(fingerprint="x", starts_at="2026-11-24T10:00Z", status="firing", name="ServiceDown",
+                         stack=prom.stack)
+    r = as_viewer.get("/")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'data-stack="monitoring"' in html and 'data-stack="app"' in html
+    assert "1 / 5" in html and "1 firing" in html
+    assert 'href="http://testserver:3000/"' in html  # Grafana, from the service's published port
+    assert 'href="http://testserver:9090/"' in html and 'href="http://testserver:5601/"' in html
+
+
+def test_links_follow_a_port_change(as_viewer, defaults):
+    Service.objects.filter(name="grafana").update(ports=["127.0.0.1:3300:3000"])
+    assert 'href="http://testserver:3300/"' in as_viewer.get("/").content.decode()
+
+
+def test_the_overview_fragment_for_htmx(as_viewer, defaults):
+    r = as_viewer.get("/", **HX)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "<html" not in html and 'data-stack="logging"' in html
+
+
+def test_the_overview_runs_a_constant_number_of_queries(as_viewer, defaults):
+    with CaptureQueriesContext(connection) as few:
+        as_viewer.get("/")
+    for i in range(10):
+        s = Stack.objects.create(slug=f"extra{i}", name=f"extra{i}")
+        for j in range(5):
+            svc = Service.objects.create(stack=s, name=f"s{j}", image="x", ui_name="UI", ui_port=80,
+                                         ports=[f"127.0.0.1:{20000 + i * 10 + j}:80"])
+            ServiceHealth.objects.create(service=svc, state="running")
+        Deployment.objects.create(stack=s, status="succeeded")
+    with CaptureQueriesContext(connection) as many:
+        as_viewer.get("/")
+    assert len(many) == len(few)
+
+
+def test_the_alerts_page_runs_a_constant_number_of_queries(as_viewer, defaults):
+    def add(n, offset):
+        for i in range(n):
+            Alert.objects.create(fingerprint=f"f{offset + i}", starts_at="2026-11-24T10:00Z", status="firing",
+                                 name=f"A{(offset + i) % 7}", stack=Stack.objects.first())
+    add(3, 0)
+    with CaptureQueriesContext(connection) as few:
+        as_viewer.get("/alerts/")
+    add(60, 100)
+    with CaptureQueriesContext(connection) as many:
+        as_viewer.get("/alerts/")
+    assert len(many) == len(few)
+
+
+def test_the_stack_page_runs_a_constant_number_of_queries(as_viewer, defaults):
+    with CaptureQueriesContext(connection) as few:
+        as_viewer.get("/stacks/app/")
+    stack = Stack.objects.get(slug="app")
+    for j in range(10):
+        svc = Service.objects.create(stack=stack, name=f"more{j}", image="x")
+        ServiceHealth.objects.create(service=svc, state="running")
+        Deployment.objects.create(stack=stack, status="failed", error="x")
+    with CaptureQueriesContext(connection) as many:
+        as_viewer.get("/stacks/app/")
+    assert len(many) == len(few)
+
+
+def test_a_viewer_sees_no_deploy_button_and_cannot_post_it(as_viewer, defaults):
+    assert 'id="deploy"' not in as_viewer.get("/stacks/monitoring/").content.decode()
+    r = as_viewer.post("/stacks/monitoring/deploy/")
+    assert r.status_code == 403
+    assert not Deployment.objects.exists()
+
+
+def test_an_operator_deploys_from_the_page(as_operator, defaults, settings, monkeypatch):
+    queued = []
+    monkeypatch.setattr("stacks.tasks.run_operation.delay", lambda pk: queued.append(pk))
+    html = as_operator.get("/stacks/monitoring/").content.decode()
+    assert 'id="deploy"' in html
+    r = as_operator.post("/stacks/monitoring/deploy/", **HX)
+    d = Deployment.objects.get()
+    assert r.status_code == 200 and r["HX-Redirect"] == reverse("deployment-detail", args=[d.pk])
+    assert d.requested_by.username == "olga" and d.status == "queued"
+
+
+def test_actions_are_post_only(as_operator, defaults):
+    assert as_operator.get("/stacks/monitoring/deploy/").status_code == 405
+    assert as_operator.get(f"/alerts/1/acknowledge/").status_code == 405
+
+
+def test_the_deployment_fragment_stops_polling_when_finished(as_viewer, defaults):
+    d = Deployment.objects.create(stack=Stack.objects.get(slug="app"), status="running")
+    d.log("Pulling redis:7-alpine")
+    r = as_viewer.get(f"/deployments/{d.pk}/?poll=1", **HX)
+    assert r.status_code == 200 and "Pulling redis:7-alpine" in r.content.decode()
+    d.status = "succeeded"
+    d.save()
+    r = as_viewer.get(f"/deployments/{d.pk}/?poll=1", **HX)
+    assert r.status_code == 286
+
+
+def test_the_deployment_page_shows_files_and_the_diff(as_viewer, defaults):
+    stack = Stack.objects.get(slug="app")
+    Deployment.objects.create(stack=stack, status="succeeded", files={"docker-compose.yml": "a: 1\n"})
+    d = Deployment.objects.create(stack=stack, status="succeeded", files={"docker-compose.yml": "a: 2\n"})
+    html = as_viewer.get(f"/deployments/{d.pk}/").content.decode()
+    assert '<span class="del">-a: 1</span>' in html and '<span class="add">+a: 2</span>' in html
+
+
+def test_alerts_filter_and_group(as_viewer, defaults):
+    stack = Stack.objects.get(slug="monitoring")
+    Alert.objects.create(fingerprint="a", starts_at="2026-11-24T10:00Z", status="firing", name="ServiceDown",
+                         severity="critical", stack=stack, annotations={"summary": "node down"})
+    Alert.objects.create(fingerprint="b", starts_at="2026-11-24T10:00Z", status="resolved", name="HighCPUUsage",
+                         severity="warning")
+    html = as_viewer.get("/alerts/?status=firing").content.decode()
+    assert 'data-alertname="ServiceDown"' in html and 'data-alertname="HighCPUUsage"' not in html
+    html = as_viewer.get("/alerts/?q=node", **HX).content.decode()
+    assert "<html" not in html and "node down" in html and 'id="nav-firing" hx-swap-oob="true"' in html
+
+
+def test_a_viewer_cannot_acknowledge(as_viewer, defaults):
+    a = Alert.objects.create(fingerprint="a", starts_at="2026-11-24T10:00Z", status="firing", name="X")
+    assert as_viewer.post(f"/alerts/{a.pk}/acknowledge/").status_code == 403
+    assert as_viewer.post(f"/alerts/{a.pk}/silence/").status_code == 403
+
+
+def test_an_operator_acknowledges(as_operator, defaults):
+    a = Alert.objects.create(fingerprint="a", starts_at="2026-11-24T10:00Z", status="firing", name="X")
+    assert as_operator.post(f"/alerts/{a.pk}/acknowledge/").status_code == 302
+    a.refresh_from_db()
+    assert a.acknowledged_by.username == "olga" and a.acknowledged_at
+
+
+def test_import_shows_problems_next_to_their_lines(as_operator, defaults):
+    text = "services:\n  web:\n    image: nginx\n    ports: ['127.0.0.1:9090:80']\n  db:\n    image: postgres\n    depends_on: [cache]\n"
+    r = as_operator.post("/stacks/import/", {"slug": "pasted", "compose": text})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "depends on &#x27;cache&#x27;" in html
+    # the problem is printed right under the line of service db
+    assert html.index('<span class="ln">5</span>') < html.index("depends on &#x27;cache&#x27;")
+    assert "host port 9090/tcp is also published by monitoring/prometheus" in html
+    assert not Stack.objects.filter(slug="pasted").exists()
+
+
+def test_import_creates_a_valid_stack(as_operator, defaults):
+    text = "services:\n  web:\n    image: nginx\n    ports: ['127.0.0.1:18080:80']\n"
+    r = as_operator.post("/stacks/import/", {"slug": "pasted", "compose": text})
+    assert r.status_code == 302 and r["Location"] == "/stacks/pasted/"
+    assert Stack.objects.get(slug="pasted").services.get().image == "nginx"
+
+
+def test_a_viewer_cannot_import(as_viewer, defaults):
+    r = as_viewer.post("/stacks/import/", {"slug": "pasted", "compose": "services: {a: {image: x}}"})
+    assert r.status_code == 403
+
+
+def test_metrics_are_served_in_prometheus_format(client, defaults):
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert "panel_stacks 3.0" in r.content.decode()

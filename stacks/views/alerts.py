@@ -1,0 +1,141 @@
+"""Alerts: filtered and grouped by name, live; detail with history; silence and
+acknowledge for operators."""
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from stacks.alerting.api import Alertmanager, AlertmanagerError
+from stacks.models import Alert, Service, Stack
+
+from . import render_page
+
+PAGE = 200
+
+
+def filtered(params):
+    qs = Alert.objects.all()
+    if params.get("status") in ("firing", "resolved"):
+        qs = qs.filter(status=params["status"])
+    if params.get("severity"):
+        qs = qs.filter(severity=params["severity"])
+    if params.get("stack"):
+        qs = qs.filter(stack__slug=params["stack"])
+    if params.get("q"):
+        q = params["q"]
+        qs = qs.filter(Q(name__icontains=q) | Q(annotations__summary__icontains=q)
+                       | Q(labels__instance__icontains=q) | Q(labels__job__icontains=q))
+    return qs
+
+
+def alert_list(request):
+    params = request.GET
+    qs = filtered(params)
+    groups = list(qs.order_by().values("name").annotate(
+        total=Count("id"), firing=Count("id", filter=Q(status="firing"))).order_by("-firing", "name"))
+    alerts = list(qs.select_related("stack", "service", "acknowledged_by").order_by("-starts_at", "-id")[:PAGE])
+    by_name = {}
+    for a in alerts:
+        by_name.setdefault(a.name, []).append(a)
+    for g in groups:
+        g["alerts"] = by_name.get(g["name"], [])
+    context = {
+        "groups": groups, "shown": len(alerts), "params": params,
+        "firing_total": Alert.objects.filter(status="firing").count(),
+        "stacks": list(Stack.objects.values_list("slug", flat=True)),
+        "severities": ["critical", "warning", "info"],
+        "can_silence": request.user.has_perm("stacks.silence_alert"),
+    }
+    return render_page(request, "stacks/alerts.html", context, partial="alert-groups")
+
+
+def alert_detail(request, pk):
+    alert = get_object_or_404(Alert.objects.select_related("stack", "service", "acknowledged_by"), pk=pk)
+    deliveries = list(alert.deliveries.order_by("-id")[:50])
+    earlier = list(Alert.objects.filter(fingerprint=alert.fingerprint).exclude(pk=alert.pk).order_by("-starts_at")[:20])
+    silences, am_error = [], ""
+    am = alertmanager_for(alert)
+    if am is not None:
+        try:
+            silences = [s for s in am.silences() if _silence_matches(s, alert.labels)]
+        except AlertmanagerError as exc:
+            am_error = str(exc)
+    context = {"alert": alert, "deliveries": deliveries, "earlier": earlier, "silences": silences,
+               "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
+               "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
+    return render_page(request, "stacks/alert_detail.html", context)
+
+
+def _silence_matches(silence, labels):
+    return all(labels.get(m["name"]) == m["value"] for m in silence["matchers"] if not m.get("isRegex"))
+
+
+def alertmanager_for(alert):
+    """The Alertmanager of the alert's stack (or of any stack that runs one)."""
+    candidates = Service.objects.filter(role="alertmanager").select_related("stack").order_by("stack__slug")
+    if alert.stack_id:
+        candidates = sorted(candidates, key=lambda s: s.stack_id != alert.stack_id)
+    for svc in candidates:
+        url = svc.ui_url(host=settings.STACKS_HOST)
+        if url:
+            return Alertmanager(url.rsplit(svc.ui_path or "/", 1)[0])
+    return None
+
+
+def _require_silence_perm(request):
+    if not request.user.has_perm("stacks.silence_alert"):
+        raise PermissionDenied("Operators only.")
+
+
+@require_POST
+def alert_silence(request, pk):
+    _require_silence_perm(request)
+    alert = get_object_or_404(Alert, pk=pk)
+    hours = {"1h": 1, "4h": 4, "24h": 24, "168h": 168}.get(request.POST.get("duration", "1h"), 1)
+    names = request.POST.getlist("matcher") or ["alertname", "instance", "job"]
+    matchers = {k: v for k, v in alert.labels.items() if k in names}
+    comment = request.POST.get("comment", "").strip() or f"Silenced from the panel: {alert.name}"
+    am = alertmanager_for(alert)
+    if am is None:
+        messages.error(request, "No stack runs an Alertmanager with a published port: nothing to silence in.")
+    else:
+        try:
+            silence_id = am.create_silence(matchers, timedelta(hours=hours), request.user.get_username(), comment)
+            messages.success(request, f"Silenced for {hours}h (silence {silence_id}).")
+        except AlertmanagerError as exc:
+            messages.error(request, str(exc))
+    return redirect("alert-detail", pk=pk)
+
+
+@require_POST
+def silence_expire(request, pk, silence_id):
+    _require_silence_perm(request)
+    alert = get_object_or_404(Alert, pk=pk)
+    am = alertmanager_for(alert)
+    try:
+        if am is None:
+            raise AlertmanagerError("No Alertmanager to talk to.")
+        am.expire(silence_id)
+        messages.success(request, "Silence expired.")
+    except AlertmanagerError as exc:
+        messages.error(request, str(exc))
+    return redirect("alert-detail", pk=pk)
+
+
+@require_POST
+def alert_acknowledge(request, pk):
+    _require_silence_perm(request)
+    alert = get_object_or_404(Alert, pk=pk)
+    Alert.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
+        acknowledged_by=request.user, acknowledged_at=timezone.now())
+    messages.success(request, f"{alert.name} acknowledged.")
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return redirect(nxt)
+    return redirect("alert-detail", pk=pk)

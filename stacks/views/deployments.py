@@ -1,0 +1,37 @@
+"""An operation's page: steps streaming while it runs, rendered files and the diff
+against the previous deployment."""
+import difflib
+
+from django.shortcuts import get_object_or_404
+from django_htmx.http import HttpResponseStopPolling
+
+from stacks.models import Deployment
+
+from . import render_page
+
+
+def file_diffs(deployment, previous):
+    old = previous.files if previous else {}
+    diffs = []
+    for path in sorted(set(old) | set(deployment.files)):
+        a, b = old.get(path, ""), deployment.files.get(path, "")
+        if a == b:
+            continue
+        lines = list(difflib.unified_diff(a.splitlines(), b.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=2))
+        diffs.append({"path": path, "lines": lines})
+    return diffs
+
+
+def deployment_detail(request, pk):
+    deployment = get_object_or_404(Deployment.objects.select_related("stack", "requested_by"), pk=pk)
+    steps = list(deployment.steps.all())
+    if request.htmx and request.GET.get("poll") and deployment.is_done:
+        # Last fragment, then htmx stops polling (status 286).
+        response = render_page(request, "stacks/deployment_detail.html",
+                               {"deployment": deployment, "steps": steps}, partial="progress")
+        response.status_code = HttpResponseStopPolling.status_code
+        return response
+    previous = deployment.previous() if deployment.action == "deploy" else None
+    context = {"deployment": deployment, "steps": steps, "previous": previous,
+               "diffs": file_diffs(deployment, previous) if deployment.files else []}
+    return render_page(request, "stacks/deployment_detail.html", context, partial="progress")

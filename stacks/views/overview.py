@@ -1,0 +1,31 @@
+"""The overview: every stack, its state, health, firing alerts, last deploy and links."""
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+
+from stacks.models import Alert, Deployment, Service, Stack
+
+from . import render_page
+
+
+def stacks_with_state():
+    last = Deployment.objects.filter(stack=OuterRef("pk")).order_by("-id")
+    firing = (Alert.objects.filter(stack=OuterRef("pk"), status="firing").order_by()
+              .values("stack").annotate(n=Count("id")).values("n"))
+    linked = Prefetch("services", queryset=Service.objects.exclude(ui_name="").order_by("order", "name"),
+                      to_attr="linked_services")
+    return (Stack.objects.order_by("slug")
+            .annotate(service_count=Count("services", distinct=True),
+                      running_count=Count("services", filter=Q(services__health__state="running"), distinct=True),
+                      healthy_count=Count("services", distinct=True, filter=Q(services__health__state="running")
+                                          & ~Q(services__health__docker_health__in=["unhealthy", "starting"])
+                                          & ~Q(services__health__probe_ok=False)),
+                      firing_count=Subquery(firing),
+                      last_action=Subquery(last.values("action")[:1]),
+                      last_status=Subquery(last.values("status")[:1]),
+                      last_at=Subquery(last.values("created")[:1]),
+                      last_id=Subquery(last.values("id")[:1]))
+            .prefetch_related(linked))
+
+
+def overview(request):
+    stacks = list(stacks_with_state())
+    return render_page(request, "stacks/overview.html", {"stacks": stacks}, partial="stack-rows")

@@ -1,0 +1,65 @@
+"""A stack's page, and the operator actions on it (deploy, stop, down, restart)."""
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from stacks.models import Deployment, Stack
+from stacks.tasks import Busy, request_operation
+
+from . import render_page
+
+
+def stack_detail(request, slug):
+    stack = get_object_or_404(Stack, slug=slug)
+    services = list(stack.services.select_related("health").order_by("order", "name"))
+    deployments = list(stack.deployments.select_related("requested_by").order_by("-id")[:20])
+    active = next((d for d in deployments if not d.is_done), None)
+    context = {
+        "stack": stack, "services": services, "deployments": deployments, "active": active,
+        "firing": stack.alerts.filter(status="firing").count(),
+        "can_operate": request.user.has_perm("stacks.deploy_stack"),
+    }
+    return render_page(request, "stacks/stack_detail.html", context, partial="services")
+
+
+ACTIONS = {"deploy", "stop", "down", "restart"}
+
+
+@require_POST
+def stack_action(request, slug, action):
+    if not request.user.has_perm("stacks.deploy_stack"):
+        raise PermissionDenied("Operators only.")
+    if action not in ACTIONS:
+        return HttpResponseBadRequest("Unknown action.")
+    stack = get_object_or_404(Stack, slug=slug)
+    options = {}
+    if action == "restart":
+        service = request.POST.get("service", "")
+        if not stack.services.filter(name=service).exists():
+            return HttpResponseBadRequest("Unknown service.")
+        options["service"] = service
+    if action == "down":
+        options["volumes"] = request.POST.get("volumes") == "on"
+    try:
+        deployment = request_operation(stack, action, user=request.user, options=options)
+    except Busy as exc:
+        messages.error(request, str(exc))
+        target = stack.get_absolute_url()
+    else:
+        target = deployment_url(deployment)
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+def deployment_url(deployment):
+    from django.urls import reverse
+
+    return reverse("deployment-detail", args=[deployment.pk])
+
+
+__all__ = ["stack_detail", "stack_action", "permission_required", "Deployment"]
