@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "controlpanel.urls"
+ROOT_URLCONF = env("ROOT_URLCONF", "controlpanel.urls")
 
 TEMPLATES = [
     {

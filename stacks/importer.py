@@ -6,6 +6,7 @@ import shlex
 from django.db import transaction
 
 from .models import Network, Service, Stack, Volume
+from .render.compose import unescape_dollars
 from .validate import parse_compose_text
 
 ROLE_BY_IMAGE = [
@@ -23,17 +24,6 @@ UI = {
 
 class ImportError_(ValueError):
     pass
-
-
-def _unescape(value):
-    # In a Compose file '$$' is a literal '$'; rows hold what the program sees.
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [_unescape(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _unescape(v) for k, v in value.items()}
-    return value
 
 
 def _as_list(value):
@@ -98,7 +88,7 @@ def _role(image, name):
 def service_fields(name, spec):
     if not isinstance(spec, dict):
         raise ImportError_(f"service {name}: expected a mapping.")
-    spec = _unescape(spec)
+    spec = unescape_dollars(spec)  # rows hold what the program sees
     build = spec.get("build")
     if isinstance(build, str):
         build = {"context": build}

@@ -558,6 +558,8 @@ class Alert(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alert_occurrence")]
+        indexes = [models.Index(fields=["-starts_at", "-id"], name="alert_recent"),
+                   models.Index(fields=["status", "-starts_at"], name="alert_status_recent")]
         ordering = ["-starts_at", "-id"]
         permissions = [("silence_alert", "Can silence and acknowledge alerts")]
 

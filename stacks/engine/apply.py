@@ -12,6 +12,8 @@ from pathlib import Path
 import docker.errors
 import requests
 
+from stacks.render.compose import unescape_dollars
+
 from . import labels as L
 from .client import EngineError, client, explain
 from .plan import RELOADABLE_ROLES, config_hash, existing_from_labels, files_digest, plan
@@ -231,17 +233,8 @@ class Deployer:
             out["retries"] = int(hc["retries"])
         return out
 
-    def _unescape(self, value):
-        if isinstance(value, str):
-            return value.replace("$$", "$")
-        if isinstance(value, list):
-            return [self._unescape(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self._unescape(v) for k, v in value.items()}
-        return value
-
     def create(self, name, number, desired_hash):
-        spec = self._unescape(self.services[name])
+        spec = unescape_dollars(self.services[name])
         image = spec.get("image") or f"{self.project}_{name}"
         exposed, bindings = self._ports(spec, number)
         logging = spec.get("logging")

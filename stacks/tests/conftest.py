@@ -23,24 +23,23 @@ def _stacks_dir(settings, tmp_path):
     os.environ["STACKS_DIR"] = str(settings.STACKS_DIR)
 
 
-@pytest.fixture
-def operator(db):
+def member(username, password, group):
     from stacks.roles import ensure_roles
 
     ensure_roles()
-    user = User.objects.create_user("olga", password="operator-pass")
-    user.groups.add(Group.objects.get(name="operators"))
+    user = User.objects.create_user(username, password=password)
+    user.groups.add(Group.objects.get(name=group))
     return user
+
+
+@pytest.fixture
+def operator(db):
+    return member("olga", "operator-pass", "operators")
 
 
 @pytest.fixture
 def viewer(db):
-    from stacks.roles import ensure_roles
-
-    ensure_roles()
-    user = User.objects.create_user("victor", password="viewer-pass")
-    user.groups.add(Group.objects.get(name="viewers"))
-    return user
+    return member("victor", "viewer-pass", "viewers")
 
 
 @pytest.fixture

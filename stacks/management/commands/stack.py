@@ -18,6 +18,8 @@ class Command(BaseCommand):
         p = sub.add_parser("load-defaults", help="Create the tutorial's three stacks (never overwrites edits).")
         p.add_argument("--local-images", action="store_true",
                        help="Point Prometheus, Alertmanager and node-exporter at images built by `stack local-images`.")
+        sub.add_parser("load-demo", help="Create stack `demo`: Prometheus, Alertmanager and node-exporter on "
+                                         "the local images, deployable with no registry.")
         p = sub.add_parser("render", help="Write a stack's bundle into a directory.")
         p.add_argument("slug")
         p.add_argument("--out", required=True)
@@ -66,6 +68,17 @@ class Command(BaseCommand):
             self.stdout.write(f"Created stacks: {', '.join(created)}")
         else:
             self.stdout.write("Default stacks already present; nothing changed.")
+
+    def do_load_demo(self, **opts):
+        from stacks.testing.stacks import mini_monitoring
+
+        if Stack.objects.filter(slug="demo").exists():
+            self.stdout.write("Stack demo already present; nothing changed.")
+            return
+        stack = mini_monitoring(slug="demo", prom_port=19090, am_port=19093)
+        Stack.objects.filter(pk=stack.pk).update(name="Demo (local images)", scrape_interval="15s",
+                                                 evaluation_interval="15s")
+        self.stdout.write("Created stack demo (Prometheus on 127.0.0.1:19090, Alertmanager on 127.0.0.1:19093).")
 
     def do_render(self, slug, out, **opts):
         from stacks.render import render_bundle

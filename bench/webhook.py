@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Webhook throughput: alerts/s and p50/p99 latency for payloads of 1 and of 100
+alerts into PostgreSQL (gunicorn, 2 workers), side by side with a no-op Django
+view on the same server.
+
+    .venv/bin/python bench/webhook.py [--seconds 10] [--clients 8]"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _django import ROOT, ensure_pg_database, setup  # noqa: E402
+
+TOKEN = "bench-token-0123456789abcdef"
+PORT = 28765
+
+
+def payload(n, tag):
+    return json.dumps({
+        "version": "4", "groupKey": f"{{}}:{{b=\"{tag}\"}}", "truncatedAlerts": 0, "status": "firing",
+        "receiver": "panel", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://am:9093",
+        "alerts": [{"status": "firing", "labels": {"alertname": f"Bench{i % 10}", "severity": "warning",
+                                                   "instance": f"host{i}:9100", "job": "node"},
+                    "annotations": {"summary": "bench"}, "startsAt": "2026-11-24T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "",
+                    "fingerprint": uuid.uuid4().hex[:16]} for i in range(n)]})
+
+
+def load(url, n_alerts, seconds, clients):
+    latencies, errors = [], []
+    deadline = time.perf_counter() + seconds
+    bodies = [payload(n_alerts, str(i)) for i in range(200)]  # new fingerprints: real inserts, then updates
+
+    def worker():
+        s = requests.Session()
+        i = 0
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            r = s.post(url, data=bodies[i % len(bodies)], timeout=30,
+                       headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                errors.append(r.status_code)
+            i += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"requests": len(latencies), "alerts_s": len(latencies) * n_alerts / elapsed,
+            "p50": latencies[len(latencies) // 2] * 1000, "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+            "errors": len(errors)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    db = ensure_pg_database("panel_bench_webhook")
+    setup(db)
+    env = {**os.environ, "DATABASE_URL": db, "PANEL_WEBHOOK_TOKEN": TOKEN, "ROOT_URLCONF": "noop_urls",
+           "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}", "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "600"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "controlpanel.wsgi", "-b", f"127.0.0.1:{PORT}",
+                               "-w", "2", "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        base = f"http://127.0.0.1:{PORT}"
+        for _ in range(100):
+            try:
+                requests.get(base + "/metrics", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        rows = []
+        for n in (1, 100):
+            rows.append((f"webhook, {n} alert{'s' if n > 1 else ''}", n,
+                         load(base + "/webhooks/alertmanager/", n, args.seconds, args.clients)))
+            rows.append((f"no-op view, {n}-alert body", n, load(base + "/bench/noop/", n, args.seconds, args.clients)))
+        print(f"gunicorn 2 workers, PostgreSQL, {args.clients} clients on this machine, {args.seconds:.0f}s each")
+        print(f"{'':<28}{'req':>8}{'alerts/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+        for name, _n, r in rows:
+            print(f"{name:<28}{r['requests']:>8}{r['alerts_s']:>11.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['errors']:>8}")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
