@@ -4,6 +4,7 @@ specification's schema, and cross-object checks no single tool makes.
 Every problem is a Problem with the object it concerns, in the user's terms.
 Errors block a render and a deploy; warnings are shown and let them through."""
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
 import shutil
@@ -119,11 +120,14 @@ def check_with_tools(bundle):
             checks.append((RULES_FILE, ["promtool", "check", "rules", RULES_FILE]))
         if ALERTMANAGER_FILE in bundle.files:
             checks.append((ALERTMANAGER_FILE, ["amtool", "check-config", ALERTMANAGER_FILE]))
-        for path, args in checks:
-            if shutil.which(args[0]) is None:
-                problems.append(Problem(path, f"{args[0]} is not installed: this file was not checked.", "warning"))
-                continue
-            code, output = _run(args, tmp)
+        missing = [(path, args) for path, args in checks if shutil.which(args[0]) is None]
+        for path, args in missing:
+            problems.append(Problem(path, f"{args[0]} is not installed: this file was not checked.", "warning"))
+        runnable = [(path, args) for path, args in checks if (path, args) not in missing]
+        # The tools are independent processes: run them side by side.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = list(pool.map(lambda c: _run(c[1], tmp), runnable))
+        for (path, args), (code, output) in zip(runnable, results):
             if code != 0:
                 problems.append(Problem(path, bundle.mask(_tool_message(output, tmp)) or f"{args[0]} refused it"))
     return problems

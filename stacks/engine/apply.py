@@ -6,7 +6,7 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import docker.errors
@@ -75,6 +75,7 @@ class Deployer:
         self.docker = client()
         self.api = self.docker.api
         self.image_ids = {}
+        self.precreated = {}  # (service, number) → (container id, name)
 
     def report(self, message, kind="info"):
         if threading.current_thread() is self._main:
@@ -308,8 +309,8 @@ class Deployer:
         for action in actions:
             label = f"{name}#{action.number}"
             if action.kind == "create":
-                cid, cname = self.create(name, action.number, hashes[name])
-                self.report(f"Created {cname}")
+                cid, cname = self.precreated.pop((name, action.number), None) or \
+                    self.create(name, action.number, hashes[name])
                 self.start(cid, cname)
                 self.report(f"Started {cname}")
                 touched = True
@@ -365,6 +366,56 @@ class Deployer:
         self.api.kill(container.id, signal="SIGHUP")
         self.report(f"Reloaded {name} configuration (SIGHUP)")
 
+    def precreate(self, the_plan, hashes):
+        """Create every new container up front, in parallel (as Compose v2 does):
+        only starting them has to follow depends_on."""
+        todo = [a for a in the_plan.actions if a.kind == "create"]
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            futures = {pool.submit(self.create, a.service, a.number, hashes[a.service]): a for a in todo}
+            for fut in futures:
+                a = futures[fut]
+                try:
+                    self.precreated[(a.service, a.number)] = fut.result()
+                except Exception as exc:  # noqa: BLE001 — reported in the user's terms
+                    raise explain(exc, f"service {a.service}") from None
+                self.report(f"Created {self.precreated[(a.service, a.number)][1]}")
+
+    def converge_all(self, the_plan, hashes, state):
+        """Each service starts as soon as the services it depends on are done
+        (Compose's order), independent ones in parallel."""
+        deps = {name: set((spec.get("depends_on") or {}).keys()) & set(self.services)
+                for name, spec in self.services.items()}
+        done, running, failure = set(), {}, None
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.services)))) as pool:
+            while len(done) < len(self.services) and not (failure and not running):
+                if failure is None:
+                    for name in sorted(self.services):
+                        if name not in done and name not in running.values() and deps[name] <= done:
+                            fut = pool.submit(self.converge_service, name, the_plan.for_service(name), hashes)
+                            running[fut] = name
+                if not running:
+                    break
+                finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                self.flush()
+                for fut in finished:
+                    name = running.pop(fut)
+                    try:
+                        touched = fut.result()
+                    except Exception as exc:  # noqa: BLE001 — reported in the user's terms
+                        failure = failure or explain(exc, f"service {name}")
+                        continue
+                    self.reload_if_needed(name, touched, state)
+                    done.add(name)
+        self.flush()
+        if failure:
+            # New containers that never got to start are not left behind.
+            for cid, cname in self.precreated.values():
+                self.api.remove_container(cid, force=True)
+                self.report(f"Removed {cname}: not started because the deploy failed")
+            raise failure
+
     def run(self):
         self.ensure_images()
         self.ensure_networks()
@@ -378,20 +429,8 @@ class Deployer:
         for orphan in [a for a in the_plan.actions if a.service not in self.services]:
             self.api.remove_container(orphan.container.id, force=True)
             self.report(f"Removed {orphan.container.name} (service no longer in the stack)")
-        for level in the_plan.order:
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                futures = {name: pool.submit(self.converge_service, name, the_plan.for_service(name), hashes)
-                           for name in level}
-                pending = set(futures.values())
-                while pending:
-                    _done, pending = wait(pending, timeout=0.2)
-                    self.flush()
-                for name, fut in futures.items():
-                    try:
-                        touched = fut.result()
-                    except Exception as exc:  # noqa: BLE001 — reported in the user's terms
-                        raise explain(exc, f"service {name}") from None
-                    self.reload_if_needed(name, touched, state)
+        self.precreate(the_plan, hashes)
+        self.converge_all(the_plan, hashes, state)
         state_path.write_text(json.dumps(state, sort_keys=True))
         return the_plan
 
