@@ -2,13 +2,14 @@
 
 An occurrence is (fingerprint, startsAt): repeats update it, never duplicate it.
 Deliveries are at least once and may arrive out of order; a resolved occurrence
-stays resolved. Safe under concurrent deliveries on PostgreSQL: new rows are
-inserted with ON CONFLICT DO NOTHING, then every row is locked and updated."""
+stays resolved. Safe under concurrent deliveries on PostgreSQL: one
+INSERT … ON CONFLICT DO UPDATE per payload, rows taken in key order."""
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -123,39 +124,47 @@ class Linker:
         return None, None
 
 
+UPSERT = """
+INSERT INTO {table} AS a (fingerprint, starts_at, ends_at, status, name, severity, labels, annotations,
+                       generator_url, stack_id, service_id, first_received, last_received, resolved_at)
+VALUES {values}
+ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+    last_received = EXCLUDED.last_received,
+    labels = EXCLUDED.labels,
+    annotations = EXCLUDED.annotations,
+    -- a resolved occurrence stays resolved, whatever late repeat arrives
+    status = CASE WHEN a.status = 'resolved' THEN a.status ELSE EXCLUDED.status END,
+    resolved_at = CASE WHEN a.status = 'resolved' THEN a.resolved_at ELSE EXCLUDED.resolved_at END,
+    ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END
+RETURNING id
+"""
+
+
 def store(payload, incoming, truncated):
+    """One upsert statement for the whole payload: concurrent deliveries of the
+    same group serialize on the rows' locks (taken in key order: no deadlock)."""
     now = timezone.now()
     linker = Linker()
+    latest = {(a.fingerprint, a.starts_at): a for a in incoming}  # one row per occurrence
+    keys = sorted(latest, key=lambda k: (k[0], k[1].isoformat()))
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    row = f"(%s, %s, %s, %s, %s, %s, %s{json_cast}, %s{json_cast}, %s, %s, %s, %s, %s, %s)"
+    params = []
+    for key in keys:
+        a = latest[key]
+        stack_id, service_id = linker.link(a.labels)
+        params += [a.fingerprint, a.starts_at, a.ends_at, a.status, a.labels["alertname"][:200],
+                   a.labels.get("severity", "")[:40], json.dumps(a.labels), json.dumps(a.annotations),
+                   a.generator_url, stack_id, service_id, now, now, now if a.status == "resolved" else None]
     with transaction.atomic():
-        new = []
-        for a in incoming:
-            stack_id, service_id = linker.link(a.labels)
-            new.append(Alert(
-                fingerprint=a.fingerprint, starts_at=a.starts_at, ends_at=a.ends_at, status=a.status,
-                name=a.labels["alertname"][:200], severity=a.labels.get("severity", "")[:40],
-                labels=a.labels, annotations=a.annotations, generator_url=a.generator_url,
-                stack_id=stack_id, service_id=service_id, first_received=now, last_received=now,
-                resolved_at=now if a.status == "resolved" else None,
-            ))
-        Alert.objects.bulk_create(new, ignore_conflicts=True)
-        keys = {(a.fingerprint, a.starts_at) for a in incoming}
-        rows = {(r.fingerprint, r.starts_at): r for r in Alert.objects.select_for_update().filter(
-            fingerprint__in={a.fingerprint for a in incoming}, starts_at__in={a.starts_at for a in incoming})
-            if (r.fingerprint, r.starts_at) in keys}
-        changed = []
-        for a in incoming:
-            row = rows[(a.fingerprint, a.starts_at)]
-            row.last_received = now
-            row.labels, row.annotations = a.labels, a.annotations
-            if a.status == "resolved" and row.status != "resolved":
-                row.status, row.resolved_at, row.ends_at = "resolved", now, a.ends_at
-            elif a.status == "firing" and row.status != "resolved":
-                row.ends_at = a.ends_at
-            changed.append(row)
-        Alert.objects.bulk_update(changed, ["last_received", "labels", "annotations", "status", "resolved_at",
-                                            "ends_at"])
+        ids = []
+        if keys:
+            with connection.cursor() as cursor:
+                cursor.execute(UPSERT.format(table=Alert._meta.db_table, values=", ".join([row] * len(keys))), params)
+                ids = [r[0] for r in cursor.fetchall()]
         delivery = AlertDelivery.objects.create(
             receiver=payload["receiver"].replace("\\", "")[:200], group_key=payload["groupKey"],
             status=payload["status"], received_at=now, alert_count=len(incoming), truncated=truncated)
-        delivery.alerts.add(*{r.pk for r in changed})
+        through = AlertDelivery.alerts.through
+        through.objects.bulk_create([through(alertdelivery_id=delivery.pk, alert_id=i) for i in ids])
     return delivery
