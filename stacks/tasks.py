@@ -147,20 +147,20 @@ def poll_health():
 LOG_LINES = 200
 
 
-def _logs_key(service_id):
-    return f"panel:logs:{service_id}"
+def _logs_key(service):
+    return f"panel:logs:{service.stack.slug}:{service.name}"
 
 
 def refresh_logs(service):
     """Ask a worker for fresh lines, at most once every two seconds per service."""
-    if _redis().set(_logs_key(service.pk) + ":asked", 1, nx=True, ex=2):
+    if _redis().set(_logs_key(service) + ":asked", 1, nx=True, ex=2):
         fetch_logs.delay(service.pk)
 
 
 def cached_logs(service):
     import json
 
-    raw = _redis().get(_logs_key(service.pk))
+    raw = _redis().get(_logs_key(service))
     if not raw:
         return [], None
     data = json.loads(raw)
@@ -186,4 +186,4 @@ def fetch_logs(service_id):
 
     mask = render_bundle(service.stack).mask
     payload = {"lines": [mask(line) for line in lines], "fetched": timezone.now().isoformat()}
-    _redis().set(_logs_key(service_id), json.dumps(payload), ex=300)
+    _redis().set(_logs_key(service), json.dumps(payload), ex=300)

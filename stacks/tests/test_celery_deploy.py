@@ -97,3 +97,19 @@ def test_the_command_line_deploys_shows_status_and_takes_it_down(mini, celery_wo
     assert result.returncode == 0, result.stderr
     assert run("status", mini.slug).stdout.strip() == f"{mini.slug}: no containers."
     assert database_url()
+
+
+def test_the_logs_page_shows_a_containers_last_lines_fetched_by_the_worker(mini, celery_worker, client, viewer):
+    d = request_operation(mini, "deploy")
+    assert finished(d).status == "succeeded"
+    client.force_login(viewer)
+    url = f"/stacks/{mini.slug}/services/prometheus/logs/"
+
+    def lines():
+        html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        return "Server is ready to receive web requests." in html and html
+
+    html = wait_until(lines, 30, 0.5, what="log lines fetched by the worker")
+    assert "<html" not in html
+    r = client.get(url + "?follow=0", HTTP_HX_REQUEST="true")
+    assert r.status_code == 286  # paused: htmx stops polling

@@ -194,3 +194,21 @@ def test_restart_one_service(mini, docker_api):
     d = deploy(mini, "restart", service="node-exporter")
     assert d.status == "succeeded"
     assert [s.message for s in d.steps.all()][0] == f"Restarted {mini.slug}_node-exporter_1"
+
+
+def test_a_build_context_from_the_stack_files_is_built_and_run(project, docker_api):
+    from stacks.models import Stack, StackFile
+
+    stack = Stack.objects.create(slug=project, name=project)
+    StackFile.objects.create(stack=stack, path="hello/Dockerfile",
+                             content='FROM panel-local/busybox:latest\nCMD ["sh", "-c", "echo built-and-running; sleep 600"]\n')
+    Service.objects.create(stack=stack, name="hello", build_context="./hello", image=f"{project}-hello:latest",
+                           restart="no")
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        assert any(s.message.startswith(f"Building {project}-hello:latest") for s in d.steps.all())
+        c = containers(docker_api, project)["hello"]
+        wait_until(lambda: b"built-and-running" in docker_api.logs(c["Id"]), 20, what="the built image to run")
+    finally:
+        docker_api.remove_image(f"{project}-hello:latest", force=True)
