@@ -125,10 +125,13 @@ def execute(deployment):
             deployment.status = Deployment.SUCCEEDED
             report(f"{deployment.action.capitalize()} finished")
     except Exception as exc:  # noqa: BLE001 — every failure is recorded on the row, in plain words
-        from .engine.client import explain
+        from .engine.client import EngineError, explain
 
-        err = explain(exc) if not isinstance(exc, Busy) else exc
-        log.exception("Operation #%s failed", deployment.pk) if not isinstance(exc, (Busy,)) else None
+        err = exc if isinstance(exc, Busy) else explain(exc)
+        if isinstance(exc, (Busy, EngineError)):
+            log.warning("Operation #%s (%s %s) failed: %s", deployment.pk, deployment.action, stack.slug, err)
+        else:  # not one we anticipated: keep the traceback for whoever reads the logs
+            log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
         deployment.status, deployment.error = Deployment.FAILED, str(err)
         deployment.log(str(err), "error")
     deployment.finished = timezone.now()
