@@ -505,3 +505,20 @@ def container_logs(project, service, tail=100):
     if not found:
         return ""
     return api.logs(found[0]["Id"], tail=tail, timestamps=True).decode(errors="replace")
+
+
+def follow_logs(project, service, tail=100, follow=False):
+    """Lines of a service's first container; with follow, until the container stops."""
+    api = client().api
+    found = [c for c in _project_containers(api, project) if c["Labels"].get(L.SERVICE) == service]
+    if not found:
+        raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
+    stream = api.logs(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
+    buffer = b""
+    for chunk in stream:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.decode(errors="replace")
+    if buffer:
+        yield buffer.decode(errors="replace")

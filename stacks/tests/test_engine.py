@@ -212,3 +212,16 @@ def test_a_build_context_from_the_stack_files_is_built_and_run(project, docker_a
         wait_until(lambda: b"built-and-running" in docker_api.logs(c["Id"]), 20, what="the built image to run")
     finally:
         docker_api.remove_image(f"{project}-hello:latest", force=True)
+
+
+def test_the_logs_command_prints_a_services_last_lines(mini, docker_api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    assert deploy(mini).status == "succeeded"
+    out = StringIO()
+    wait_until(lambda: call_command("stack", "logs", mini.slug, "alertmanager", "--tail", "50", stdout=out)
+               or "Listening on" in out.getvalue() or "listening" in out.getvalue().lower(), 20,
+               what="Alertmanager's start-up lines")
+    assert "Starting Alertmanager" in out.getvalue()

@@ -36,6 +36,11 @@ class Command(BaseCommand):
         p = sub.add_parser("status", help="Containers of a stack, from the Docker engine.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
+        p = sub.add_parser("logs", help="The last lines of a service's containers, optionally following.")
+        p.add_argument("slug")
+        p.add_argument("service")
+        p.add_argument("--tail", type=int, default=100)
+        p.add_argument("--follow", "-f", action="store_true")
         sub.add_parser("local-images", help="Build local images of Prometheus, Alertmanager and "
                                             "node-exporter from Debian's binaries (no registry needed).")
 
@@ -156,6 +161,21 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write(f"{row['name']:<40} {row['service']:<16} {row['state']:<10} "
                               f"{row['health'] or '-':<10} {row['ports']}")
+
+    def do_logs(self, slug, service, tail=100, follow=False, **opts):
+        from stacks.engine import EngineError
+        from stacks.engine.apply import follow_logs
+
+        stack = self._stack(slug)
+        if not stack.services.filter(name=service).exists():
+            raise CommandError(f"Stack {slug} has no service {service!r}.")
+        try:
+            for line in follow_logs(slug, service, tail=tail, follow=follow):
+                self.stdout.write(line)
+        except EngineError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            pass
 
     def do_local_images(self, **opts):
         from stacks.engine.local_images import build_local_images
