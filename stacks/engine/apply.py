@@ -153,8 +153,8 @@ class Deployer:
                 detail = event.get("progressDetail") or {}
                 if layer and detail.get("total"):
                     pct = int(100 * detail.get("current", 0) / detail["total"])
-                    if pct - last.get(layer, -100) >= 25:
-                        last[layer] = pct
+                    if pct - last.get((layer, status), -100) >= 25 or (pct == 100 and last.get((layer, status)) != 100):
+                        last[(layer, status)] = pct
                         self.report(f"{image} layer {layer}: {status} {pct}%", "progress")
                 elif layer and status in ("Pull complete", "Already exists"):
                     self.report(f"{image} layer {layer}: {status}", "progress")

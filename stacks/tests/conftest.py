@@ -166,3 +166,60 @@ def celery_worker(transactional_db, settings):
     yield worker
     worker.stop()
     app.conf.task_default_queue = "celery"
+
+
+@pytest.fixture
+def registry(docker_api, tmp_path):
+    """A real image registry (Debian's docker-registry) on 127.0.0.1 holding one
+    image: pulls go over the network, layer by layer."""
+    import shutil
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("docker-registry is missing: bin/setup installs it")
+        pytest.skip("Debian's docker-registry is not installed (bin/setup installs it)")
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import requests
+
+    wait_until(lambda: _answers(requests, f"http://127.0.0.1:{port}/v2/"), 20, 0.2, what="the registry")
+    # An image of its own (busybox and random bytes), pushed and then deleted
+    # here: a pull has to download its layer from the registry.
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add("/bin/busybox", arcname="bin/busybox")
+        for applet in ("sh", "sleep"):
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        noise = os.urandom(2 * 1024 * 1024)
+        info = tarfile.TarInfo("noise.bin")
+        info.size = len(noise)
+        tar.addfile(info, io.BytesIO(noise))
+    image = f"127.0.0.1:{port}/panel/sleeper"
+    docker_api.import_image_from_data(buf.getvalue(), repository=image, tag="v1",
+                                      changes=['CMD ["sleep", "600"]'])
+    for event in docker_api.push(image, tag="v1", stream=True, decode=True):
+        assert "error" not in event, event
+    docker_api.remove_image(f"{image}:v1", force=True)  # only the registry has it now
+    yield f"{image}:v1"
+    try:
+        docker_api.remove_image(f"{image}:v1", force=True)
+    except Exception:  # noqa: BLE001
+        pass
+    proc.terminate()
+    proc.wait(10)
+
+
+def _answers(requests, url):
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

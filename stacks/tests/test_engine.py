@@ -225,3 +225,14 @@ def test_the_logs_command_prints_a_services_last_lines(mini, docker_api):
                or "Listening on" in out.getvalue() or "listening" in out.getvalue().lower(), 20,
                what="Alertmanager's start-up lines")
     assert "Starting Alertmanager" in out.getvalue()
+
+
+def test_an_image_is_pulled_with_per_layer_progress(mini, docker_api, registry):
+    Service.objects.create(stack=mini, name="sleeper", image=registry, restart="no")
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    steps = [s.message for s in d.steps.all()]
+    assert f"Pulling {registry}" in steps and f"Pulled {registry}" in steps
+    layers = [s for s in steps if s.startswith(f"{registry} layer ")]
+    assert layers and any(s.endswith("Pull complete") for s in layers), steps
+    assert containers(docker_api, mini.slug)["sleeper"]["Image"] == registry
