@@ -64,12 +64,27 @@ def poll_stack(stack, rows):
 
 
 def poll_all():
+    """Every stack: the engine's view of its containers fetched concurrently, then
+    probes (concurrent per stack) and the rows written by this thread."""
     from .engine import EngineError, stack_status
 
-    for stack in Stack.objects.all():
+    stacks = list(Stack.objects.all())
+
+    def status(stack):
         try:
-            rows = stack_status(stack.slug)
+            return stack_status(stack.slug)
         except EngineError as exc:
             log.warning("Health poll of %s: %s", stack.slug, exc)
-            continue
-        poll_stack(stack, rows)
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(status, stacks))
+    for stack, rows in zip(stacks, statuses):
+        if rows is not None:
+            poll_stack(stack, rows)
+
+
+def poll_one(stack):
+    from .engine import stack_status
+
+    poll_stack(stack, stack_status(stack.slug))

@@ -124,6 +124,7 @@ def execute(deployment):
                 engine.restart_service(stack.slug, deployment.options.get("service", ""), report)
             deployment.status = Deployment.SUCCEEDED
             report(f"{deployment.action.capitalize()} finished")
+            _refresh_health(stack)
     except Exception as exc:  # noqa: BLE001 — every failure is recorded on the row, in plain words
         from .engine.client import EngineError, explain
 
@@ -137,6 +138,16 @@ def execute(deployment):
     deployment.finished = timezone.now()
     deployment.save(update_fields=["status", "error", "finished"])
     return deployment
+
+
+def _refresh_health(stack):
+    """Pages show the new state right after an operation, not at the next poll."""
+    from .health import poll_one
+
+    try:
+        poll_one(stack)
+    except Exception:  # noqa: BLE001 — the operation succeeded; the poller retries anyway
+        log.warning("Health refresh of %s after an operation failed", stack.slug, exc_info=True)
 
 
 @shared_task

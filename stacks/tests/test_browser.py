@@ -129,4 +129,22 @@ def test_an_operator_deploys_and_watches_progress_without_a_reload(browser, base
     assert d.status == "succeeded" and d.requested_by == operator
     page.goto(f"{base_url}/stacks/{stack.slug}/")
     shot(page, "stack-operator")
+    page.click("tr[data-service=prometheus] >> text=Logs")
+    page.wait_for_selector("pre.logs:has-text('Server is ready to receive web requests')", timeout=30000)
+    shot(page, "logs")
     assert Stack.objects.filter(slug=stack.slug).exists()
+
+
+def test_an_operator_pastes_a_compose_file_and_sees_problems_by_their_lines(browser, base_url, operator, defaults):
+    page = login(browser, base_url, "olga", "operator-pass")
+    page.click("nav >> text=Import")
+    page.fill("input[name=slug]", "pasted")
+    page.fill("textarea[name=compose]", "services:\n  web:\n    image: nginx\n    depends_on: [db]\n")
+    page.click("form >> text=Import")
+    problem = page.locator("pre.annotated .problem")
+    assert "depends on 'db', which is not a service of this stack." in problem.first.inner_text()
+    shot(page, "import-problems")
+    page.fill("textarea[name=compose]", "services:\n  web:\n    image: nginx\n")
+    page.click("form >> text=Import")
+    page.wait_for_url(f"{base_url}/stacks/pasted/")
+    assert page.locator("#services tr[data-service=web]").count() == 1

@@ -106,3 +106,25 @@ def test_a_disabled_rule_is_not_rendered(defaults):
     AlertRule.objects.filter(name="ServiceDown").update(enabled=False)
     rules = render_bundle(Stack.objects.get(slug="monitoring")).files[RULES_FILE]
     assert "ServiceDown" not in rules and "HighCPUUsage" in rules
+
+
+@pytest.mark.tools
+def test_email_slack_and_webhook_receivers_render_to_what_amtool_accepts(defaults):
+    from stacks.models import Receiver, Route
+
+    stack = Stack.objects.get(slug="monitoring")
+    email = Receiver.objects.create(stack=stack, name="oncall-mail", kind="email", email_to="oncall@example.com",
+                                    email_from="alerts@example.com", smarthost="smtp.example.com:587")
+    slack = Receiver.objects.create(stack=stack, name="team-slack", kind="slack",
+                                    url="https://hooks.slack.example.com/services/T/B/X", slack_channel="#alerts")
+    hook = Receiver.objects.create(stack=stack, name="other-hook", kind="webhook", url="http://example.com/hook")
+    for i, r in enumerate([email, slack, hook], start=1):
+        Route.objects.create(stack=stack, receiver=r, matchers=[f'team="t{i}"'], order=i, continue_matching=True)
+    bundle = render_bundle(stack)
+    assert errors(validate_stack(stack, bundle)) == []
+    am = yaml.safe_load(bundle.files[ALERTMANAGER_FILE])
+    by_name = {r["name"]: r for r in am["receivers"]}
+    assert by_name["oncall-mail"]["email_configs"][0]["smarthost"] == "smtp.example.com:587"
+    assert by_name["team-slack"]["slack_configs"][0]["channel"] == "#alerts"
+    assert by_name["other-hook"]["webhook_configs"][0] == {"url": "http://example.com/hook", "send_resolved": True}
+    assert [r["receiver"] for r in am["route"]["routes"]] == ["control-panel", "oncall-mail", "team-slack", "other-hook"]
