@@ -104,8 +104,8 @@ class Deployer:
         for key in self._network_keys():
             spec = defs.get(key) or {}
             name = network_name(self.project, key, spec)
-            if self.api.networks(names=[name]) and any(n["Name"] == name for n in self.api.networks(names=[name])):
-                continue
+            if any(n["Name"] == name for n in self.api.networks(names=[name])):
+                continue  # names= matches by prefix too: compare exactly
             labels = {} if spec.get("external") else {L.PROJECT: self.project, L.NETWORK: key, L.VERSION: L.COMPOSE_VERSION}
             self.api.create_network(name, driver=spec.get("driver") or "bridge", labels=labels,
                                     check_duplicate=True)

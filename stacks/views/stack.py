@@ -1,13 +1,12 @@
 """A stack's page, and the operator actions on it (deploy, stop, down, restart)."""
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks.models import Deployment, Stack
+from stacks.models import Stack
 from stacks.tasks import Busy, request_operation
 
 from . import render_page
@@ -61,5 +60,3 @@ def deployment_url(deployment):
 
     return reverse("deployment-detail", args=[deployment.pk])
 
-
-__all__ = ["stack_detail", "stack_action", "permission_required", "Deployment"]
