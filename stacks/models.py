@@ -267,6 +267,8 @@ class ScrapeJob(models.Model):
     scheme = models.CharField(max_length=5, default="http", choices=[("http", "http"), ("https", "https")])
     scrape_interval = models.CharField(max_length=20, blank=True, validators=[duration])
     labels = models.JSONField(default=dict, blank=True)
+    panel_token = models.BooleanField(default=False, help_text="Send this panel's bearer token (for scraping the "
+                                                               "panel's own /metrics).")
 
     class Meta:
         unique_together = [("stack", "job_name")]

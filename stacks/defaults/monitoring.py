@@ -103,7 +103,7 @@ STACK = {
         {"job_name": "node-exporter", "targets": ["node-exporter:9100"]},
         {"job_name": "cadvisor", "targets": ["cadvisor:8080"]},
         {"job_name": "app-services", "targets": ["web:3000", "api:3000"], "scrape_interval": "10s"},
-        {"job_name": "control-panel", "targets": ["host.docker.internal:8000"]},
+        {"job_name": "control-panel", "targets": ["host.docker.internal:8000"], "panel_token": True},
     ],
     "alert_rules": [
         {

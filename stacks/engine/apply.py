@@ -50,11 +50,16 @@ def write_bundle(directory, files):
     for path, text in files.items():
         dest = directory / path
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists() and dest.read_text() == text:
-            continue
-        tmp = dest.with_name(dest.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, dest)  # readers never see half a file
+        if dest.exists():
+            if dest.read_text() == text:
+                continue
+            # Rewritten in place, never replaced: a container that bind-mounts this
+            # single file holds its inode, and would not see a new one.
+            with open(dest, "r+") as f:
+                f.write(text)
+                f.truncate()
+        else:
+            dest.write_text(text)
         changed.append(path)
     return changed
 
@@ -124,9 +129,12 @@ class Deployer:
             self.report(f"Created volume {name}")
 
     # --- images ---------------------------------------------------------------
-    def ensure_images(self):
+    def ensure_images(self, builds):
+        """Pulls (builds=False) or builds (builds=True) the images that are missing."""
         todo = {}
         for name, spec in self.services.items():
+            if bool(spec.get("build")) != builds:
+                continue
             image = spec.get("image") or f"{self.project}_{name}"
             todo.setdefault(image, (name, spec))
         for image, (name, spec) in todo.items():
@@ -416,8 +424,18 @@ class Deployer:
                 self.report(f"Removed {cname}: not started because the deploy failed")
             raise failure
 
+    def write_files(self):
+        changed = write_bundle(self.directory, self.files)
+        if changed:
+            self.report(f"Wrote {len(changed)} changed file(s): " + ", ".join(changed[:10])
+                        + ("…" if len(changed) > 10 else ""))
+
     def run(self):
-        self.ensure_images()
+        # Pull first: a pull that fails changes nothing, not even the files that
+        # running containers mount. Builds need their context on disk.
+        self.ensure_images(builds=False)
+        self.write_files()
+        self.ensure_images(builds=True)
         self.ensure_networks()
         self.ensure_volumes()
         hashes = self.desired_hashes()
@@ -436,9 +454,6 @@ class Deployer:
 
 
 def deploy(project, directory, bundle, roles, report):
-    changed = write_bundle(directory, bundle.files)
-    if changed:
-        report(f"Wrote {len(changed)} changed file(s): " + ", ".join(changed[:10]) + ("…" if len(changed) > 10 else ""))
     return Deployer(project, directory, bundle.compose, bundle.files, roles, report).run()
 
 

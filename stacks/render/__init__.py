@@ -104,8 +104,9 @@ def render_bundle(stack):
     if "prometheus" in roles:
         rules = [r for r in stack.alert_rules.all() if r.enabled]
         am_targets = [f"{svc.name}:{svc.ui_port or 9093}" for svc in services if svc.role == "alertmanager"]
-        files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
-            stack, list(stack.scrape_jobs.all()), am_targets, bool(rules)))
+        jobs = list(stack.scrape_jobs.all())
+        token = secrets.add(webhook_token()) if any(j.panel_token for j in jobs) else ""
+        files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(stack, jobs, am_targets, bool(rules), token))
         if rules:
             files[RULES_FILE] = dump_yaml(prometheus.rules_dict(rules))
 

@@ -19,7 +19,7 @@ def rules_dict(rules):
     return {"groups": [{"name": name, "rules": entries} for name, entries in groups.items()]}
 
 
-def prometheus_dict(stack, jobs, alertmanager_targets, has_rules):
+def prometheus_dict(stack, jobs, alertmanager_targets, has_rules, panel_token=""):
     doc = {"global": {"scrape_interval": stack.scrape_interval,
                       "evaluation_interval": stack.evaluation_interval}}
     if has_rules:
@@ -35,6 +35,8 @@ def prometheus_dict(stack, jobs, alertmanager_targets, has_rules):
             entry["metrics_path"] = job.metrics_path
         if job.scheme != "http":
             entry["scheme"] = job.scheme
+        if job.panel_token:
+            entry["authorization"] = {"type": "Bearer", "credentials": panel_token}
         static = {"targets": list(job.targets)}
         if job.labels:
             static["labels"] = sorted_dict(job.labels)

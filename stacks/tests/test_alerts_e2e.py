@@ -93,3 +93,24 @@ def test_silences_round_trip_through_alertmanager(deployed):
     assert {m["name"]: m["value"] for m in active[0]["matchers"]} == {"alertname": "TargetDown", "job": "node"}
     am.expire(silence_id)
     assert am.silences() == []
+
+
+def test_prometheus_scrapes_the_panels_own_metrics_with_its_token(deployed, live_server):
+    from stacks.models import ScrapeJob
+
+    port = live_server.url.rsplit(":", 1)[1]
+    ScrapeJob.objects.create(stack=deployed, job_name="control-panel", targets=[f"host.docker.internal:{port}"],
+                             panel_token=True)
+    d = Deployment.objects.create(stack=deployed)
+    execute(d)  # a new scrape job: written and reloaded, nothing recreated
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    assert "Reloaded prometheus configuration (POST /-/reload)" in [s.message for s in d.steps.all()]
+
+    def panel_target():
+        targets = requests.get(f"{deployed.prom}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        return next((t for t in targets if t["labels"]["job"] == "control-panel" and t["health"] == "up"), None)
+
+    wait_until(panel_target, 60, 1, what="the panel's /metrics scraped")
+    value = requests.get(f"{deployed.prom}/api/v1/query", params={"query": "panel_stacks"}, timeout=5).json()
+    assert value["data"]["result"][0]["value"][1] == "1"

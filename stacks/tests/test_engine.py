@@ -236,3 +236,15 @@ def test_an_image_is_pulled_with_per_layer_progress(mini, docker_api, registry):
     layers = [s for s in steps if s.startswith(f"{registry} layer ")]
     assert layers and any(s.endswith("Pull complete") for s in layers), steps
     assert containers(docker_api, mini.slug)["sleeper"]["Image"] == registry
+
+
+def test_a_failed_pull_changes_no_file_on_disk(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    before = (mini.directory / "prometheus/prometheus.yml").read_text()
+    from stacks.models import ScrapeJob
+
+    ScrapeJob.objects.create(stack=mini, job_name="extra", targets=["node-exporter:9100"])
+    Service.objects.filter(stack=mini, name="node-exporter").update(image="registry.invalid/nope/node:2")
+    d = deploy(mini)
+    assert d.status == "failed"
+    assert (mini.directory / "prometheus/prometheus.yml").read_text() == before
