@@ -114,3 +114,25 @@ def test_prometheus_scrapes_the_panels_own_metrics_with_its_token(deployed, live
     wait_until(panel_target, 60, 1, what="the panel's /metrics scraped")
     value = requests.get(f"{deployed.prom}/api/v1/query", params={"query": "panel_stacks"}, timeout=5).json()
     assert value["data"]["result"][0]["value"][1] == "1"
+
+
+def test_an_operator_silences_a_stored_alert_from_its_page(deployed, client, operator, viewer):
+    alert = Alert.objects.create(fingerprint="cafe01", starts_at="2026-11-24T10:00Z", status="firing",
+                                 name="TargetDown", stack=deployed,
+                                 labels={"alertname": "TargetDown", "job": "node", "instance": "node-exporter:9100",
+                                         "severity": "critical"})
+    client.force_login(viewer)
+    assert client.post(f"/alerts/{alert.pk}/silence/").status_code == 403
+    client.force_login(operator)
+    r = client.post(f"/alerts/{alert.pk}/silence/", {"matcher": ["alertname", "job"], "duration": "4h",
+                                                     "comment": "node maintenance"}, follow=True)
+    assert r.status_code == 200
+    assert "Silenced for 4h" in r.content.decode()
+    (silence,) = Alertmanager(deployed.am).silences()
+    assert silence["createdBy"] == "olga" and silence["comment"] == "node maintenance"
+    assert {m["name"]: m["value"] for m in silence["matchers"]} == {"alertname": "TargetDown", "job": "node"}
+    page = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "node maintenance" in page  # the active silence is listed on the alert
+    r = client.post(f"/alerts/{alert.pk}/silences/{silence['id']}/expire/", follow=True)
+    assert "Silence expired." in r.content.decode()
+    assert Alertmanager(deployed.am).silences() == []
