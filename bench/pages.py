@@ -49,10 +49,12 @@ def main():
     batch = []
     for i in range(args.alerts):
         svc = services[rnd.randrange(len(services))]
+        labels = {"alertname": f"Alert{i % 40}", "instance": f"h{i % 300}:9100", "job": "node"}
+        annotations = {"summary": f"summary {i}"}
         batch.append(Alert(fingerprint=f"{i:016x}", starts_at=now - timedelta(seconds=i), name=f"Alert{i % 40}",
                            status="firing" if i % 50 == 0 else "resolved", severity=rnd.choice(["critical", "warning"]),
-                           labels={"alertname": f"Alert{i % 40}", "instance": f"h{i % 300}:9100", "job": "node"},
-                           annotations={"summary": f"summary {i}"}, stack_id=svc.stack_id, service=svc))
+                           labels=labels, annotations=annotations, stack_id=svc.stack_id, service=svc,
+                           search_text=Alert.make_search_text(labels, annotations)))
         if len(batch) == 5000:
             Alert.objects.bulk_create(batch)
             batch = []

@@ -7,7 +7,6 @@ view on the same server.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading

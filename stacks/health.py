@@ -8,7 +8,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from .models import HealthChange, Service, ServiceHealth, Stack
+from .models import HealthChange, ServiceHealth, Stack
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3

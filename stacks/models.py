@@ -550,6 +550,9 @@ class Alert(models.Model):
     labels = models.JSONField(default=dict)
     annotations = models.JSONField(default=dict)
     generator_url = models.TextField(blank=True)
+    # Lower-cased name, summary, instance and job: what the alerts page searches,
+    # without extracting JSON from every row.
+    search_text = models.TextField(blank=True, editable=False)
     stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     first_received = models.DateTimeField(default=timezone.now)
@@ -571,6 +574,16 @@ class Alert(models.Model):
     @property
     def summary(self):
         return self.annotations.get("summary") or self.annotations.get("description") or ""
+
+    @staticmethod
+    def make_search_text(labels, annotations):
+        parts = [labels.get("alertname", ""), annotations.get("summary", ""), labels.get("instance", ""),
+                 labels.get("job", "")]
+        return "\n".join(p for p in parts if p).lower()
+
+    def save(self, *args, **kwargs):
+        self.search_text = self.make_search_text(self.labels, self.annotations)
+        super().save(*args, **kwargs)
 
 
 class AlertDelivery(models.Model):

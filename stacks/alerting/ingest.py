@@ -126,12 +126,14 @@ class Linker:
 
 UPSERT = """
 INSERT INTO {table} AS a (fingerprint, starts_at, ends_at, status, name, severity, labels, annotations,
-                       generator_url, stack_id, service_id, first_received, last_received, resolved_at)
+                       generator_url, stack_id, service_id, first_received, last_received, resolved_at,
+                       search_text)
 VALUES {values}
 ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
     last_received = EXCLUDED.last_received,
     labels = EXCLUDED.labels,
     annotations = EXCLUDED.annotations,
+    search_text = EXCLUDED.search_text,
     -- a resolved occurrence stays resolved, whatever late repeat arrives
     status = CASE WHEN a.status = 'resolved' THEN a.status ELSE EXCLUDED.status END,
     resolved_at = CASE WHEN a.status = 'resolved' THEN a.resolved_at ELSE EXCLUDED.resolved_at END,
@@ -148,14 +150,15 @@ def store(payload, incoming, truncated):
     latest = {(a.fingerprint, a.starts_at): a for a in incoming}  # one row per occurrence
     keys = sorted(latest, key=lambda k: (k[0], k[1].isoformat()))
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    row = f"(%s, %s, %s, %s, %s, %s, %s{json_cast}, %s{json_cast}, %s, %s, %s, %s, %s, %s)"
+    row = f"(%s, %s, %s, %s, %s, %s, %s{json_cast}, %s{json_cast}, %s, %s, %s, %s, %s, %s, %s)"
     params = []
     for key in keys:
         a = latest[key]
         stack_id, service_id = linker.link(a.labels)
         params += [a.fingerprint, a.starts_at, a.ends_at, a.status, a.labels["alertname"][:200],
                    a.labels.get("severity", "")[:40], json.dumps(a.labels), json.dumps(a.annotations),
-                   a.generator_url, stack_id, service_id, now, now, now if a.status == "resolved" else None]
+                   a.generator_url, stack_id, service_id, now, now, now if a.status == "resolved" else None,
+                   Alert.make_search_text(a.labels, a.annotations)]
     with transaction.atomic():
         ids = []
         if keys:

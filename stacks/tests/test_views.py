@@ -117,7 +117,7 @@ def test_an_operator_deploys_from_the_page(as_operator, defaults, settings, monk
 
 def test_actions_are_post_only(as_operator, defaults):
     assert as_operator.get("/stacks/monitoring/deploy/").status_code == 405
-    assert as_operator.get(f"/alerts/1/acknowledge/").status_code == 405
+    assert as_operator.get("/alerts/1/acknowledge/").status_code == 405
 
 
 def test_the_deployment_fragment_stops_polling_when_finished(as_viewer, defaults):

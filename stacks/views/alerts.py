@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,9 +28,7 @@ def filtered(params):
     if params.get("stack"):
         qs = qs.filter(stack__slug=params["stack"])
     if params.get("q"):
-        q = params["q"]
-        qs = qs.filter(Q(name__icontains=q) | Q(annotations__summary__icontains=q)
-                       | Q(labels__instance__icontains=q) | Q(labels__job__icontains=q))
+        qs = qs.filter(search_text__contains=params["q"].lower())
     return qs
 
 

@@ -1,6 +1,5 @@
 """`manage.py stack VERB …`: the verbs scripts need."""
 import json
-import sys
 import time
 from pathlib import Path
 
