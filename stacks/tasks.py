@@ -46,8 +46,45 @@ def request_operation(stack, action, user=None, options=None):
                 raise Busy(f"{active.action} of {stack.slug} (#{active.pk}) is {active.status}; "
                            "wait for it to finish.")
         deployment = Deployment.objects.create(stack=stack, action=action, requested_by=user, options=options or {})
-        transaction.on_commit(lambda: run_operation.delay(deployment.pk))
+        transaction.on_commit(lambda: _enqueue(deployment))
     return deployment
+
+
+def _enqueue(deployment):
+    try:
+        run_operation.delay(deployment.pk)
+    except Exception as exc:  # noqa: BLE001 — the broker is down: say so on the row
+        log.warning("Could not queue operation #%s: %s", deployment.pk, exc)
+        Deployment.objects.filter(pk=deployment.pk, status=Deployment.QUEUED).update(
+            status=Deployment.FAILED, finished=timezone.now(),
+            error=f"The task queue (Redis) is unreachable, so the operation was not started: {exc}")
+
+
+def workers_alive(timeout=1.0):
+    from controlpanel.celery import app
+
+    try:
+        return bool(app.control.ping(timeout=timeout))
+    except Exception:  # noqa: BLE001 — no broker means no worker either
+        return False
+
+
+def run_here(deployment_id):
+    """Carry out a queued operation in this process (scripts with no worker running).
+    A worker that later receives its message finds it no longer queued and skips it."""
+    from django.db import connection
+
+    try:
+        if _claim(deployment_id):
+            execute(Deployment.objects.select_related("stack").get(pk=deployment_id))
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _claim(deployment_id):
+    """queued → running, once: whoever flips it carries the operation out."""
+    return Deployment.objects.filter(pk=deployment_id, status=Deployment.QUEUED).update(
+        status=Deployment.RUNNING, started=timezone.now()) == 1
 
 
 def _lock_holder(slug):
@@ -82,10 +119,9 @@ class _Lock:
 
 @shared_task(acks_late=True)
 def run_operation(deployment_id):
-    deployment = Deployment.objects.select_related("stack").filter(pk=deployment_id).first()
-    if deployment is None or deployment.status != Deployment.QUEUED:
-        return  # already handled (a redelivered message after a worker was lost)
-    execute(deployment)
+    if not _claim(deployment_id):
+        return  # already handled (a redelivered message, or a script carried it out)
+    execute(Deployment.objects.select_related("stack").get(pk=deployment_id))
 
 
 def execute(deployment):

@@ -113,3 +113,17 @@ def test_the_logs_page_shows_a_containers_last_lines_fetched_by_the_worker(mini,
     assert "<html" not in html
     r = client.get(url + "?follow=0", HTTP_HX_REQUEST="true")
     assert r.status_code == 286  # paused: htmx stops polling
+
+
+def test_deploy_wait_with_no_worker_carries_the_operation_out_itself(mini, settings):
+    import os
+    import uuid
+
+    env = {**os.environ, "DATABASE_URL": database_url(), "STACKS_DIR": str(settings.STACKS_DIR),
+           "CELERY_TASK_DEFAULT_QUEUE": f"nobody-{uuid.uuid4().hex[:8]}"}  # a queue no worker consumes
+    result = subprocess.run([sys.executable, "manage.py", "stack", "deploy", mini.slug, "--wait"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "carrying it out from this process" in result.stdout
+    assert f"deploy of {mini.slug} succeeded." in result.stdout
+    assert Deployment.objects.get(stack=mini).status == "succeeded"

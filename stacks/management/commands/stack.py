@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from stacks.models import Deployment, Stack
 
+QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
+
 
 class Command(BaseCommand):
     help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, local-images."
@@ -125,7 +127,21 @@ class Command(BaseCommand):
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
         if not wait:
             return
-        seen = 0
+        import threading
+
+        from stacks.tasks import run_here, workers_alive
+
+        runner = None
+
+        def run_in_this_process(reason):
+            self.stdout.write(f"{reason}: carrying it out from this process.")
+            thread = threading.Thread(target=run_here, args=(deployment.pk,), daemon=True)
+            thread.start()
+            return thread
+
+        if not workers_alive():
+            runner = run_in_this_process("No Celery worker answers")
+        queued_since, seen = time.monotonic(), 0
         while True:
             deployment.refresh_from_db()
             for step in deployment.steps.filter(id__gt=seen):
@@ -133,7 +149,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
             if deployment.is_done:
                 break
+            if (runner is None and deployment.status == Deployment.QUEUED
+                    and time.monotonic() - queued_since > QUEUE_PATIENCE):
+                runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
             time.sleep(0.3)
+        if runner is not None:
+            runner.join()
         if deployment.status == Deployment.FAILED:
             raise CommandError(f"{action} of {stack.slug} failed: {deployment.error}")
         self.stdout.write(self.style.SUCCESS(f"{action} of {stack.slug} succeeded."))
