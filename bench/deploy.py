@@ -30,7 +30,7 @@ def main():
     from stacks.models import Deployment, Service
     from stacks.render import render_bundle
     from stacks.tasks import execute
-    from stacks.testing.stacks import mini_monitoring
+    from stacks.defaults.demo import mini_monitoring
 
     import docker
 

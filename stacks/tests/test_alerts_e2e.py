@@ -13,7 +13,7 @@ from django.db import connection, connections
 from stacks.alerting.api import Alertmanager
 from stacks.models import Alert, Deployment, Service
 from stacks.tasks import execute
-from stacks.testing.stacks import mini_monitoring
+from stacks.defaults.demo import mini_monitoring
 
 from .conftest import free_port, wait_until
 

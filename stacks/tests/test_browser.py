@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from stacks.models import Deployment, Stack
-from stacks.testing.stacks import mini_monitoring
+from stacks.defaults.demo import mini_monitoring
 
 from .conftest import ROOT, free_port
 

@@ -7,7 +7,7 @@ import pytest
 
 from stacks.models import Deployment, Service
 from stacks.tasks import Busy, request_operation
-from stacks.testing.stacks import mini_monitoring
+from stacks.defaults.demo import mini_monitoring
 
 from .conftest import ROOT, database_url, free_port, wait_until
 

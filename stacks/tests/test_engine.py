@@ -7,7 +7,7 @@ import requests
 
 from stacks.models import AlertRule, Deployment, Service
 from stacks.tasks import execute
-from stacks.testing.stacks import mini_monitoring
+from stacks.defaults.demo import mini_monitoring
 
 from .conftest import free_port, wait_until
 

@@ -5,7 +5,7 @@ import pytest
 from stacks.health import poll_all
 from stacks.models import Deployment, HealthChange, ServiceHealth
 from stacks.tasks import execute
-from stacks.testing.stacks import mini_monitoring
+from stacks.defaults.demo import mini_monitoring
 
 from .conftest import free_port, wait_until
 

@@ -76,7 +76,7 @@ class Command(BaseCommand):
             self.stdout.write("Default stacks already present; nothing changed.")
 
     def do_load_demo(self, **opts):
-        from stacks.testing.stacks import mini_monitoring
+        from stacks.defaults.demo import mini_monitoring
 
         if Stack.objects.filter(slug="demo").exists():
             self.stdout.write("Stack demo already present; nothing changed.")

@@ -1,5 +1,6 @@
-"""A small monitoring stack on images built from Debian's binaries: Prometheus
-scraping node-exporter, Alertmanager posting to the panel."""
+"""The demo stack, also the tests' and benches' stack: Prometheus, Alertmanager and
+node-exporter on the images built from Debian's binaries, deployable offline:
+Prometheus scraping node-exporter, Alertmanager posting to the panel."""
 from stacks.models import AlertRule, Network, Receiver, ScrapeJob, Service, Stack, Volume
 
 PROM = "panel-local/prometheus:latest"

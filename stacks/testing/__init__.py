@@ -1,1 +1,0 @@
-"""Helpers shared by tests and benches: small stacks on the local images."""
