@@ -47,9 +47,8 @@ def annotate(text, problems):
 
 
 def stack_import(request):
-    if not request.user.has_perm("stacks.add_stack"):
-        if request.method == "POST":
-            raise PermissionDenied("Operators only.")
+    if request.method == "POST" and not request.user.has_perm("stacks.add_stack"):
+        raise PermissionDenied("Operators only.")
     form = ImportForm(request.POST or None)
     numbered, general = [], []
     if request.method == "POST" and form.is_valid():
