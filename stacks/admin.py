@@ -35,32 +35,29 @@ class ValidatedForm(forms.ModelForm):
     """Refuses a save that would make the stack's bundle invalid, with the
     tools' own messages."""
 
-    def clean(self):
-        cleaned = super().clean()
+    def _post_clean(self):
+        # Django builds the instance from the form and runs the model's own
+        # validation here; the stack-wide checks follow on that instance.
+        super()._post_clean()
         if self.errors:
-            return cleaned
+            return
         instance = self.instance
-        try:
-            # Fill the instance from the form to try it out.
-            self._post_clean()
-        except Exception:  # noqa: BLE001 — the form reports its own errors
-            return cleaned
-        if self.errors:
-            return cleaned
-        stack = instance if isinstance(instance, m.Stack) else getattr(instance, "stack", None)
-        if stack is None:
-            return cleaned
+        if isinstance(instance, m.Stack):
+            stack = instance
+        elif getattr(instance, "stack_id", None):
+            stack = instance.stack
+        else:
+            return
         if isinstance(instance, m.AlertRule):
             message = check_rule(instance)
             if message:
-                raise forms.ValidationError({"expr": f"promtool: {message}"})
+                self.add_error("expr", f"promtool: {message}")
+                return
         adding = instance._state.adding
         problems = problems_introduced(instance, stack)
-        if adding:
-            instance._state.adding = True
-        if problems:
-            raise forms.ValidationError([f"{p.where}: {p.message}" for p in problems])
-        return cleaned
+        instance._state.adding = adding
+        for p in problems:
+            self.add_error(None, f"{p.where}: {p.message}")
 
 
 class ValidatedAdmin(admin.ModelAdmin):

@@ -62,3 +62,11 @@ def test_secret_values_are_never_shown(admin_client):
     html = admin_client.get(f"/admin/stacks/secret/{secret.pk}/change/").content.decode()
     assert secret.value not in html
     assert Stack.objects.count() == 3
+
+
+def test_it_adds_a_new_rule_once(admin_client):
+    stack = Stack.objects.get(slug="monitoring")
+    rule = AlertRule(stack=stack, group="extra", name="AlwaysOne", expr="vector(1) > 0", severity="info")
+    r = admin_client.post("/admin/stacks/alertrule/add/", rule_form(rule))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert AlertRule.objects.filter(name="AlwaysOne").count() == 1
