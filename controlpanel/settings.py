@@ -130,6 +130,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "poll-health": {"task": "stacks.tasks.poll_health", "schedule": float(env("HEALTH_POLL_SECONDS", "15"))},
+    "end-acknowledgements": {"task": "stacks.tasks.end_resolved_acknowledgements",
+                             "schedule": float(env("ACK_POLL_SECONDS", "10"))},
 }
 
 # Where rendered bundles are written. When the worker runs in a container this
@@ -142,6 +144,11 @@ PANEL_URL_FOR_STACKS = env("PANEL_URL_FOR_STACKS", "http://host.docker.internal:
 DEFAULT_PUBLISH_ADDRESS = env("DEFAULT_PUBLISH_ADDRESS", "127.0.0.1")
 # Where the web process and the health poller reach ports the stacks publish.
 STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
+# The host name browsers reach published stack ports on: Prometheus' and
+# Alertmanager's --web.external-url (their generatorURL and silence links).
+STACKS_PUBLIC_HOST = env("STACKS_PUBLIC_HOST", "localhost")
+# An acknowledgement silences its alert until it resolves, at most this long.
+ACK_SILENCE_HOURS = int(env("ACK_SILENCE_HOURS", "168"))
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 

@@ -300,6 +300,11 @@ class AlertRule(models.Model):
     annotations = models.JSONField(default=dict, blank=True,
                                    help_text="summary, description; Go templates such as {{ $labels.instance }} are kept.")
     enabled = models.BooleanField(default=True)
+    tests = models.JSONField(
+        default=list, blank=True,
+        help_text='Test cases as `promtool test rules` takes them: [{"interval": "1m", "input_series": '
+                  '[{"series": "up{job=\\"x\\"}", "values": "0x10"}], "alert_rule_test": [{"eval_time": "5m", '
+                  '"alertname": "...", "exp_alerts": [{"exp_labels": {...}}]}]}]. Run on save and before each deploy.')
 
     class Meta:
         unique_together = [("stack", "group", "name")]
@@ -560,6 +565,12 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # An acknowledgement silences the alert in Alertmanager until it resolves:
+    # the panel expires that silence itself (stacks.alerting.acks).
+    ack_comment = models.CharField(max_length=500, blank=True)
+    silence_id = models.CharField(max_length=64, blank=True)
+    silence_ends_at = models.DateTimeField(null=True, blank=True)
+    silence_expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alert_occurrence")]
@@ -580,6 +591,12 @@ class Alert(models.Model):
         parts = [labels.get("alertname", ""), annotations.get("summary", ""), labels.get("instance", ""),
                  labels.get("job", "")]
         return "\n".join(p for p in parts if p).lower()
+
+    @property
+    def source_link(self):
+        """generatorURL, when a browser can open it (http or https)."""
+        url = self.generator_url
+        return url if url.lower().startswith(("http://", "https://")) else ""
 
     def save(self, *args, **kwargs):
         self.search_text = self.make_search_text(self.labels, self.annotations)

@@ -193,6 +193,13 @@ def poll_health():
     poll_all()
 
 
+@shared_task
+def end_resolved_acknowledgements():
+    from .alerting.acks import end_resolved
+
+    end_resolved()
+
+
 # --- Container logs: fetched by the worker, read by the web process ------------
 LOG_LINES = 200
 

@@ -41,5 +41,10 @@ class Alertmanager:
             found = [s for s in found if s["status"]["state"] in ("active", "pending")]
         return sorted(found, key=lambda s: s["endsAt"])
 
+    def alerts(self):
+        """Alerts Alertmanager holds as active (silenced and inhibited included):
+        a resolved alert has left this list."""
+        return self._call("GET", "/alerts") or []
+
     def expire(self, silence_id):
         self._call("DELETE", f"/silence/{silence_id}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from . import alertmanager, compose, grafana, logs, prometheus
+from . import alertmanager, compose, grafana, logs, prometheus, targets
 from .yamlio import dump_json, dump_yaml
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -87,6 +87,18 @@ def panel_webhook_url():
     return settings.PANEL_URL_FOR_STACKS.rstrip("/") + "/webhooks/alertmanager/"
 
 
+def _target_resolver(stack, services, networks):
+    from stacks.models import Network, Service, Stack
+
+    others = {s.pk: (s, [], []) for s in Stack.objects.exclude(pk=stack.pk).order_by("slug")}
+    for svc in Service.objects.filter(stack_id__in=others).order_by("name"):
+        others[svc.stack_id][1].append(svc)
+    for net in Network.objects.filter(stack_id__in=others).select_related("stack").order_by("key"):
+        others[net.stack_id][2].append(net)
+    prom = next(svc for svc in services if svc.role == "prometheus")
+    return targets.Resolver(stack, services, networks, prom, others.values())
+
+
 def render_bundle(stack):
     from stacks.alerting.auth import webhook_token
     from stacks.models import Secret
@@ -98,7 +110,7 @@ def render_bundle(stack):
     secrets = Secrets(dict(Secret.objects.values_list("name", "value")))
     files = {}
 
-    doc = compose.compose_dict(stack, services, networks, volumes, secrets)
+    doc = compose.compose_dict(stack, services, networks, volumes, secrets, settings.STACKS_PUBLIC_HOST)
     files[COMPOSE_FILE] = dump_yaml(doc)
 
     if "prometheus" in roles:
@@ -106,7 +118,8 @@ def render_bundle(stack):
         am_targets = [f"{svc.name}:{svc.ui_port or 9093}" for svc in services if svc.role == "alertmanager"]
         jobs = list(stack.scrape_jobs.all())
         token = secrets.add(webhook_token()) if any(j.panel_token for j in jobs) else ""
-        files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(stack, jobs, am_targets, bool(rules), token))
+        files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
+            stack, jobs, am_targets, bool(rules), token, resolve=_target_resolver(stack, services, networks)))
         if rules:
             files[RULES_FILE] = dump_yaml(prometheus.rules_dict(rules))
 

@@ -23,7 +23,21 @@ def unescape_dollars(value):
     return map_strings(value, lambda s: s.replace("$$", "$"))
 
 
-def service_dict(service, secrets):
+EXTERNAL_URL_ROLES = ("prometheus", "alertmanager")
+
+
+def command_with_external_url(service, public_host):
+    """Prometheus and Alertmanager put their own URL into generatorURL, silence
+    and alert links: give them the one the panel publishes them on, or they use
+    the container's id, which no browser opens."""
+    command = list(service.command)
+    url = service.ui_url(host=public_host) if service.role in EXTERNAL_URL_ROLES else ""
+    if url and command and not any(a.startswith("--web.external-url") for a in command):
+        command.append(f"--web.external-url={url}")
+    return command
+
+
+def service_dict(service, secrets, public_host="localhost"):
     s = {}
     if service.image:
         s["image"] = service.image
@@ -35,7 +49,7 @@ def service_dict(service, secrets):
     if service.entrypoint:
         s["entrypoint"] = escape_dollars(list(service.entrypoint))
     if service.command:
-        s["command"] = escape_dollars(list(service.command))
+        s["command"] = escape_dollars(command_with_external_url(service, public_host))
     if service.environment:
         s["environment"] = {k: secrets.expand(v) for k, v in sorted_dict(service.environment).items()}
     if service.ports:
@@ -68,10 +82,10 @@ def service_dict(service, secrets):
     return s
 
 
-def compose_dict(stack, services, networks, volumes, secrets):
+def compose_dict(stack, services, networks, volumes, secrets, public_host="localhost"):
     # No top-level `name:`: Debian's docker-compose 1.29 schema refuses it; the
     # project name is the stack slug, passed as -p.
-    doc = {"services": {svc.name: service_dict(svc, secrets) for svc in services}}
+    doc = {"services": {svc.name: service_dict(svc, secrets, public_host) for svc in services}}
     if networks:
         doc["networks"] = {}
         for net in networks:

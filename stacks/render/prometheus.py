@@ -19,7 +19,9 @@ def rules_dict(rules):
     return {"groups": [{"name": name, "rules": entries} for name, entries in groups.items()]}
 
 
-def prometheus_dict(stack, jobs, alertmanager_targets, has_rules, panel_token=""):
+def prometheus_dict(stack, jobs, alertmanager_targets, has_rules, panel_token="", resolve=None):
+    """`resolve(host)` names the stack and service behind a target (render.targets)."""
+    resolve = resolve or (lambda host: None)
     doc = {"global": {"scrape_interval": stack.scrape_interval,
                       "evaluation_interval": stack.evaluation_interval}}
     if has_rules:
@@ -37,10 +39,51 @@ def prometheus_dict(stack, jobs, alertmanager_targets, has_rules, panel_token=""
             entry["scheme"] = job.scheme
         if job.panel_token:
             entry["authorization"] = {"type": "Bearer", "credentials": panel_token}
-        static = {"targets": list(job.targets)}
-        if job.labels:
-            static["labels"] = sorted_dict(job.labels)
-        entry["static_configs"] = [static]
+        entry.update(_target_configs(job, resolve))
         scrape.append(entry)
     doc["scrape_configs"] = scrape
     return doc
+
+
+def _target_configs(job, resolve):
+    """Static targets grouped by the stack and service behind them; a replicated
+    service through DNS discovery (type A: Compose's DNS answers one address per
+    replica), so each replica is scraped, as its own `instance`."""
+    static, dns, relabel, containers = {}, [], [], False
+    for target in job.targets:
+        host, port = target.rsplit(":", 1)
+        found = resolve(host)
+        containers = containers or bool(found and found.role == "cadvisor")
+        labels = {"stack": found.stack, "service": found.service} if found else {}
+        labels.update(job.labels)  # what the user wrote wins
+        if found and found.replicas > 1:
+            dns.append({"names": [host], "type": "A", "port": int(port)})
+            for key, value in sorted(labels.items()):
+                relabel.append({"source_labels": ["__meta_dns_name"], "regex": _regex_quote(host),
+                                "target_label": key, "replacement": value})
+        else:
+            static.setdefault(tuple(sorted(labels.items())), []).append(target)
+    out = {}
+    if static:
+        groups = []
+        for labels, targets in static.items():
+            group = {"targets": targets}
+            if labels:
+                group["labels"] = sorted_dict(dict(labels))
+            groups.append(group)
+        out["static_configs"] = groups
+    if dns:
+        out["dns_sd_configs"] = dns
+        out["relabel_configs"] = relabel
+    if containers:
+        # cAdvisor's series describe other containers: they name their own stack
+        # and service through the Compose labels cAdvisor copies.
+        out["metric_relabel_configs"] = [
+            {"source_labels": [f"container_label_com_docker_compose_{source}"], "regex": "(.+)",
+             "target_label": label}
+            for source, label in (("project", "stack"), ("service", "service"))]
+    return out
+
+
+def _regex_quote(text):
+    return "".join("\\" + c if c in ".^$*+?()[]{}|\\" else c for c in text)

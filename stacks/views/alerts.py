@@ -2,17 +2,16 @@
 acknowledge for operators."""
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from stacks.alerting.api import Alertmanager, AlertmanagerError
-from stacks.models import Alert, Service, Stack
+from stacks.alerting.acks import acknowledge, alertmanager_for
+from stacks.alerting.api import AlertmanagerError
+from stacks.models import Alert, Stack
 
 from . import render_page
 
@@ -73,18 +72,6 @@ def _silence_matches(silence, labels):
     return all(labels.get(m["name"]) == m["value"] for m in silence["matchers"] if not m.get("isRegex"))
 
 
-def alertmanager_for(alert):
-    """The Alertmanager of the alert's stack (or of any stack that runs one)."""
-    candidates = Service.objects.filter(role="alertmanager").select_related("stack").order_by("stack__slug")
-    if alert.stack_id:
-        candidates = sorted(candidates, key=lambda s: s.stack_id != alert.stack_id)
-    for svc in candidates:
-        url = svc.ui_url(host=settings.STACKS_HOST)
-        if url:
-            return Alertmanager(url.rsplit(svc.ui_path or "/", 1)[0])
-    return None
-
-
 def _require_silence_perm(request):
     if not request.user.has_perm("stacks.silence_alert"):
         raise PermissionDenied("Operators only.")
@@ -129,9 +116,13 @@ def silence_expire(request, pk, silence_id):
 def alert_acknowledge(request, pk):
     _require_silence_perm(request)
     alert = get_object_or_404(Alert, pk=pk)
-    Alert.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
-        acknowledged_by=request.user, acknowledged_at=timezone.now())
-    messages.success(request, f"{alert.name} acknowledged.")
+    try:
+        silence_id = acknowledge(alert, request.user, request.POST.get("comment", "").strip())
+    except AlertmanagerError as exc:
+        messages.error(request, f"{alert.name} acknowledged, but not silenced: {exc}")
+    else:
+        until = " and silenced until it resolves" if silence_id else ""
+        messages.success(request, f"{alert.name} acknowledged{until}.")
     nxt = request.POST.get("next", "")
     if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         return redirect(nxt)

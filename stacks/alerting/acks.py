@@ -1,0 +1,81 @@
+"""Acknowledge until resolved: an acknowledgement is a silence on the alert's
+labels in its Alertmanager, recorded with who and why, which the panel expires
+as soon as the alert resolves.
+
+Alertmanager mutes a silenced alert's resolved notification too, so the panel
+cannot wait for the webhook to say `resolved`: it watches Alertmanager's list of
+active alerts (`end_resolved`, run by beat) and expires the silence when the
+alert has left it, or when the panel already holds it as resolved. Alertmanager
+then sends the resolved notification it held back."""
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from stacks.models import Alert, Service
+
+from .api import Alertmanager, AlertmanagerError
+
+log = logging.getLogger(__name__)
+
+
+def alertmanager_for(alert):
+    """The Alertmanager of the alert's stack (or of any stack that runs one)."""
+    candidates = Service.objects.filter(role="alertmanager").select_related("stack").order_by("stack__slug")
+    if alert.stack_id:
+        candidates = sorted(candidates, key=lambda s: s.stack_id != alert.stack_id)
+    for svc in candidates:
+        url = svc.ui_url(host=settings.STACKS_HOST)
+        if url:
+            return Alertmanager(url.rsplit(svc.ui_path or "/", 1)[0])
+    return None
+
+
+def acknowledge(alert, user, comment=""):
+    """Record who is on it and silence the alert until it resolves. Returns the
+    silence id ("" when there is nothing to silence); raises AlertmanagerError
+    when the silence could not be made (the acknowledgement stays recorded)."""
+    now = timezone.now()
+    claimed = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_by=user, acknowledged_at=now, ack_comment=comment[:500])
+    alert.refresh_from_db()
+    if not claimed or alert.status != "firing":
+        return ""
+    am = alertmanager_for(alert)
+    if am is None:
+        return ""
+    ends = now + timedelta(hours=settings.ACK_SILENCE_HOURS)
+    text = f"Acknowledged in the panel until {alert.name} resolves" + (f": {comment}" if comment else "")
+    silence_id = am.create_silence(alert.labels, ends - now, user.get_username(), text)
+    Alert.objects.filter(pk=alert.pk).update(silence_id=silence_id, silence_ends_at=ends)
+    alert.silence_id, alert.silence_ends_at = silence_id, ends
+    return silence_id
+
+
+def end_resolved():
+    """Expire the silences of acknowledged alerts that have resolved. One call
+    to each Alertmanager; returns the alerts whose silence was expired."""
+    open_acks = list(Alert.objects.exclude(silence_id="").filter(silence_expired_at__isnull=True)
+                     .filter(Q(silence_ends_at__isnull=True) | Q(silence_ends_at__gt=timezone.now())))
+    ended, active_by_am = [], {}
+    for alert in open_acks:
+        am = alertmanager_for(alert)
+        if am is None:
+            continue
+        try:
+            if alert.status != "resolved":
+                if am.base not in active_by_am:
+                    active_by_am[am.base] = {a["fingerprint"] for a in am.alerts()}
+                if alert.fingerprint in active_by_am[am.base]:
+                    continue
+            am.expire(alert.silence_id)
+        except AlertmanagerError as exc:
+            log.warning("Could not end the acknowledgement of alert %s: %s", alert.pk, exc)
+            if not exc.permanent:
+                continue  # try again at the next round
+            # Refused for good (the silence is gone already): nothing left to expire.
+        Alert.objects.filter(pk=alert.pk).update(silence_expired_at=timezone.now())
+        ended.append(alert)
+    return ended
