@@ -567,8 +567,9 @@ class Alert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     # An acknowledgement silences the alert in Alertmanager until it resolves:
     # the panel expires that silence itself (stacks.alerting.acks).
-    ack_comment = models.CharField(max_length=500, blank=True)
-    silence_id = models.CharField(max_length=64, blank=True)
+    # db_default: the webhook inserts with raw SQL (stacks.alerting.ingest).
+    ack_comment = models.CharField(max_length=500, blank=True, db_default="")
+    silence_id = models.CharField(max_length=64, blank=True, db_default="")
     silence_ends_at = models.DateTimeField(null=True, blank=True)
     silence_expired_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,14 +2,18 @@
 binaries, deployed by the panel's engine with the files it rendered) fire and
 resolve alerts into the panel's webhook; silences round-trip through
 Alertmanager's API."""
+import json
 import logging
 from datetime import timedelta
+from io import StringIO
 
 import psycopg
 import pytest
 import requests
+from django.core.management import call_command
 from django.db import connection, connections
 
+from stacks.alerting import acks
 from stacks.alerting.api import Alertmanager
 from stacks.models import Alert, Deployment, Service
 from stacks.tasks import execute
@@ -21,23 +25,35 @@ pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(tr
 TOKEN = "e2e-token-abcdef0123456789"
 
 
-@pytest.fixture
-def deployed(project, live_server, settings, monkeypatch, docker_api):
+def _deploy(project, live_server, settings, monkeypatch, node_replicas=1):
     monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", TOKEN)
     settings.ALLOWED_HOSTS = ["*"]
     port = live_server.url.rsplit(":", 1)[1]
     settings.PANEL_URL_FOR_STACKS = f"http://host.docker.internal:{port}"
     prom_port, am_port = free_port(), free_port()
-    stack = mini_monitoring(slug=project, prom_port=prom_port, am_port=am_port)
+    stack = mini_monitoring(slug=project, prom_port=prom_port, am_port=am_port, node_replicas=node_replicas)
     d = Deployment.objects.create(stack=stack)
     execute(d)
     d.refresh_from_db()
     assert d.status == "succeeded", d.error
+    stack.deployment = d
     stack.prom = f"http://127.0.0.1:{prom_port}"
     stack.am = f"http://127.0.0.1:{am_port}"
+    stack.prom_public = f"http://localhost:{prom_port}/"
     wait_until(lambda: _node_health(stack.prom) == "up", 60, what="node-exporter scraped")
     stack.node = f"{project}_node-exporter_1"
     return stack
+
+
+@pytest.fixture
+def deployed(project, live_server, settings, monkeypatch, docker_api):
+    return _deploy(project, live_server, settings, monkeypatch)
+
+
+@pytest.fixture
+def deployed_pair(project, live_server, settings, monkeypatch, docker_api):
+    """The mini stack with two node-exporter replicas."""
+    return _deploy(project, live_server, settings, monkeypatch, node_replicas=2)
 
 
 def _node_health(prom):
@@ -52,16 +68,57 @@ def _alert(status):
     return Alert.objects.filter(name="TargetDown", status=status, labels__job="node").first()
 
 
-def test_a_target_going_down_fires_and_resolves_into_the_panel(deployed, docker_api):
-    docker_api.stop(deployed.node, timeout=1)
+def _node_targets(prom):
+    targets = requests.get(f"{prom}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+    return [t for t in targets if t["labels"]["job"] == "node"]
+
+
+def test_a_stopped_replica_fires_with_its_stack_and_service_and_an_ack_silences_it_until_resolved(
+        deployed_pair, docker_api, client, operator):
+    stack, service = deployed_pair, Service.objects.get(stack=deployed_pair, name="node-exporter")
+    # One scrape per replica, each its own instance, each labelled with its stack and service.
+    targets = wait_until(lambda: len(_node_targets(stack.prom)) == 2 and _node_targets(stack.prom), 30,
+                         what="both replicas discovered")
+    assert len({t["labels"]["instance"] for t in targets}) == 2
+    assert {(t["labels"]["stack"], t["labels"]["service"]) for t in targets} == {(stack.slug, "node-exporter")}
+
+    docker_api.stop(stack.node, timeout=1)
     fired = wait_until(lambda: _alert("firing"), 90, 1, what="TargetDown stored as firing")
-    assert fired.stack == deployed
-    assert fired.service == Service.objects.get(stack=deployed, name="node-exporter")
+    assert (fired.labels["stack"], fired.labels["service"]) == (stack.slug, "node-exporter")
+    assert fired.stack == stack and fired.service == service
     assert fired.annotations["summary"] == "node is down"
     assert fired.deliveries.first().receiver == "control-panel"
-    docker_api.start(deployed.node)
+    assert fired.source_link.startswith(stack.prom_public)  # --web.external-url, not a container id
+
+    # The overview, the stack page and `alerts list --json` agree.
+    client.force_login(operator)
+    overview = client.get("/")
+    assert {s.slug: s.firing_count for s in overview.context["stacks"]}[stack.slug] == 1
+    assert "1 firing</a>" in overview.content.decode()
+    assert "1 firing alert" in client.get(f"/stacks/{stack.slug}/").content.decode()
+    out = StringIO()
+    call_command("alerts", "list", "--json", stdout=out)
+    listed = next(a for a in json.loads(out.getvalue()) if a["fingerprint"] == fired.fingerprint)
+    assert (listed["stack"], listed["service"]) == (stack.slug, "node-exporter")
+    page = client.get(f"/alerts/{fired.pk}/").content.decode()
+    assert f'href="{fired.source_link}"'.replace("&", "&amp;") in page
+
+    # Acknowledge: a real silence on the alert's labels, recorded with who and why.
+    r = client.post(f"/alerts/{fired.pk}/acknowledge/", {"comment": "replacing the exporter"}, follow=True)
+    assert "acknowledged and silenced until it resolves" in r.content.decode()
+    (silence,) = Alertmanager(stack.am).silences()
+    assert silence["createdBy"] == "olga" and "replacing the exporter" in silence["comment"]
+    assert {m["name"]: m["value"] for m in silence["matchers"]} == fired.labels
+    page = client.get(f"/alerts/{fired.pk}/").content.decode()
+    assert "Silenced until it resolves" in page and "replacing the exporter" in page
+    assert acks.end_resolved() == []  # still firing: the silence stays
+
+    # The target comes back: the panel expires the silence, Alertmanager sends the resolved.
+    docker_api.start(stack.node)
+    wait_until(lambda: acks.end_resolved(), 90, 1, what="the acknowledgement ended")
+    assert Alertmanager(stack.am).silences() == []
     resolved = wait_until(lambda: _alert("resolved"), 90, 1, what="TargetDown stored as resolved")
-    assert resolved.pk == fired.pk and resolved.resolved_at is not None
+    assert resolved.pk == fired.pk and resolved.resolved_at is not None and resolved.silence_expired_at
     assert Alert.objects.filter(name="TargetDown").count() == 1
 
 
