@@ -130,7 +130,8 @@ class Service(models.Model):
     image = models.CharField(max_length=255, blank=True)
     build_context = models.CharField(max_length=255, blank=True, help_text="Path inside the stack's directory.")
     dockerfile = models.CharField(max_length=255, blank=True)
-    command = models.JSONField(default=list, blank=True, help_text="List of arguments.")
+    command = models.JSONField(default=list, blank=True, help_text="List of arguments. ${public_url} is the URL "
+                               "the panel publishes the UI port on (for --web.external-url).")
     entrypoint = models.JSONField(default=list, blank=True)
     environment = models.JSONField(default=dict, blank=True,
                                    help_text="${secret:NAME} inserts a generated secret.")

@@ -16,7 +16,7 @@ def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host=
     Service.objects.create(
         stack=stack, name="prometheus", role="prometheus", image=PROM, order=0,
         command=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
-                 "--web.enable-lifecycle"],
+                 "--web.enable-lifecycle", "--web.external-url=${public_url}"],
         ports=[f"127.0.0.1:{prom_port}:9090"],
         volumes=["./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
                  "./prometheus/rules:/etc/prometheus/rules:ro", "prom_data:/prometheus"],
@@ -29,7 +29,7 @@ def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host=
     Service.objects.create(
         stack=stack, name="alertmanager", role="alertmanager", image=AM, order=1,
         command=["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
-                 "--cluster.listen-address="],
+                 "--cluster.listen-address=", "--web.external-url=${public_url}"],
         ports=[f"127.0.0.1:{am_port}:9093"],
         volumes=["./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"],
         extra_hosts=["host.docker.internal:host-gateway"],

@@ -27,6 +27,8 @@ STACK = {
                 # Reloads on rule changes without a restart. No admin API: it lets
                 # anyone who reaches the port delete data.
                 "--web.enable-lifecycle",
+                # Links in alerts open at the URL the panel publishes the UI on.
+                "--web.external-url=${public_url}",
             ],
             "ports": ["127.0.0.1:9090:9090"],
             "volumes": [
@@ -45,6 +47,8 @@ STACK = {
                 "--config.file=/etc/alertmanager/alertmanager.yml",
                 "--storage.path=/alertmanager",
                 "--cluster.listen-address=",
+                # Links in alerts open at the URL the panel publishes the UI on.
+                "--web.external-url=${public_url}",
             ],
             "ports": ["127.0.0.1:9093:9093"],
             "volumes": [

@@ -23,17 +23,23 @@ def unescape_dollars(value):
     return map_strings(value, lambda s: s.replace("$$", "$"))
 
 
-EXTERNAL_URL_ROLES = ("prometheus", "alertmanager")
+PUBLIC_URL = "${public_url}"
 
 
-def command_with_external_url(service, public_host):
-    """Prometheus and Alertmanager put their own URL into generatorURL, silence
-    and alert links: give them the one the panel publishes them on, or they use
-    the container's id, which no browser opens."""
-    command = list(service.command)
-    url = service.ui_url(host=public_host) if service.role in EXTERNAL_URL_ROLES else ""
-    if url and command and not any(a.startswith("--web.external-url") for a in command):
-        command.append(f"--web.external-url={url}")
+def command_with_public_url(service, public_host):
+    """`${public_url}` in a command is the URL the panel publishes the service on
+    (its UI port, at STACKS_PUBLIC_HOST): Prometheus' and Alertmanager's
+    --web.external-url, so their generatorURL and silence links open in a browser
+    instead of naming a container id. An argument that would be left without a
+    URL (no published UI port) is dropped."""
+    url = service.ui_url(host=public_host)
+    command = []
+    for arg in service.command:
+        if PUBLIC_URL in arg:
+            if not url:
+                continue
+            arg = arg.replace(PUBLIC_URL, url)
+        command.append(arg)
     return command
 
 
@@ -49,7 +55,7 @@ def service_dict(service, secrets, public_host="localhost"):
     if service.entrypoint:
         s["entrypoint"] = escape_dollars(list(service.entrypoint))
     if service.command:
-        s["command"] = escape_dollars(command_with_external_url(service, public_host))
+        s["command"] = escape_dollars(command_with_public_url(service, public_host))
     if service.environment:
         s["environment"] = {k: secrets.expand(v) for k, v in sorted_dict(service.environment).items()}
     if service.ports:
