@@ -25,3 +25,16 @@ def iso_time(value):
         return parse_datetime(re.sub(r"(\.\d{6})\d+", r"\1", value or "")) or value
     except ValueError:
         return value
+
+
+@register.filter
+def duration_words(delta):
+    """A timedelta as '40 s', '3 min 5 s', '2 h 10 min', '3 days'."""
+    seconds = int(delta.total_seconds()) if delta is not None else 0
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"

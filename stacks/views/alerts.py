@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from stacks.alerting.acks import acknowledge, alertmanager_for
 from stacks.alerting.api import AlertmanagerError
 from stacks.models import Alert, Stack
+from stacks.timeline import operation_before
 
 from . import render_page
 
@@ -62,7 +63,8 @@ def alert_detail(request, pk):
             silences = [s for s in am.silences() if _silence_matches(s, alert.labels)]
         except AlertmanagerError as exc:
             am_error = str(exc)
-    context = {"alert": alert, "deliveries": deliveries, "earlier": earlier, "silences": silences,
+    context = {"alert": alert, "before": operation_before(alert), "deliveries": deliveries, "earlier": earlier,
+               "silences": silences,
                "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
     return render_page(request, "stacks/alert_detail.html", context)

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from stacks.models import Stack
+from stacks.timeline import stack_timeline
 from stacks.tasks import Busy, request_operation
 
 from . import render_page
@@ -21,6 +22,7 @@ def stack_detail(request, slug):
         "stack": stack, "services": services, "deployments": deployments, "active": active,
         "firing": stack.alerts.filter(status="firing").count(),
         "can_operate": request.user.has_perm("stacks.deploy_stack"),
+        "timeline": stack_timeline(stack) if not request.htmx else [],
     }
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 
