@@ -102,6 +102,9 @@ def test_a_stopped_replica_fires_with_its_stack_and_service_and_an_ack_silences_
     assert (listed["stack"], listed["service"]) == (stack.slug, "node-exporter")
     page = client.get(f"/alerts/{fired.pk}/").content.decode()
     assert f'href="{fired.source_link}"'.replace("&", "&amp;") in page
+    assert f"after <a href=\"/deployments/{stack.deployment.pk}/\">Deploy #{stack.deployment.pk} by script</a>" in page
+    timeline = client.get(f"/stacks/{stack.slug}/timeline/").content.decode()
+    assert timeline.index("TargetDown fired on node-exporter") < timeline.index(f"Deploy #{stack.deployment.pk}")
 
     # Acknowledge: a real silence on the alert's labels, recorded with who and why.
     r = client.post(f"/alerts/{fired.pk}/acknowledge/", {"comment": "replacing the exporter"}, follow=True)
