@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.db import transaction
 
 from . import models as m
+from . import rule_tests
 from .validate import check_rule, errors, validate_stack
 
 
@@ -52,6 +53,13 @@ class ValidatedForm(forms.ModelForm):
             message = check_rule(instance)
             if message:
                 self.add_error("expr", f"promtool: {message}")
+                return
+            try:
+                message = rule_tests.run(instance)
+            except rule_tests.RuleTestsUnavailable:
+                message = ""  # the deploy reports it as a warning
+            if message:
+                self.add_error("tests", f"promtool test rules: {message}")
                 return
         adding = instance._state.adding
         problems = problems_introduced(instance, stack)

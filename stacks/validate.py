@@ -49,7 +49,21 @@ def validate_stack(stack, bundle=None, all_stacks=None):
     problems += check_compose_schema(bundle)
     problems += check_with_tools(bundle)
     problems += check_cross_objects(stack, bundle, all_stacks)
+    problems += check_rule_tests(stack)
     return problems
+
+
+def check_rule_tests(stack):
+    """Each alert rule's own test cases, run by `promtool test rules`."""
+    from .rule_tests import RuleTestsUnavailable, run_stack
+
+    if not stack.pk:
+        return []
+    try:
+        failing = run_stack(stack)
+    except RuleTestsUnavailable as exc:
+        return [Problem("alert rules", f"{exc} Their test cases were not run.", "warning")]
+    return [Problem(f"alert rule {rule.name}", f"promtool test rules: {message}") for rule, message in failing]
 
 
 # --- Compose schema ------------------------------------------------------------

@@ -41,6 +41,12 @@ def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host=
     ScrapeJob.objects.create(stack=stack, job_name="prometheus", targets=["localhost:9090"])
     ScrapeJob.objects.create(stack=stack, job_name="node", targets=["node-exporter:9100"])
     AlertRule.objects.create(stack=stack, group="test", name="TargetDown", expr="up == 0", for_duration="2s",
-                             severity="critical", annotations={"summary": "{{ $labels.job }} is down"})
+                             severity="critical", annotations={"summary": "{{ $labels.job }} is down"},
+                             tests=[{"interval": "1s", "input_series": [
+                                 {"series": 'up{job="node", instance="node-exporter:9100"}', "values": "1 0x5"}],
+                                 "alert_rule_test": [{"eval_time": "4s", "alertname": "TargetDown", "exp_alerts": [
+                                     {"exp_labels": {"severity": "critical", "job": "node",
+                                                     "instance": "node-exporter:9100"},
+                                      "exp_annotations": {"summary": "node is down"}}]}]}])
     Receiver.objects.create(stack=stack, name="control-panel", kind="panel", is_default=True)
     return stack

@@ -116,6 +116,14 @@ STACK = {
             "for_duration": "2m", "severity": "warning",
             "annotations": {"summary": "High CPU usage detected",
                             "description": "Container {{ $labels.name }} CPU usage is above 80% ({{ $value | printf \"%.0f\" }}%)"},
+            "tests": [{"interval": "15s", "input_series": [
+                {"series": 'container_cpu_usage_seconds_total{name="app_web_1"}', "values": "0+13.5x60"},
+                {"series": 'container_cpu_usage_seconds_total{name="app_api_1"}', "values": "0+1.5x60"}],
+                "alert_rule_test": [
+                    {"eval_time": "10m", "alertname": "HighCPUUsage", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "name": "app_web_1"},
+                         "exp_annotations": {"summary": "High CPU usage detected",
+                                             "description": "Container app_web_1 CPU usage is above 80% (90%)"}}]}]}],
         },
         {
             "group": "docker-compose-alerts", "name": "HighMemoryUsage",
@@ -124,12 +132,34 @@ STACK = {
             "for_duration": "2m", "severity": "warning",
             "annotations": {"summary": "High memory usage detected",
                             "description": "Container {{ $labels.name }} memory usage is above 80% of its limit"},
+            "tests": [{"interval": "15s", "input_series": [
+                {"series": 'container_memory_usage_bytes{name="app_postgres_1"}', "values": "900x40"},
+                {"series": 'container_spec_memory_limit_bytes{name="app_postgres_1"}', "values": "1000x40"},
+                # No limit: reported as 0, left out rather than divided by.
+                {"series": 'container_memory_usage_bytes{name="app_web_1"}', "values": "900x40"},
+                {"series": 'container_spec_memory_limit_bytes{name="app_web_1"}', "values": "0x40"}],
+                "alert_rule_test": [
+                    {"eval_time": "1m", "alertname": "HighMemoryUsage", "exp_alerts": []},
+                    {"eval_time": "5m", "alertname": "HighMemoryUsage", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "name": "app_postgres_1"},
+                         "exp_annotations": {"summary": "High memory usage detected", "description":
+                                             "Container app_postgres_1 memory usage is above 80% of its limit"}}]}]}],
         },
         {
             "group": "docker-compose-alerts", "name": "ServiceDown",
             "expr": "up == 0", "for_duration": "1m", "severity": "critical",
             "annotations": {"summary": "Service is down",
                             "description": "Target {{ $labels.instance }} of job {{ $labels.job }} is down"},
+            "tests": [{"interval": "15s", "input_series": [
+                {"series": 'up{job="node-exporter", instance="node-exporter:9100", stack="monitoring", '
+                           'service="node-exporter"}', "values": "1 1 0x10"}],
+                "alert_rule_test": [
+                    {"eval_time": "45s", "alertname": "ServiceDown", "exp_alerts": []},
+                    {"eval_time": "2m", "alertname": "ServiceDown", "exp_alerts": [
+                        {"exp_labels": {"severity": "critical", "job": "node-exporter", "instance": "node-exporter:9100",
+                                        "stack": "monitoring", "service": "node-exporter"},
+                         "exp_annotations": {"summary": "Service is down",
+                                             "description": "Target node-exporter:9100 of job node-exporter is down"}}]}]}],
         },
         {
             "group": "app-alerts", "name": "HighResponseTime",
@@ -144,6 +174,16 @@ STACK = {
             "for_duration": "5m", "severity": "warning",
             "annotations": {"summary": "Many failed requests",
                             "description": "More than 5% of requests to {{ $labels.instance }} fail"},
+            "tests": [{"interval": "15s", "input_series": [
+                {"series": 'http_requests_total{job="app-services", instance="api:3000", status_code="500"}',
+                 "values": "0+10x60"},
+                {"series": 'http_requests_total{job="app-services", instance="api:3000", status_code="200"}',
+                 "values": "0+90x60"}],
+                "alert_rule_test": [
+                    {"eval_time": "10m", "alertname": "HighErrorRate", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "job": "app-services", "instance": "api:3000"},
+                         "exp_annotations": {"summary": "Many failed requests",
+                                             "description": "More than 5% of requests to api:3000 fail"}}]}]}],
         },
         {
             "group": "host-alerts", "name": "HostDiskSpaceLow",
@@ -151,6 +191,18 @@ STACK = {
             "for_duration": "5m", "severity": "warning",
             "annotations": {"summary": "Disk space low",
                             "description": "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 10% free"},
+            "tests": [{"interval": "1m", "input_series": [
+                {"series": 'node_filesystem_avail_bytes{instance="node-exporter:9100", mountpoint="/", fstype="ext4"}',
+                 "values": "5x10"},
+                {"series": 'node_filesystem_size_bytes{instance="node-exporter:9100", mountpoint="/", fstype="ext4"}',
+                 "values": "100x10"}],
+                "alert_rule_test": [
+                    {"eval_time": "3m", "alertname": "HostDiskSpaceLow", "exp_alerts": []},
+                    {"eval_time": "6m", "alertname": "HostDiskSpaceLow", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "instance": "node-exporter:9100", "mountpoint": "/",
+                                        "fstype": "ext4"},
+                         "exp_annotations": {"summary": "Disk space low",
+                                             "description": "/ on node-exporter:9100 has less than 10% free"}}]}]}],
         },
     ],
     "receivers": [{"name": "control-panel", "kind": "panel", "is_default": True}],

@@ -11,7 +11,7 @@ QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before th
 
 
 class Command(BaseCommand):
-    help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, local-images."
+    help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, test-rules, local-images."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -42,6 +42,9 @@ class Command(BaseCommand):
         p.add_argument("service")
         p.add_argument("--tail", type=int, default=100)
         p.add_argument("--follow", "-f", action="store_true")
+        p = sub.add_parser("test-rules", help="Run the test cases of a stack's alert rules with promtool "
+                                              "(exit non-zero when one fails).")
+        p.add_argument("slug")
         sub.add_parser("local-images", help="Build local images of Prometheus, Alertmanager and "
                                             "node-exporter from Debian's binaries (no registry needed).")
 
@@ -60,6 +63,21 @@ class Command(BaseCommand):
             last = stack.last_deployment()
             state = f"{last.action} {last.status} {last.created:%Y-%m-%d %H:%M}" if last else "never deployed"
             self.stdout.write(f"{stack.slug:<20} {stack.services.count():>3} services  {state}")
+
+    def do_test_rules(self, slug, **opts):
+        from stacks import rule_tests
+
+        stack = self._stack(slug)
+        try:
+            failing = rule_tests.run_stack(stack)
+        except rule_tests.RuleTestsUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        for rule, message in failing:
+            self.stderr.write(f"{rule.name}: FAILED\n{message}")
+        total = rule_tests.count(stack)
+        if failing:
+            raise CommandError(f"{len(failing)} alert rule(s) of {slug} fail their tests.")
+        self.stdout.write(f"{total} test case(s) of {slug}'s alert rules passed.")
 
     def do_load_defaults(self, local_images=False, **opts):
         from stacks.defaults import LOCAL_IMAGES, load_defaults

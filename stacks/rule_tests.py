@@ -1,0 +1,46 @@
+"""Alert rules tested before they ship: each rule's test cases (AlertRule.tests, in
+the form `promtool test rules` takes) run against that rule alone, with the real
+promtool, on admin save, before every deploy and from `manage.py stack test-rules`."""
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .render.prometheus import rules_dict
+from .render.yamlio import dump_yaml
+from .validate import _run, _tool_message
+
+
+class RuleTestsUnavailable(RuntimeError):
+    """promtool is not installed: the tests could not run."""
+
+
+def tests_document(rule, evaluation_interval):
+    return {"rule_files": ["rule.yml"], "evaluation_interval": evaluation_interval, "tests": list(rule.tests)}
+
+
+def run(rule, evaluation_interval=None):
+    """promtool's verdict on one rule's test cases: '' when they pass (or there
+    are none), else promtool's own message."""
+    if not rule.tests:
+        return ""
+    if shutil.which("promtool") is None:
+        raise RuleTestsUnavailable("promtool is not installed: rule tests cannot run.")
+    interval = evaluation_interval or rule.stack.evaluation_interval
+    with tempfile.TemporaryDirectory(prefix="panel-rule-tests-") as tmp:
+        Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
+        Path(tmp, "tests.yml").write_text(dump_yaml(tests_document(rule, interval)))
+        code, output = _run(["promtool", "test", "rules", "tests.yml"], tmp)
+    return "" if code == 0 else _tool_message(output, tmp) or "promtool test rules failed"
+
+
+def run_stack(stack):
+    """[(rule, message)] for every enabled rule of the stack whose tests fail."""
+    rules = [r for r in stack.alert_rules.filter(enabled=True) if r.tests]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda r: run(r, stack.evaluation_interval), rules))
+    return [(rule, message) for rule, message in zip(rules, results) if message]
+
+
+def count(stack):
+    return sum(len(r.tests) for r in stack.alert_rules.filter(enabled=True))
