@@ -320,6 +320,8 @@ class AlertRule(models.Model):
         for key in self.labels:
             if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):
                 raise ValidationError({"labels": f"{key!r} is not a valid label name."})
+        if self.tests is None:  # an emptied admin field
+            self.tests = []
         if not isinstance(self.tests, list) or not all(
                 isinstance(t, dict) and isinstance(t.get("input_series"), list) for t in self.tests):
             raise ValidationError({"tests": "Test cases are a list of objects, each with its input_series "

@@ -24,7 +24,7 @@ class Entry:
 
 
 def changes(deployment_ids):
-    """{deployment id: [what it changed]} in one query."""
+    """{deployment id: [what it changed]} in one query (ids: a list or a subquery)."""
     found = {}
     steps = (DeploymentStep.objects.filter(deployment_id__in=deployment_ids)
              .exclude(kind="progress").order_by("id").values_list("deployment_id", "message"))
@@ -40,8 +40,9 @@ def operation_title(d):
 
 
 def stack_timeline(stack, limit=40):
-    deployments = list(stack.deployments.select_related("requested_by").order_by("-id")[:limit])
-    details = changes([d.pk for d in deployments])
+    recent = stack.deployments.order_by("-id")
+    deployments = list(recent.select_related("requested_by")[:limit])
+    details = changes(recent.values("id")[:limit])  # a subquery: one query, however many there are
     entries = [Entry(at=d.created, kind="operation", title=operation_title(d), status=d.status,
                      url=reverse("deployment-detail", args=[d.pk]), details=(details.get(d.pk, [])[:6] or ([d.error] if d.error else [])),
                      obj=d) for d in deployments]
