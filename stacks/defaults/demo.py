@@ -8,7 +8,8 @@ AM = "panel-local/alertmanager:latest"
 NODE = "panel-local/node-exporter:latest"
 
 
-def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host="host.docker.internal", node_replicas=1):
+def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host="host.docker.internal",
+                    replicated_exporter=False):
     stack = Stack.objects.create(slug=slug, name=slug, scrape_interval="2s", evaluation_interval="2s",
                                  alert_group_wait="1s", alert_group_interval="2s", alert_repeat_interval="1m")
     Network.objects.create(stack=stack, key="default")
@@ -36,10 +37,13 @@ def mini_monitoring(slug="mini", prom_port=19090, am_port=19093, panel_url_host=
         ui_name="Alertmanager", ui_port=9093, probe_path="/-/healthy", restart="no",
     )
     Service.objects.create(stack=stack, name="node-exporter", role="node-exporter", image=NODE, order=2,
-                           restart="no", ui_port=9100, probe_path="/metrics",
-                           replicas=node_replicas)
+                           restart="no", ui_port=9100, probe_path="/metrics")
     ScrapeJob.objects.create(stack=stack, job_name="prometheus", targets=["localhost:9090"])
     ScrapeJob.objects.create(stack=stack, job_name="node", targets=["node-exporter:9100"])
+    if replicated_exporter:  # scraped once per replica, through Compose's DNS
+        Service.objects.create(stack=stack, name="exporter-pair", role="node-exporter", image=NODE, order=3,
+                               restart="no", replicas=2)
+        ScrapeJob.objects.create(stack=stack, job_name="pair", targets=["exporter-pair:9100"])
     AlertRule.objects.create(stack=stack, group="test", name="TargetDown", expr="up == 0", for_duration="2s",
                              severity="critical", annotations={"summary": "{{ $labels.job }} is down"},
                              tests=[{"interval": "1s", "input_series": [

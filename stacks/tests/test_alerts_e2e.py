@@ -25,13 +25,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(tr
 TOKEN = "e2e-token-abcdef0123456789"
 
 
-def _deploy(project, live_server, settings, monkeypatch, node_replicas=1):
+def _deploy(project, live_server, settings, monkeypatch, replicated_exporter=False):
     monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", TOKEN)
     settings.ALLOWED_HOSTS = ["*"]
     port = live_server.url.rsplit(":", 1)[1]
     settings.PANEL_URL_FOR_STACKS = f"http://host.docker.internal:{port}"
     prom_port, am_port = free_port(), free_port()
-    stack = mini_monitoring(slug=project, prom_port=prom_port, am_port=am_port, node_replicas=node_replicas)
+    stack = mini_monitoring(slug=project, prom_port=prom_port, am_port=am_port,
+                           replicated_exporter=replicated_exporter)
     d = Deployment.objects.create(stack=stack)
     execute(d)
     d.refresh_from_db()
@@ -52,8 +53,8 @@ def deployed(project, live_server, settings, monkeypatch, docker_api):
 
 @pytest.fixture
 def deployed_pair(project, live_server, settings, monkeypatch, docker_api):
-    """The mini stack with two node-exporter replicas."""
-    return _deploy(project, live_server, settings, monkeypatch, node_replicas=2)
+    """The mini stack with a replicated exporter beside its node-exporter."""
+    return _deploy(project, live_server, settings, monkeypatch, replicated_exporter=True)
 
 
 def _node_health(prom):
@@ -68,19 +69,21 @@ def _alert(status):
     return Alert.objects.filter(name="TargetDown", status=status, labels__job="node").first()
 
 
-def _node_targets(prom):
+def _targets(prom, job):
     targets = requests.get(f"{prom}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
-    return [t for t in targets if t["labels"]["job"] == "node"]
+    return [t for t in targets if t["labels"]["job"] == job and t["health"] == "up"]
 
 
-def test_a_stopped_replica_fires_with_its_stack_and_service_and_an_ack_silences_it_until_resolved(
+def test_a_stopped_target_fires_with_its_stack_and_service_and_an_ack_silences_it_until_resolved(
         deployed_pair, docker_api, client, operator):
     stack, service = deployed_pair, Service.objects.get(stack=deployed_pair, name="node-exporter")
     # One scrape per replica, each its own instance, each labelled with its stack and service.
-    targets = wait_until(lambda: len(_node_targets(stack.prom)) == 2 and _node_targets(stack.prom), 30,
-                         what="both replicas discovered")
-    assert len({t["labels"]["instance"] for t in targets}) == 2
-    assert {(t["labels"]["stack"], t["labels"]["service"]) for t in targets} == {(stack.slug, "node-exporter")}
+    pair = wait_until(lambda: len(_targets(stack.prom, "pair")) == 2 and _targets(stack.prom, "pair"), 30,
+                      what="both replicas discovered")
+    assert len({t["labels"]["instance"] for t in pair}) == 2
+    assert {(t["labels"]["stack"], t["labels"]["service"]) for t in pair} == {(stack.slug, "exporter-pair")}
+    (node,) = _targets(stack.prom, "node")
+    assert (node["labels"]["stack"], node["labels"]["service"]) == (stack.slug, "node-exporter")
 
     docker_api.stop(stack.node, timeout=1)
     fired = wait_until(lambda: _alert("firing"), 90, 1, what="TargetDown stored as firing")
