@@ -600,6 +600,13 @@ class Alert(models.Model):
                  labels.get("job", "")]
         return "\n".join(p for p in parts if p).lower()
 
+    def acknowledge(self, user, comment=""):
+        """Record who is on it and silence the alert in Alertmanager until it
+        resolves (stacks.alerting.acks). Returns the silence id, if one was made."""
+        from stacks.alerting.acks import acknowledge
+
+        return acknowledge(self, user, comment)
+
     @property
     def source_link(self):
         """generatorURL, when a browser can open it (http or https)."""

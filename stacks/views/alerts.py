@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from stacks.alerting.acks import acknowledge, alertmanager_for
+from stacks.alerting.acks import alertmanager_for
 from stacks.alerting.api import AlertmanagerError
 from stacks.models import Alert, Stack
 from stacks.timeline import operation_before
@@ -119,7 +119,7 @@ def alert_acknowledge(request, pk):
     _require_silence_perm(request)
     alert = get_object_or_404(Alert, pk=pk)
     try:
-        silence_id = acknowledge(alert, request.user, request.POST.get("comment", "").strip())
+        silence_id = alert.acknowledge(request.user, request.POST.get("comment", "").strip())
     except AlertmanagerError as exc:
         messages.error(request, f"{alert.name} acknowledged, but not silenced: {exc}")
     else:
