@@ -8,6 +8,7 @@ active alerts (`end_resolved`, run by beat) and expires the silence when the
 alert has left it, or when the panel already holds it as resolved. Alertmanager
 then sends the resolved notification it held back."""
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,6 +32,23 @@ def alertmanager_for(alert):
         if url:
             return Alertmanager(url.rsplit(svc.ui_path or "/", 1)[0])
     return None
+
+
+def silence_matches(silence, labels):
+    """Whether an Alertmanager silence (made anywhere) mutes an alert with these
+    labels: equality, negation and regex matchers, regexes anchored as Alertmanager's."""
+    for m in silence.get("matchers", []):
+        value = labels.get(m["name"], "")
+        if m.get("isRegex"):
+            try:
+                hit = re.fullmatch(m["value"], value) is not None
+            except re.error:  # Go syntax Python does not read: say it does not match
+                return False
+        else:
+            hit = value == m["value"]
+        if hit != m.get("isEqual", True):
+            return False
+    return True
 
 
 def acknowledge(alert, user, comment=""):

@@ -45,3 +45,14 @@ def test_the_source_is_a_link_only_for_http_urls(client, viewer, alert):
     Alert.objects.filter(pk=alert.pk).update(generator_url="javascript:alert(1)")
     html = client.get(f"/alerts/{alert.pk}/").content.decode()
     assert 'class="source"' not in html and "<code>javascript:alert(1)</code>" in html
+
+
+@pytest.mark.parametrize("matchers, shown", [
+    ([{"name": "job", "value": "node", "isRegex": False, "isEqual": True}], True),
+    ([{"name": "job", "value": "no.*", "isRegex": True, "isEqual": True}], True),
+    ([{"name": "job", "value": "web", "isRegex": True, "isEqual": True}], False),
+    ([{"name": "job", "value": "node", "isRegex": False, "isEqual": False}], False),
+    ([{"name": "instance", "value": ".+", "isRegex": True, "isEqual": True}], False),
+])
+def test_silences_made_in_alertmanager_are_matched_as_alertmanager_matches_them(matchers, shown):
+    assert acks.silence_matches({"matchers": matchers}, {"alertname": "TargetDown", "job": "node"}) is shown

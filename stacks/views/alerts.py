@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from stacks.alerting.acks import alertmanager_for
+from stacks.alerting.acks import alertmanager_for, silence_matches
 from stacks.alerting.api import AlertmanagerError
 from stacks.models import Alert, Stack
 from stacks.timeline import operation_before
@@ -60,7 +60,7 @@ def alert_detail(request, pk):
     am = alertmanager_for(alert)
     if am is not None:
         try:
-            silences = [s for s in am.silences() if _silence_matches(s, alert.labels)]
+            silences = [s for s in am.silences() if silence_matches(s, alert.labels)]
         except AlertmanagerError as exc:
             am_error = str(exc)
     context = {"alert": alert, "before": operation_before(alert), "deliveries": deliveries, "earlier": earlier,
@@ -68,10 +68,6 @@ def alert_detail(request, pk):
                "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
     return render_page(request, "stacks/alert_detail.html", context)
-
-
-def _silence_matches(silence, labels):
-    return all(labels.get(m["name"]) == m["value"] for m in silence["matchers"] if not m.get("isRegex"))
 
 
 def _require_silence_perm(request):
