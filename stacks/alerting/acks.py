@@ -88,12 +88,19 @@ def end_resolved():
                     active_by_am[am.base] = {a["fingerprint"] for a in am.alerts()}
                 if alert.fingerprint in active_by_am[am.base]:
                     continue
-            am.expire(alert.silence_id)
+            _expire(am, alert.silence_id)
         except AlertmanagerError as exc:
             log.warning("Could not end the acknowledgement of alert %s: %s", alert.pk, exc)
-            if not exc.permanent:
-                continue  # try again at the next round
-            # Refused for good (the silence is gone already): nothing left to expire.
+            continue  # try again at the next round
         Alert.objects.filter(pk=alert.pk).update(silence_expired_at=timezone.now())
         ended.append(alert)
     return ended
+
+
+def _expire(am, silence_id):
+    try:
+        am.expire(silence_id)
+    except AlertmanagerError:
+        # Someone may have expired it in Alertmanager already: then it is done.
+        if am.silence(silence_id)["status"]["state"] != "expired":
+            raise

@@ -46,5 +46,8 @@ class Alertmanager:
         a resolved alert has left this list."""
         return self._call("GET", "/alerts") or []
 
+    def silence(self, silence_id):
+        return self._call("GET", f"/silence/{silence_id}")
+
     def expire(self, silence_id):
         self._call("DELETE", f"/silence/{silence_id}")
