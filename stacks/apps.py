@@ -7,6 +7,8 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
+        from .footprint import connect_signals
         from .roles import ensure_roles
 
         post_migrate.connect(ensure_roles, sender=self)
+        connect_signals()
