@@ -8,10 +8,8 @@ class StacksConfig(AppConfig):
 
     def ready(self):
         from .alerting import auth, ingest
-        from .footprint import connect_signals
         from .roles import ensure_roles
 
         post_migrate.connect(ensure_roles, sender=self)
-        connect_signals()
         auth.connect_signals()
         ingest.connect_signals()

@@ -1,14 +1,15 @@
 """A stack's footprint: the host ports it publishes and the engine networks its
 services join. Cross-stack checks (port clashes, scrape targets on other stacks)
 read the other stacks' footprints from indexed rows, derived once per change,
-instead of rendering every other stack on every validation."""
+instead of rendering every other stack on every validation. Database triggers
+(migration 0005) drop a stack's footprint whenever its services, networks or
+slug change, however they are changed; it is derived again when next needed."""
 import hashlib
 import json
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 
-from .models import HostPortClaim, Network, NetworkMember, Service, Stack, StackFootprint, parse_port
+from .models import HostPortClaim, NetworkMember, Stack, StackFootprint, parse_port
 
 
 def service_networks(spec):
@@ -107,14 +108,3 @@ def stacks_running(names, exclude):
     for name, slug in rows:
         found.setdefault(name, slug)
     return found
-
-
-def _forget(sender, instance, **kwargs):
-    stack_id = instance.pk if sender is Stack else instance.stack_id
-    StackFootprint.objects.filter(stack_id=stack_id).delete()
-
-
-def connect_signals():
-    for model in (Stack, Service, Network):
-        post_save.connect(_forget, sender=model, dispatch_uid=f"footprint-save-{model.__name__}")
-        post_delete.connect(_forget, sender=model, dispatch_uid=f"footprint-delete-{model.__name__}")

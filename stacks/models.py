@@ -608,6 +608,7 @@ class AlertDelivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["received_at"], name="delivery_received")]  # retention
 
 
 # --- What other stacks' validation needs from a stack ---------------------------
@@ -615,8 +616,8 @@ class AlertDelivery(models.Model):
 class StackFootprint(models.Model):
     """The host ports a stack publishes and the networks its services join, derived
     from its Compose document once per change (stacks.footprint), so validating
-    one stack never renders the others. Deleted when the stack's services,
-    networks or slug change; derived again when next needed."""
+    one stack never renders the others. Deleted by database triggers when the
+    stack's services, networks or slug change; derived again when next needed."""
 
     stack = models.OneToOneField(Stack, on_delete=models.CASCADE, related_name="footprint")
     source_hash = models.CharField(max_length=64)
