@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from stacks.models import Alert, AlertDelivery
@@ -37,7 +37,8 @@ def prune(days=None, batch=BATCH, now=None):
                .filter(Q(resolved_at__lt=cutoff) | Q(resolved_at__isnull=True, last_received__lt=cutoff))
                .order_by("starts_at"))
     alerts = sum(_batches(expired, batch))
-    orphans = AlertDelivery.objects.filter(received_at__lt=cutoff, alerts__isnull=True).order_by("received_at")
+    links = AlertDelivery.alerts.through.objects.filter(alertdelivery_id=OuterRef("pk"))
+    orphans = AlertDelivery.objects.filter(~Exists(links), received_at__lt=cutoff).order_by("received_at")
     deliveries = sum(_batches(orphans, batch))
     if alerts or deliveries:
         log.info("Pruned %d alert(s) and %d delivery record(s) older than %d days", alerts, deliveries, days)

@@ -8,7 +8,7 @@ import re
 
 from django.db import connection
 from django.db.models import BooleanField, FloatField
-from django.db.models.expressions import RawSQL
+from django.db.models import Expression
 
 RANK_WINDOW = 500
 _WORD = re.compile(r"[^\W_]+")  # what the column keeps: runs of letters and digits
@@ -24,13 +24,36 @@ def tsquery(text):
     return " & ".join(f"{w}:*" for w in words(text))
 
 
+class _OnVector(Expression):
+    """SQL over the alert table's search_vector column (unknown to Django's
+    models), written against whatever alias the table has in the query: the
+    main query or a subquery (U0)."""
+
+    template = ""
+
+    def __init__(self, query, output_field):
+        super().__init__(output_field=output_field)
+        self.query = query
+
+    def as_sql(self, compiler, connection):
+        column = f"{compiler.quote_name_unless_alias(compiler.query.base_table)}.search_vector"
+        return self.template.format(column=column), [self.query]
+
+
+class _Match(_OnVector):
+    template = "{column} @@ to_tsquery('simple', %s)"
+
+
+class _Rank(_OnVector):
+    template = "ts_rank({column}, to_tsquery('simple', %s))"
+
+
 def _match(query):
-    return RawSQL('"stacks_alert"."search_vector" @@ to_tsquery(\'simple\', %s)', [query], output_field=BooleanField())
+    return _Match(query, BooleanField())
 
 
 def _rank(query):
-    return RawSQL('ts_rank("stacks_alert"."search_vector", to_tsquery(\'simple\', %s))', [query],
-                  output_field=FloatField())
+    return _Rank(query, FloatField())
 
 
 def full_text():
