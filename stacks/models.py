@@ -546,7 +546,7 @@ class Alert(models.Model):
     ends_at = models.DateTimeField(null=True, blank=True)
     # status, severity and stack are indexed together with starts_at (Meta.indexes).
     status = models.CharField(max_length=10)  # firing | resolved
-    name = models.CharField(max_length=200, db_index=True)
+    name = models.CharField(max_length=200)
     severity = models.CharField(max_length=40, blank=True)
     labels = models.JSONField(default=dict)
     annotations = models.JSONField(default=dict)

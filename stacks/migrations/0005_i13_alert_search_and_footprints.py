@@ -40,6 +40,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name='alert',
+            name='name',
+            field=models.CharField(max_length=200),
+        ),
+        migrations.AlterField(
+            model_name='alert',
             name='severity',
             field=models.CharField(blank=True, max_length=40),
         ),
@@ -92,10 +97,16 @@ class Migration(migrations.Migration):
 # GIN index. Punctuation becomes spaces first so that the query side, which
 # splits on the same characters (stacks.alerting.search), sees the same words.
 # Django does not know the column; SQLite has neither and searches search_text.
+# fastupdate off: GIN's pending list (up to 4 MB) is read in full by every
+# search until vacuum merges it; webhook inserts are small enough to go into
+# the index directly.
 SEARCH_COLUMN = """
 ALTER TABLE stacks_alert ADD COLUMN search_vector tsvector GENERATED ALWAYS AS
     (to_tsvector('simple'::regconfig, regexp_replace(search_text, '[^[:alnum:]]+', ' ', 'g'))) STORED;
-CREATE INDEX alert_search ON stacks_alert USING gin (search_vector);
+CREATE INDEX alert_search ON stacks_alert USING gin (search_vector) WITH (fastupdate = off);
+-- Room on each page for repeat deliveries: an update that changes no indexed
+-- column (the usual repeat) stays on its page and touches no index (HOT).
+ALTER TABLE stacks_alert SET (fillfactor = 70);
 """
 
 
@@ -107,6 +118,7 @@ def add_search_column(apps, schema_editor):
 def drop_search_column(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("ALTER TABLE stacks_alert DROP COLUMN search_vector")
+        schema_editor.execute("ALTER TABLE stacks_alert RESET (fillfactor)")
 
 
 Migration.operations.append(migrations.RunPython(add_search_column, drop_search_column))
