@@ -7,7 +7,7 @@ slug change, however they are changed; it is derived again when next needed."""
 import hashlib
 import json
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .models import HostPortClaim, NetworkMember, Stack, StackFootprint, parse_port
 
@@ -60,13 +60,16 @@ def record(stack, compose_doc):
     current = StackFootprint.objects.filter(stack_id=stack.pk).values_list("source_hash", flat=True).first()
     if current == digest:
         return
-    with transaction.atomic():
-        StackFootprint.objects.filter(stack_id=stack.pk).delete()
-        fp = StackFootprint.objects.create(stack_id=stack.pk, source_hash=digest)
-        HostPortClaim.objects.bulk_create([HostPortClaim(footprint=fp, service=svc, ip=ip, proto=proto, port=port)
-                                           for (ip, proto, port), svc in sorted(set(ports))])
-        NetworkMember.objects.bulk_create([NetworkMember(footprint=fp, service=svc, network=net)
-                                           for svc, net in nets])
+    try:
+        with transaction.atomic():
+            StackFootprint.objects.filter(stack_id=stack.pk).delete()
+            fp = StackFootprint.objects.create(stack_id=stack.pk, source_hash=digest)
+            HostPortClaim.objects.bulk_create([HostPortClaim(footprint=fp, service=svc, ip=ip, proto=proto,
+                                                             port=port) for (ip, proto, port), svc in sorted(set(ports))])
+            NetworkMember.objects.bulk_create([NetworkMember(footprint=fp, service=svc, network=net)
+                                               for svc, net in nets])
+    except IntegrityError:
+        pass  # another process recorded the same stack at the same moment: its rows serve as well
 
 
 def ensure_current(exclude=None):

@@ -191,14 +191,18 @@ SELECT id FROM delivery
 # PostgreSQL: the rows travel as one JSON parameter, already in key order; a
 # statement with fifteen placeholders per alert costs more to build and plan
 # than to run.
+# The Linker's map may name a stack or service deleted since by another
+# process: such a link becomes NULL rather than a foreign-key error.
+LINKED = ("(SELECT id FROM stacks_stack WHERE id = {stack})",
+          "(SELECT id FROM stacks_service WHERE id = {service})")
 FROM_JSON = """
 SELECT r.fingerprint, r.starts_at, r.ends_at, r.status, r.name, r.severity, r.labels, r.annotations,
-       r.generator_url, r.stack_id, r.service_id, %s::timestamptz, %s::timestamptz, r.resolved_at, r.search_text
+       r.generator_url, {stack_id}, {service_id}, %s::timestamptz, %s::timestamptz, r.resolved_at, r.search_text
 FROM jsonb_to_recordset(%s::jsonb) AS r(fingerprint text, starts_at timestamptz, ends_at timestamptz, status text,
      name text, severity text, labels jsonb, annotations jsonb, generator_url text, stack_id bigint,
      service_id bigint, resolved_at timestamptz, search_text text)
 ORDER BY r.fingerprint, r.starts_at
-"""
+""".format(stack_id=LINKED[0].format(stack="r.stack_id"), service_id=LINKED[1].format(service="r.service_id"))
 
 
 def _link_all(incoming):
@@ -248,7 +252,8 @@ def store(payload, incoming, truncated):
     with transaction.atomic():
         ids = []
         if keys:
-            row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            linked = f"{LINKED[0].format(stack='%s')}, {LINKED[1].format(service='%s')}"
+            row = f"(%s, %s, %s, %s, %s, %s, %s, %s, %s, {linked}, %s, %s, %s, %s)"
             params = []
             for (fp, starts, ends, status, name, severity, labels, annotations, url, stack_id, service_id,
                  resolved_at, text) in rows:

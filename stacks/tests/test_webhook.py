@@ -213,3 +213,18 @@ def test_an_alert_for_a_service_added_by_another_process_links_to_it(client, def
     post(client, payload(alert(fingerprint="ffff000011112222", stack="app", service="worker")))
     linked = Alert.objects.get(fingerprint="ffff000011112222")
     assert (linked.stack.slug, linked.service.name) == ("app", "worker")
+
+
+def test_a_service_deleted_by_another_process_leaves_the_alert_unlinked_not_refused(client, defaults):
+    from django.db import connection
+
+    from stacks.models import Service
+
+    post(client, payload(alert()))  # the map is built now, with node-exporter in it
+    gone = Service.objects.get(stack__slug="monitoring", name="node-exporter")
+    with connection.cursor() as cursor:  # as another process would: no signal reaches this one
+        cursor.execute("DELETE FROM stacks_service WHERE id = %s", [gone.pk])
+    r = post(client, payload(alert(fingerprint="abcdabcdabcdabcd", stack="monitoring", service="node-exporter")))
+    assert r.status_code == 200
+    stored = Alert.objects.get(fingerprint="abcdabcdabcdabcd")
+    assert stored.stack.slug == "monitoring" and stored.service_id is None
