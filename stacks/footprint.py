@@ -52,38 +52,54 @@ def members(slug, compose_doc):
             for net in sorted(engine_network_names(slug, compose_doc, service_networks(spec)))]
 
 
+def _derive(stack, compose_doc):
+    ports, nets = claims(compose_doc), members(stack.slug, compose_doc)
+    digest = hashlib.sha256(json.dumps([stack.slug, ports, nets]).encode()).hexdigest()
+    return digest, sorted(set(ports)), nets
+
+
+def _write(derived):
+    """Replace the footprints of these stacks: {stack_id: (digest, ports, nets)}."""
+    try:
+        with transaction.atomic():
+            StackFootprint.objects.filter(stack_id__in=list(derived)).delete()
+            footprints = StackFootprint.objects.bulk_create([StackFootprint(stack_id=stack_id, source_hash=digest)
+                                                             for stack_id, (digest, _p, _n) in derived.items()])
+            by_stack = {fp.stack_id: fp for fp in footprints}
+            HostPortClaim.objects.bulk_create([
+                HostPortClaim(footprint=by_stack[stack_id], service=svc, ip=ip, proto=proto, port=port)
+                for stack_id, (_d, ports, _n) in derived.items() for (ip, proto, port), svc in ports])
+            NetworkMember.objects.bulk_create([
+                NetworkMember(footprint=by_stack[stack_id], service=svc, network=net)
+                for stack_id, (_d, _p, nets) in derived.items() for svc, net in nets])
+    except IntegrityError:
+        pass  # another process recorded the same stacks at the same moment: its rows serve as well
+
+
 def record(stack, compose_doc):
     """Keep the stack's footprint rows in step with this Compose document; writes
     only when it changed."""
-    ports, nets = claims(compose_doc), members(stack.slug, compose_doc)
-    digest = hashlib.sha256(json.dumps([stack.slug, ports, nets]).encode()).hexdigest()
+    derived = _derive(stack, compose_doc)
     current = StackFootprint.objects.filter(stack_id=stack.pk).values_list("source_hash", flat=True).first()
-    if current == digest:
-        return
-    try:
-        with transaction.atomic():
-            StackFootprint.objects.filter(stack_id=stack.pk).delete()
-            fp = StackFootprint.objects.create(stack_id=stack.pk, source_hash=digest)
-            HostPortClaim.objects.bulk_create([HostPortClaim(footprint=fp, service=svc, ip=ip, proto=proto,
-                                                             port=port) for (ip, proto, port), svc in sorted(set(ports))])
-            NetworkMember.objects.bulk_create([NetworkMember(footprint=fp, service=svc, network=net)
-                                               for svc, net in nets])
-    except IntegrityError:
-        pass  # another process recorded the same stack at the same moment: its rows serve as well
+    if current != derived[0]:
+        _write({stack.pk: derived})
 
 
 def ensure_current(exclude=None):
-    """Derive the footprint of every stack that has none (new, or changed since).
-    Only the Compose part is rendered: files and dashboards, however large, are
-    never read."""
+    """Derive the footprint of every stack that has none (new, or changed since),
+    all in one write. Only the Compose part is rendered: files and dashboards,
+    however large, are never read."""
     from .render import Secrets, compose
 
     stale = Stack.objects.filter(footprint__isnull=True)
     if exclude is not None:
         stale = stale.exclude(pk=exclude.pk)
+    derived = {}
     for stack in stale.prefetch_related("services", "networks"):
         doc = compose.compose_dict(stack, list(stack.services.all()), list(stack.networks.all()), [], Secrets({}))
-        record(stack, doc)
+        derived[stack.pk] = _derive(stack, doc)
+    if derived:
+        _write(derived)
 
 
 def claims_on(ports, exclude):
