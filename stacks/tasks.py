@@ -200,6 +200,13 @@ def end_resolved_acknowledgements():
     end_resolved()
 
 
+@shared_task
+def prune_alerts():
+    from .alerting.retention import prune
+
+    prune()
+
+
 # --- Container logs: fetched by the worker, read by the web process ------------
 LOG_LINES = 200
 
