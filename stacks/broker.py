@@ -76,33 +76,55 @@ class StackLock:
 
 
 # --- Operation notices ------------------------------------------------------------
-# A list per operation that grows by one item per step and a last one at the end:
-# the command line blocks on it (BLPOP) instead of polling the database.
-NOTICE_TTL = 600
+# An operation publishes on its channel each time it records a step or changes
+# status; waiters (the command line, a page) subscribe first, then read the row,
+# then block until the next notice instead of polling on a timer.
 
-
-def notify(deployment_id, what="step"):
+def notify(deployment_id):
     try:
-        pipe = connection().pipeline()
-        pipe.rpush(_events_key(deployment_id), what)
-        pipe.expire(_events_key(deployment_id), NOTICE_TTL)
-        pipe.execute()
+        connection().publish(_events_key(deployment_id), "1")
     except redis.RedisError:
         pass  # a waiter falls back to its timeout; the row is the truth
 
 
-def wait_notice(deployment_id, timeout):
-    """Block until the operation records something (or timeout); True if it did.
-    Takes every notice queued so far."""
-    timeout = max(1, min(int(timeout), 4))  # below the connection's socket timeout
-    try:
-        r = connection()
-        got = r.blpop([_events_key(deployment_id)], timeout=timeout)
-        if got:
-            r.delete(_events_key(deployment_id))
-        return bool(got)
-    except redis.RedisError:
-        return False
+class Notices:
+    """Subscribed on creation: `wait(timeout)` returns True at the next notice
+    (False on timeout or when Redis is down, so that the caller reads the row)."""
+
+    def __init__(self, deployment_id):
+        self.pubsub = None
+        try:
+            self.pubsub = connection().pubsub(ignore_subscribe_messages=True)
+            self.pubsub.subscribe(_events_key(deployment_id))
+        except redis.RedisError:
+            self.pubsub = None
+
+    def wait(self, timeout):
+        if self.pubsub is None:
+            import time
+
+            time.sleep(min(timeout, 0.5))
+            return False
+        try:
+            got = self.pubsub.get_message(timeout=min(timeout, 4))  # below the socket timeout
+            while got is not None and self.pubsub.get_message(timeout=0) is not None:
+                pass  # several notices at once: one wake-up
+            return got is not None
+        except redis.RedisError:
+            return False
+
+    def close(self):
+        if self.pubsub is not None:
+            try:
+                self.pubsub.close()
+            except redis.RedisError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # --- Small caches ------------------------------------------------------------------

@@ -533,12 +533,36 @@ class Deployment(models.Model):
         broker.notify(self.pk)
         return step
 
+    def wait(self, timeout, on_step=None):
+        """Until it is done or `timeout` seconds pass, woken by its notices (no
+        timer); on_step(step) for each step recorded meanwhile. True when done."""
+        import time
+
+        from . import broker
+
+        deadline, seen = time.monotonic() + timeout, 0
+        with broker.Notices(self.pk) as notices:
+            while True:
+                # Status first, then steps: an operation logs its last step before it ends.
+                self.refresh_from_db(fields=["status", "error", "started", "finished"])
+                if on_step:
+                    for step in self.steps.filter(id__gt=seen):
+                        seen = step.id
+                        on_step(step)
+                left = deadline - time.monotonic()
+                if self.is_done or left <= 0:
+                    return self.is_done
+                notices.wait(left)
+
     def claim(self):
         """queued → running, once: whoever flips it carries the operation out."""
         now = timezone.now()
         if Deployment.objects.filter(pk=self.pk, status=self.QUEUED).update(status=self.RUNNING, started=now) != 1:
             return False
         self.status, self.started = self.RUNNING, now
+        from . import broker
+
+        broker.notify(self.pk)
         return True
 
     def finish(self):
@@ -556,7 +580,7 @@ class Deployment(models.Model):
 
         self.status, self.finished = status, timezone.now()
         self.save(update_fields=["status", "error", "finished", "started"])
-        broker.notify(self.pk, "done")
+        broker.notify(self.pk)
 
     def previous(self):
         return (Deployment.objects.filter(stack=self.stack, action="deploy", id__lt=self.id)

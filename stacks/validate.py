@@ -47,9 +47,31 @@ def validate_stack(stack, bundle=None, all_stacks=None):
     problems = []
     for name in sorted(bundle.missing_secrets):
         problems.append(Problem("secrets", f"${{secret:{name}}} is used but no secret named {name!r} exists."))
-    problems += check_compose_schema(bundle)
-    problems += check_with_tools(bundle)
+    problems += checks_of_the_files(bundle)
     problems += check_cross_objects(stack, bundle, all_stacks)
+    return problems
+
+
+def checks_of_the_files(bundle):
+    """The schema and the tools look at the bundle alone: their result is kept by
+    bundle hash, so a redeploy of an unchanged stack does not run them again.
+    (Cross-object checks read other stacks, and always run.)"""
+    from . import broker
+
+    key = f"panel:validated:{bundle.hash}"
+    try:
+        kept = broker.get(key)
+    except broker.BrokerError:
+        kept = None
+    if kept is not None:
+        return [Problem(**p) for p in json.loads(kept)]
+    problems = check_compose_schema(bundle) + check_with_tools(bundle)
+    if any("not installed" in p.message or "not found" in p.message for p in problems):
+        return problems  # a tool was missing: not a verdict worth keeping
+    try:
+        broker.put(key, json.dumps([p.__dict__ for p in problems]), 86400)
+    except broker.BrokerError:
+        pass
     return problems
 
 

@@ -25,6 +25,7 @@ def stack_detail(request, slug):
 
 
 ACTIONS = {"deploy", "stop", "down", "restart"}
+ACTION_PATIENCE = 0.5  # seconds
 
 
 @require_POST
@@ -48,6 +49,9 @@ def stack_action(request, slug, action):
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
     else:
+        # A quick operation (a no-op redeploy) is over before the page would load:
+        # wait for it briefly, so that the next page already shows the outcome.
+        deployment.wait(ACTION_PATIENCE)
         target = deployment_url(deployment)
     if request.htmx:
         return HttpResponseClientRedirect(target)

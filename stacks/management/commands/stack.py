@@ -1,6 +1,5 @@
 """`manage.py stack VERB …`: the verbs scripts need."""
 import json
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,6 +10,9 @@ QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before th
 
 
 class Command(BaseCommand):
+    # Scripts call this often: no system checks (they import every URL and view),
+    # and each verb imports only what it uses.
+    requires_system_checks = []
     help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, local-images."
 
     def add_arguments(self, parser):
@@ -36,7 +38,8 @@ class Command(BaseCommand):
         p = sub.add_parser("down", help="Stop and remove a stack's containers and networks.")
         p.add_argument("slug")
         p.add_argument("--volumes", action="store_true", help="Remove its named volumes too.")
-        p.add_argument("--wait", action="store_true")
+        p.add_argument("--detach", "-d", action="store_true", help="Return once queued, without waiting.")
+        p.add_argument("--wait", action="store_true", help="The default; kept for scripts.")
         p = sub.add_parser("status", help="Containers of a stack, from the Docker engine.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
@@ -121,9 +124,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def _run_operation(self, stack, action, options, wait):
+        from stacks.models import Busy
+
         try:
             deployment = stack.request_operation(action, options=options)
-        except ValueError as exc:
+        except Busy as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
         if not wait:
@@ -142,18 +147,18 @@ class Command(BaseCommand):
 
         if not workers_alive():
             runner = run_in_this_process("No Celery worker answers")
-        queued_since, seen = time.monotonic(), 0
-        while True:
-            deployment.refresh_from_db()
-            for step in deployment.steps.filter(id__gt=seen):
-                seen = step.id
+        shown = set()
+
+        def show(step):
+            if step.id not in shown:
+                shown.add(step.id)
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
-            if deployment.is_done:
-                break
-            if (runner is None and deployment.status == Deployment.QUEUED
-                    and time.monotonic() - queued_since > QUEUE_PATIENCE):
-                runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
-            time.sleep(0.3)
+
+        done = deployment.wait(QUEUE_PATIENCE, show)
+        if not done and runner is None and deployment.status == Deployment.QUEUED:
+            runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
+        while not done:
+            done = deployment.wait(3600, show)
         if runner is not None:
             runner.join()
         if deployment.status == Deployment.FAILED:
@@ -188,8 +193,9 @@ class Command(BaseCommand):
     def do_deploy(self, slug, wait=False, **opts):
         self._run_operation(self._stack(slug), "deploy", {}, wait)
 
-    def do_down(self, slug, volumes=False, wait=False, **opts):
-        self._run_operation(self._stack(slug), "down", {"volumes": volumes}, wait)
+    def do_down(self, slug, volumes=False, detach=False, **opts):
+        # Waits by default, as `docker-compose down` does.
+        self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
 
     def do_status(self, slug, json=False, **opts):
         from stacks.engine import EngineError, stack_status
