@@ -7,6 +7,10 @@ import logging
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+
+# The Celery app is loaded with the tasks, not at Django start-up (controlpanel/
+# __init__), so that commands that queue nothing do not load Celery.
+from controlpanel.celery import app as _app  # noqa: F401
 from django.utils import timezone
 
 from .models import Busy, Deployment
