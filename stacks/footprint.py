@@ -9,29 +9,13 @@ import json
 
 from django.db import IntegrityError, transaction
 
-from .models import HostPortClaim, NetworkMember, Stack, StackFootprint, parse_port
-
-
-def service_networks(spec):
-    nets = spec.get("networks") or ["default"]
-    return list(nets)
+from .composefile import claimed_host_ports, network_name, service_networks
+from .models import HostPortClaim, NetworkMember, Stack, StackFootprint
 
 
 def engine_network_names(slug, compose_doc, keys):
     defs = compose_doc.get("networks") or {}
-    return {(defs.get(key) or {}).get("name") or f"{slug}_{key}" for key in keys}
-
-
-def host_ports(port_spec, replicas):
-    """Host ports a service claims: [(ip, proto, port)]; a single port with more
-    than one replica is claimed once per replica (that is the clash)."""
-    ip, host, _container, proto = parse_port(port_spec)
-    if not host:
-        return []
-    if "-" in host:
-        lo, hi = (int(x) for x in host.split("-"))
-        return [(ip or "0.0.0.0", proto, p) for p in range(lo, hi + 1)]
-    return [(ip or "0.0.0.0", proto, int(host))] * replicas
+    return {network_name(slug, key, defs.get(key)) for key in keys}
 
 
 def claims(compose_doc):
@@ -40,7 +24,7 @@ def claims(compose_doc):
     for name, spec in (compose_doc.get("services") or {}).items():
         for port in spec.get("ports") or []:
             try:
-                out += [(claim, name) for claim in host_ports(port, 1)]
+                out += [(claim, name) for claim in claimed_host_ports(port, 1)]
             except ValueError:
                 continue
     return out

@@ -16,9 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import footprint
-from .footprint import engine_network_names as _engine_network_names
-from .footprint import service_networks as _service_networks
-from .models import parse_port
+from .composefile import find_cycle, host_port_range, parse_port, service_network_names, service_networks
 from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
 # Debian's docker-compose package ships the Compose specification's schema; so
@@ -49,8 +47,7 @@ def validate_stack(stack, bundle=None):
     problems = []
     for name in sorted(bundle.missing_secrets):
         problems.append(Problem("secrets", f"${{secret:{name}}} is used but no secret named {name!r} exists."))
-    problems += check_compose_schema(bundle)
-    problems += check_with_tools(bundle)
+    problems += checks_of_the_files(bundle)
     problems += check_cross_objects(stack, bundle)
     problems += check_rule_tests(stack)
     return problems
@@ -67,6 +64,29 @@ def check_rule_tests(stack):
     except RuleTestsUnavailable as exc:
         return [Problem("alert rules", f"{exc} Their test cases were not run.", "warning")]
     return [Problem(f"alert rule {rule.name}", f"promtool test rules: {message}") for rule, message in failing]
+
+
+def checks_of_the_files(bundle):
+    """The schema and the tools look at the bundle alone: their result is kept by
+    bundle hash, so a redeploy of an unchanged stack does not run them again.
+    (Cross-object checks read other stacks, and always run.)"""
+    from . import broker
+
+    key = f"panel:validated:{bundle.hash}"
+    try:
+        kept = broker.get(key)
+    except broker.BrokerError:
+        kept = None
+    if kept is not None:
+        return [Problem(**p) for p in json.loads(kept)]
+    problems = check_compose_schema(bundle) + check_with_tools(bundle)
+    if any("not installed" in p.message or "not found" in p.message for p in problems):
+        return problems  # a tool was missing: not a verdict worth keeping
+    try:
+        broker.put(key, json.dumps([p.__dict__ for p in problems]), 86400)
+    except broker.BrokerError:
+        pass
+    return problems
 
 
 # --- Compose schema ------------------------------------------------------------
@@ -181,7 +201,7 @@ def check_cross_objects(stack, bundle):
         for dep in (spec.get("depends_on") or {}):
             if dep not in services:
                 problems.append(Problem(where, f"depends on {dep!r}, which is not a service of this stack."))
-        for net in _service_networks(spec):
+        for net in service_networks(spec):
             if net not in declared_nets:
                 problems.append(Problem(where, f"uses network {net!r}, which the stack does not declare."))
         for vol in spec.get("volumes") or []:
@@ -200,8 +220,9 @@ def check_cross_objects(stack, bundle):
             except ValueError as exc:
                 problems.append(Problem(where, str(exc)))
                 continue
-            if host and "-" in host:
-                lo, hi = (int(x) for x in host.split("-"))
+            span = host_port_range(host)
+            if span and span[1] > span[0]:
+                lo, hi = span
                 if hi - lo + 1 < replicas:
                     problems.append(Problem(where, f"{replicas} replicas cannot share the {hi - lo + 1} host ports {host}."))
             elif host and replicas > 1:
@@ -218,7 +239,10 @@ def check_cross_objects(stack, bundle):
             if opts.get("fluentd-async") not in ("true", "1"):
                 problems.append(Problem(where, 'fluentd logging without fluentd-async: "true" stops the container '
                                                "from starting while Fluentd is down.", "warning"))
-        problems += _check_cycles(name, services)
+
+    cycle = find_cycle(services)
+    if cycle:
+        problems.append(Problem(f"service {cycle[0]}", "depends_on makes a cycle: " + " → ".join(cycle) + "."))
 
     # Other stacks are seen through their footprints (stacks.footprint): what
     # one validation costs does not depend on how many or how large they are.
@@ -238,24 +262,6 @@ def _dedupe(problems):
             seen.add(p)
             out.append(p)
     return out
-
-
-def _check_cycles(start, services):
-    path, stack_ = [], [(start, iter((services[start].get("depends_on") or {}).keys()))]
-    path.append(start)
-    while stack_:
-        node, it = stack_[-1]
-        nxt = next(it, None)
-        if nxt is None:
-            stack_.pop()
-            path.pop()
-            continue
-        if nxt == start:
-            return [Problem(f"service {start}", "depends_on makes a cycle: " + " → ".join(path + [start]) + ".")]
-        if nxt in services and nxt not in path:
-            path.append(nxt)
-            stack_.append((nxt, iter((services[nxt].get("depends_on") or {}).keys())))
-    return []
 
 
 def _check_host_port_clashes(stack, bundle):
@@ -283,11 +289,11 @@ def _check_scrape_targets(stack, bundle):
     if not prom:
         return []
     name, spec = prom[0]
-    prom_nets = _engine_network_names(stack.slug, bundle.compose, _service_networks(spec))
+    prom_nets = service_network_names(stack.slug, bundle.compose, spec)
     extra_hosts = {h.split(":")[0] for h in spec.get("extra_hosts") or []}
     reachable = {name, "localhost", "127.0.0.1"} | extra_hosts
     for svc_name, svc in bundle.compose["services"].items():
-        if prom_nets & _engine_network_names(stack.slug, bundle.compose, _service_networks(svc)):
+        if prom_nets & service_network_names(stack.slug, bundle.compose, svc):
             reachable.add(svc_name)
     reachable |= footprint.services_on(prom_nets, exclude=stack)
     jobs = list(stack.scrape_jobs.all())

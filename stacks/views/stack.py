@@ -6,9 +6,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks.models import Stack
+from stacks.models import Busy, Stack
 from stacks.timeline import stack_timeline
-from stacks.tasks import Busy, request_operation
 
 from . import render_page
 
@@ -28,6 +27,7 @@ def stack_detail(request, slug):
 
 
 ACTIONS = {"deploy", "stop", "down", "restart"}
+ACTION_PATIENCE = 0.5  # seconds
 
 
 @require_POST
@@ -46,11 +46,14 @@ def stack_action(request, slug, action):
     if action == "down":
         options["volumes"] = request.POST.get("volumes") == "on"
     try:
-        deployment = request_operation(stack, action, user=request.user, options=options)
+        deployment = stack.request_operation(action, user=request.user, options=options)
     except Busy as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
     else:
+        # A quick operation (a no-op redeploy) is over before the page would load:
+        # wait for it briefly, so that the next page already shows the outcome.
+        deployment.wait(ACTION_PATIENCE)
         target = deployment_url(deployment)
     if request.htmx:
         return HttpResponseClientRedirect(target)

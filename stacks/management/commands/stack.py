@@ -1,6 +1,5 @@
 """`manage.py stack VERB …`: the verbs scripts need."""
 import json
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,7 +10,10 @@ QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before th
 
 
 class Command(BaseCommand):
-    help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, test-rules, local-images."
+    # Scripts call this often: no system checks (they import every URL and view),
+    # and each verb imports only what it uses.
+    requires_system_checks = []
+    help = "Manage stacks: list, load-defaults, render, import, deploy, down, status, plan, test-rules, local-images."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -27,13 +29,17 @@ class Command(BaseCommand):
         p = sub.add_parser("import", help="Create a stack from a docker-compose.yml.")
         p.add_argument("file")
         p.add_argument("--name", required=True, help="The new stack's slug.")
+        p = sub.add_parser("plan", help="What a deploy would do now, changing nothing.")
+        p.add_argument("slug")
+        p.add_argument("--json", action="store_true")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
         p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
         p = sub.add_parser("down", help="Stop and remove a stack's containers and networks.")
         p.add_argument("slug")
         p.add_argument("--volumes", action="store_true", help="Remove its named volumes too.")
-        p.add_argument("--wait", action="store_true")
+        p.add_argument("--detach", "-d", action="store_true", help="Return once queued, without waiting.")
+        p.add_argument("--wait", action="store_true", help="The default; kept for scripts.")
         p = sub.add_parser("status", help="Containers of a stack, from the Docker engine.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
@@ -136,11 +142,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def _run_operation(self, stack, action, options, wait):
-        from stacks.tasks import request_operation
+        from stacks.models import Busy
 
         try:
-            deployment = request_operation(stack, action, options=options)
-        except ValueError as exc:
+            deployment = stack.request_operation(action, options=options)
+        except Busy as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
         if not wait:
@@ -159,29 +165,55 @@ class Command(BaseCommand):
 
         if not workers_alive():
             runner = run_in_this_process("No Celery worker answers")
-        queued_since, seen = time.monotonic(), 0
-        while True:
-            deployment.refresh_from_db()
-            for step in deployment.steps.filter(id__gt=seen):
-                seen = step.id
+        shown = set()
+
+        def show(step):
+            if step.id not in shown:
+                shown.add(step.id)
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
-            if deployment.is_done:
-                break
-            if (runner is None and deployment.status == Deployment.QUEUED
-                    and time.monotonic() - queued_since > QUEUE_PATIENCE):
-                runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
-            time.sleep(0.3)
+
+        done = deployment.wait(QUEUE_PATIENCE, show)
+        if not done and runner is None and deployment.status == Deployment.QUEUED:
+            runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
+        while not done:
+            done = deployment.wait(3600, show)
         if runner is not None:
             runner.join()
         if deployment.status == Deployment.FAILED:
             raise CommandError(f"{action} of {stack.slug} failed: {deployment.error}")
         self.stdout.write(self.style.SUCCESS(f"{action} of {stack.slug} succeeded."))
 
+    def do_plan(self, slug, json=False, **opts):
+        from stacks.engine import EngineError
+
+        stack = self._stack(slug)
+        try:
+            bundle, problems, plan = stack.plan_deploy()
+        except EngineError as exc:
+            raise CommandError(str(exc)) from None
+        if json:
+            self.stdout.write(_json.dumps({"stack": slug, "bundle_hash": bundle.hash,
+                                           "problems": [str(p) for p in problems],
+                                           "plan": plan.as_dict() if plan else None}, indent=2))
+        else:
+            for problem in problems:
+                self.stderr.write(str(problem))
+            if plan is not None:
+                self.stdout.write(f"Plan for {slug} (bundle {bundle.hash[:12]}):")
+                for line in plan.lines():
+                    self.stdout.write(f"  {line}")
+                for change in plan.files:
+                    self.stdout.write(change.diff.rstrip("\n"))
+        if plan is None:
+            raise CommandError(f"{slug}: {len([p for p in problems if p.severity == 'error'])} problem(s); "
+                               "a deploy would change nothing.")
+
     def do_deploy(self, slug, wait=False, **opts):
         self._run_operation(self._stack(slug), "deploy", {}, wait)
 
-    def do_down(self, slug, volumes=False, wait=False, **opts):
-        self._run_operation(self._stack(slug), "down", {"volumes": volumes}, wait)
+    def do_down(self, slug, volumes=False, detach=False, **opts):
+        # Waits by default, as `docker-compose down` does.
+        self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
 
     def do_status(self, slug, json=False, **opts):
         from stacks.engine import EngineError, stack_status
@@ -202,7 +234,7 @@ class Command(BaseCommand):
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         from stacks.engine import EngineError
-        from stacks.engine.apply import follow_logs
+        from stacks.engine.operations import follow_logs
 
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
