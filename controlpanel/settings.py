@@ -144,6 +144,10 @@ DEFAULT_PUBLISH_ADDRESS = env("DEFAULT_PUBLISH_ADDRESS", "127.0.0.1")
 STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
+# Engine queues are `engine.NAME`; a prefix keeps separate runs (tests) apart on one broker.
+PANEL_ENGINE_QUEUE_PREFIX = env("PANEL_ENGINE_QUEUE_PREFIX", "")
+# Seconds the overview trusts its list of engines that have a worker.
+PANEL_WORKER_QUEUES_TTL = int(env("PANEL_WORKER_QUEUES_TTL", "10"))
 
 LOGGING = {
     "version": 1,

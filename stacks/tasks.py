@@ -52,7 +52,7 @@ def request_operation(stack, action, user=None, options=None):
 
 def _enqueue(deployment):
     try:
-        run_operation.delay(deployment.pk)
+        run_operation.apply_async((deployment.pk,), queue=deployment.stack.engine.queue)
     except Exception as exc:  # noqa: BLE001 — the broker is down: say so on the row
         log.warning("Could not queue operation #%s: %s", deployment.pk, exc)
         Deployment.objects.filter(pk=deployment.pk, status=Deployment.QUEUED).update(
@@ -76,7 +76,7 @@ def run_here(deployment_id):
 
     try:
         if _claim(deployment_id):
-            execute(Deployment.objects.select_related("stack").get(pk=deployment_id))
+            execute(Deployment.objects.select_related("stack__engine").get(pk=deployment_id))
     finally:
         connection.close()  # this thread's own connection
 
@@ -121,11 +121,18 @@ class _Lock:
 def run_operation(deployment_id):
     if not _claim(deployment_id):
         return  # already handled (a redelivered message, or a script carried it out)
-    execute(Deployment.objects.select_related("stack").get(pk=deployment_id))
+    execute(Deployment.objects.select_related("stack__engine").get(pk=deployment_id))
 
 
 def execute(deployment):
-    """Run one recorded operation; its steps and outcome go on its row."""
+    """Run one recorded operation, on the stack's engine; its steps and outcome go on its row."""
+    from .engine.connect import using
+
+    with using(deployment.stack.engine):
+        return _execute(deployment)
+
+
+def _execute(deployment):
     from . import engine
     from .render import render_bundle
     from .validate import errors, validate_stack
@@ -152,6 +159,8 @@ def execute(deployment):
                 report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
                 roles = dict(stack.services.values_list("name", "role"))
                 engine.deploy(stack.slug, stack.directory, bundle, roles, report)
+                if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
+                    _leave_old_engine(stack, report)
             elif deployment.action == "stop":
                 engine.stop(stack.slug, report)
             elif deployment.action == "down":
@@ -176,6 +185,20 @@ def execute(deployment):
     return deployment
 
 
+def _leave_old_engine(stack, report):
+    """The second half of a move: the stack runs on its new engine; bring it down
+    on the one it left (volumes stay, as with `down`)."""
+    from . import engine
+    from .engine.connect import using
+
+    old = stack.moved_from
+    report(f"Moved from engine {old.name}: bringing the stack down there")
+    with using(old):
+        engine.down(stack.slug, report)
+    Stack.objects.filter(pk=stack.pk).update(moved_from=None)
+    stack.moved_from = None
+
+
 def _refresh_health(stack):
     """Pages show the new state right after an operation, not at the next poll."""
     from .health import poll_one
@@ -188,9 +211,22 @@ def _refresh_health(stack):
 
 @shared_task
 def poll_health():
-    from .health import poll_all
+    """Beat's tick: one poll per engine, on that engine's queue, so each engine is
+    polled by a worker that can reach it and a slow engine delays only itself."""
+    from .models import Engine
 
-    poll_all()
+    for engine in Engine.objects.filter(stacks__isnull=False).distinct():
+        poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
+
+
+@shared_task
+def poll_engine(engine_id):
+    from .health import poll_all
+    from .models import Engine
+
+    engine = Engine.objects.filter(pk=engine_id).first()
+    if engine is not None:
+        poll_all(engine)
 
 
 # --- Container logs: fetched by the worker, read by the web process ------------
@@ -204,7 +240,7 @@ def _logs_key(service):
 def refresh_logs(service):
     """Ask a worker for fresh lines, at most once every two seconds per service."""
     if _redis().set(_logs_key(service) + ":asked", 1, nx=True, ex=2):
-        fetch_logs.delay(service.pk)
+        fetch_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
 
 
 def cached_logs(service):
@@ -222,13 +258,15 @@ def fetch_logs(service_id):
     import json
 
     from .engine import EngineError, container_logs
+    from .engine.connect import using
     from .models import Service
 
-    service = Service.objects.select_related("stack").filter(pk=service_id).first()
+    service = Service.objects.select_related("stack__engine").filter(pk=service_id).first()
     if service is None:
         return
     try:
-        text = container_logs(service.stack.slug, service.name, tail=LOG_LINES)
+        with using(service.stack.engine):
+            text = container_logs(service.stack.slug, service.name, tail=LOG_LINES)
         lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]

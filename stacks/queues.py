@@ -1,0 +1,51 @@
+"""Celery queues per engine: which ones a starting worker serves, and which
+engines have a worker at all (for "no worker" on the overview)."""
+import json
+import logging
+
+log = logging.getLogger(__name__)
+CACHE_KEY = "panel:engine-queues"
+
+
+def serve_reachable_engines(worker):
+    """A worker started without -Q serves the default queue and every engine it
+    can reach; one started with -Q engine.NAME serves just what it was told."""
+    from stacks.engine.connect import reachable
+    from stacks.models import Engine
+
+    queues = worker.app.amqp.queues
+    if getattr(queues, "_consume_from", None) is not None:
+        return []  # -Q given
+    added = []
+    for engine in Engine.objects.all():
+        if reachable(engine):
+            queues.select_add(engine.queue)
+            added.append(engine.queue)
+        else:
+            log.warning("Engine %s (%s) is unreachable from this worker: not serving %s",
+                        engine.name, engine.address, engine.queue)
+    return added
+
+
+def served_queues():
+    """Names of the queues some worker consumes, asked of the workers at most
+    once per PANEL_WORKER_QUEUES_TTL seconds (the answer is kept in Redis)."""
+    from django.conf import settings
+
+    from controlpanel.celery import app
+    from stacks.tasks import _redis
+
+    r = _redis()
+    try:
+        cached = r.get(CACHE_KEY)
+    except Exception:  # noqa: BLE001 — no Redis: no worker can be reached either
+        return set()
+    if cached is not None:
+        return set(json.loads(cached))
+    try:
+        replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    except Exception:  # noqa: BLE001
+        replies = {}
+    names = sorted({q["name"] for queues in replies.values() for q in queues})
+    r.set(CACHE_KEY, json.dumps(names), ex=settings.PANEL_WORKER_QUEUES_TTL)
+    return set(names)
