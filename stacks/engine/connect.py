@@ -55,7 +55,15 @@ def build(engine, timeout=None):
         kwargs["tls"] = docker.tls.TLSConfig(ca_cert=str(ca), client_cert=(str(cert), str(key)), verify=True)
     if engine.docker_host.startswith("ssh://"):
         kwargs["use_ssh_client"] = True  # the system's ssh: its config, agent and known_hosts
-    return docker.DockerClient(**kwargs)
+    if not engine.uses_tls:
+        return docker.DockerClient(**kwargs)
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's CA: the
+    # engine's own CA must win, so the session ignores the environment before its
+    # first request (the API version is negotiated afterwards, as "auto" would).
+    c = docker.DockerClient(version="1.41", **kwargs)
+    c.api.trust_env = False
+    c.api._version = c.api._retrieve_server_version()
+    return c
 
 
 def client_for(engine):
