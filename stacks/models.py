@@ -15,6 +15,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from .composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
+
 compose_name = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$",
     "Use lower-case letters, digits, '-' and '_' (Compose's rule for names), starting with a letter or digit.",
@@ -162,7 +164,7 @@ class Network(models.Model):
 
     @property
     def engine_name(self):
-        return self.name or f"{self.stack.slug}_{self.key}"
+        return network_name(self.stack.slug, self.key, {"name": self.name})
 
 
 class Volume(models.Model):
@@ -255,7 +257,7 @@ class Service(models.Model):
     def host_port_for(self, container_port):
         for _ip, host_port, cport, proto in self.published_ports():
             if cport == str(container_port) and host_port and proto == "tcp":
-                return int(host_port.split("-")[0])
+                return host_port_range(host_port)[0]
         return None
 
     def ui_url(self, host="localhost"):
@@ -265,22 +267,6 @@ class Service(models.Model):
     def probe_url(self, host="127.0.0.1"):
         port = self.host_port_for(self.ui_port) if self.ui_port and self.probe_path else None
         return f"http://{host}:{port}{self.probe_path}" if port else ""
-
-
-DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
-
-_PORT_RE = re.compile(
-    r"^(?:(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?P<host>\d+(?:-\d+)?)?:)?(?P<container>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
-)
-
-
-def parse_port(spec):
-    """Split a Compose short port syntax; raises ValueError in the user's terms."""
-    m = _PORT_RE.match(spec.strip())
-    if not m:
-        raise ValueError(f"{spec!r} is not a port mapping like \"9090:9090\" or \"127.0.0.1:3000:3000\".")
-    ip = (m.group("ip") or "").strip("[]")
-    return ip, m.group("host") or "", m.group("container"), m.group("proto") or "tcp"
 
 
 class StackFile(models.Model):

@@ -217,7 +217,7 @@ class Command(BaseCommand):
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         from stacks.engine import EngineError
-        from stacks.engine.apply import follow_logs
+        from stacks.engine.operations import follow_logs
 
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
