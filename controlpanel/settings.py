@@ -148,6 +148,9 @@ DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 PANEL_ENGINE_QUEUE_PREFIX = env("PANEL_ENGINE_QUEUE_PREFIX", "")
 # Seconds the overview trusts its list of engines that have a worker.
 PANEL_WORKER_QUEUES_TTL = int(env("PANEL_WORKER_QUEUES_TTL", "10"))
+# How Swarm stacks publish short-syntax ports: "ingress" (the routing mesh, as
+# `docker stack deploy`) or "host" (on the node running the task).
+PANEL_SWARM_PUBLISH_MODE = env("PANEL_SWARM_PUBLISH_MODE", "ingress")
 
 LOGGING = {
     "version": 1,

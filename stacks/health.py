@@ -66,7 +66,7 @@ def poll_all(engine=None):
     """Every stack (of one engine, when given): the engine's view of its containers
     fetched concurrently, then probes (concurrent per stack) and the rows written
     by this thread."""
-    from .engine import EngineError, stack_status
+    from .engine import EngineError, get_backend
     from .engine.connect import using
 
     stacks = list(Stack.objects.select_related("engine").filter(**({"engine": engine} if engine else {})))
@@ -74,7 +74,7 @@ def poll_all(engine=None):
     def status(stack):
         try:
             with using(stack.engine):
-                return stack_status(stack.slug)
+                return get_backend(stack.engine.backend).status(stack.slug)
         except EngineError as exc:
             log.warning("Health poll of %s: %s", stack.slug, exc)
             return None
@@ -87,9 +87,9 @@ def poll_all(engine=None):
 
 
 def poll_one(stack):
-    from .engine import stack_status
+    from .engine import get_backend
     from .engine.connect import using
 
     with using(stack.engine):
-        rows = stack_status(stack.slug)
+        rows = get_backend(stack.engine.backend).status(stack.slug)
     poll_stack(stack, rows)

@@ -76,6 +76,11 @@ class Engine(models.Model):
         return f"{settings.PANEL_ENGINE_QUEUE_PREFIX}engine.{self.name}"
 
     @property
+    def backend(self):
+        """Which engine backend deploys its stacks (stacks.engine.get_backend)."""
+        return "swarm" if self.swarm else "compose"
+
+    @property
     def uses_tls(self):
         return bool(self.tls_cert)
 

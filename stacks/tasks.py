@@ -158,15 +158,17 @@ def _execute(deployment):
                     raise engine.EngineError(f"The stack has {len(errors(problems))} problem(s); nothing was changed.")
                 report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
                 roles = dict(stack.services.values_list("name", "role"))
-                engine.deploy(stack.slug, stack.directory, bundle, roles, report)
+                engine.deploy(stack.slug, stack.directory, bundle, roles, report, backend=stack.engine.backend)
                 if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
                     _leave_old_engine(stack, report)
             elif deployment.action == "stop":
-                engine.stop(stack.slug, report)
+                engine.get_backend(stack.engine.backend).stop(stack.slug, report)
             elif deployment.action == "down":
-                engine.down(stack.slug, report, volumes=bool(deployment.options.get("volumes")))
+                engine.get_backend(stack.engine.backend).down(
+                    stack.slug, report, volumes=bool(deployment.options.get("volumes")))
             elif deployment.action == "restart":
-                engine.restart_service(stack.slug, deployment.options.get("service", ""), report)
+                engine.get_backend(stack.engine.backend).restart_service(
+                    stack.slug, deployment.options.get("service", ""), report)
             deployment.status = Deployment.SUCCEEDED
             report(f"{deployment.action.capitalize()} finished")
             _refresh_health(stack)
@@ -194,7 +196,7 @@ def _leave_old_engine(stack, report):
     old = stack.moved_from
     report(f"Moved from engine {old.name}: bringing the stack down there")
     with using(old):
-        engine.down(stack.slug, report)
+        engine.get_backend(old.backend).down(stack.slug, report)
     Stack.objects.filter(pk=stack.pk).update(moved_from=None)
     stack.moved_from = None
 
@@ -257,7 +259,7 @@ def cached_logs(service):
 def fetch_logs(service_id):
     import json
 
-    from .engine import EngineError, container_logs
+    from .engine import EngineError, get_backend
     from .engine.connect import using
     from .models import Service
 
@@ -266,7 +268,7 @@ def fetch_logs(service_id):
         return
     try:
         with using(service.stack.engine):
-            text = container_logs(service.stack.slug, service.name, tail=LOG_LINES)
+            text = get_backend(service.stack.engine.backend).logs(service.stack.slug, service.name, tail=LOG_LINES)
         lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]

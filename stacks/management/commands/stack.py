@@ -197,22 +197,23 @@ class Command(BaseCommand):
         self._run_operation(self._stack(slug), "down", {"volumes": volumes}, wait)
 
     def do_status(self, slug, json=False, **opts):
-        from stacks.engine import EngineError, stack_status
+        from stacks.engine import EngineError, get_backend
         from stacks.engine.connect import using
 
         stack = self._stack(slug)
         try:
             with using(stack.engine):
-                rows = stack_status(stack.slug)
+                rows = get_backend(stack.engine.backend).status(stack.slug)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
         if json:
             self.stdout.write(_json.dumps(rows, indent=2))
             return
         if not rows:
-            self.stdout.write(f"{slug}: no containers.")
+            self.stdout.write(f"{slug}: no {'tasks' if stack.engine.swarm else 'containers'}.")
         for row in rows:
-            self.stdout.write(f"{row['name']:<40} {row['service']:<16} {row['state']:<10} "
+            node = f"{row['node']:<16} " if "node" in row else ""  # Swarm: the node running each task
+            self.stdout.write(f"{row['name']:<40} {row['service']:<16} {node}{row['state']:<10} "
                               f"{row['health'] or '-':<10} {row['ports']}")
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
@@ -224,6 +225,12 @@ class Command(BaseCommand):
             raise CommandError(f"Stack {slug} has no service {service!r}.")
         from stacks.engine.connect import using
 
+        if stack.engine.swarm:  # a Swarm service's logs, from every task (no follow)
+            from stacks.engine import get_backend
+
+            with using(stack.engine):
+                self.stdout.write(get_backend("swarm").logs(slug, service, tail=tail))
+            return
         try:
             with using(stack.engine):
                 for line in follow_logs(slug, service, tail=tail, follow=follow):
