@@ -33,11 +33,10 @@ def served_queues():
     from django.conf import settings
 
     from controlpanel.celery import app
-    from stacks.tasks import _redis
+    from stacks import broker
 
-    r = _redis()
     try:
-        cached = r.get(CACHE_KEY)
+        cached = broker.get(CACHE_KEY)
     except Exception:  # noqa: BLE001 — no Redis: no worker can be reached either
         return set()
     if cached is not None:
@@ -47,5 +46,8 @@ def served_queues():
     except Exception:  # noqa: BLE001
         replies = {}
     names = sorted({q["name"] for queues in replies.values() for q in queues})
-    r.set(CACHE_KEY, json.dumps(names), ex=settings.PANEL_WORKER_QUEUES_TTL)
+    try:
+        broker.put(CACHE_KEY, json.dumps(names), settings.PANEL_WORKER_QUEUES_TTL)
+    except Exception:  # noqa: BLE001
+        pass
     return set(names)

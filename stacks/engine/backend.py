@@ -6,8 +6,9 @@ beside it with the same verbs."""
 import json
 from typing import Protocol
 
-from .plan import STATE_FILE, Desired, Observed, Plan, existing_from_labels, images_needed
+from .plan import STATE_FILE, Desired, Observed, Plan, existing_from_labels
 from .plan import plan as make_plan
+from .project import images_needed
 
 
 class Backend(Protocol):

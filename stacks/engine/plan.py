@@ -4,12 +4,14 @@ networks and volumes to create or remove, per container create / recreate (and
 which setting changed) / start / remove, per service reload (which file), and
 the file diff. No Docker calls here: testable without an engine."""
 import difflib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from stacks.composefile import (dependency_levels, image_of, network_keys, network_name, volume_name)
+from stacks.composefile import dependency_levels, image_of
 
 from . import labels as L
+from .project import image_steps, network_steps, volume_steps
 from .service import (Action, Existing, applied_record, config_hash, converge, file_digests, files_digest,
                       hash_inputs, reloadable, what_changed)
 
@@ -45,17 +47,6 @@ class Observed:
     volumes: dict = field(default_factory=dict)  # {engine name: labels}
     files: dict = field(default_factory=dict)  # {bundle path: text on disk, None when absent}
     state: dict = field(default_factory=dict)  # STATE_FILE: what each service last loaded
-
-
-@dataclass
-class Step:
-    kind: str  # pull, build, create, remove, missing
-    target: str  # image reference, network or volume engine name
-    key: str = ""  # the Compose key (network, volume) or the service that uses the image
-    reason: str = ""
-
-    def __str__(self):
-        return f"{self.kind} {self.target}" + (f" ({self.reason})" if self.reason else "")
 
 
 @dataclass
@@ -140,8 +131,6 @@ class Plan:
 
 def existing_from_labels(containers):
     """Existing containers from the engine's list (low-level API dicts)."""
-    import json
-
     out = []
     for c in containers:
         lab = c["Labels"] or {}
@@ -162,53 +151,6 @@ def existing_from_labels(containers):
     return out
 
 
-def images_needed(desired):
-    """{image ref: (service, build spec or None)}, first service naming it wins."""
-    out = {}
-    for name, spec in desired.services.items():
-        out.setdefault(image_of(desired.project, name, spec), (name, spec.get("build")))
-    return out
-
-
-def _image_steps(desired, observed):
-    steps = []
-    for ref, (service, build) in images_needed(desired).items():
-        if not observed.images.get(ref):
-            steps.append(Step("build" if build else "pull", ref, service, "not on the engine"))
-    return steps
-
-
-def _network_steps(desired, observed):
-    defs = desired.compose.get("networks") or {}
-    keys = network_keys(desired.compose)
-    steps = []
-    for key in keys:
-        spec = defs.get(key) or {}
-        name = network_name(desired.project, key, spec)
-        if name not in observed.networks:
-            steps.append(Step("create", name, key, "shared" if spec.get("external") else ""))
-    wanted = {network_name(desired.project, key, defs.get(key)) for key in keys}
-    for name, labels in sorted(observed.networks.items()):
-        if labels.get(L.PROJECT) == desired.project and name not in wanted:
-            steps.append(Step("remove", name, labels.get(L.NETWORK, ""), "no service uses it"))
-    return steps
-
-
-def _volume_steps(desired, observed):
-    # Volumes hold data: a deploy creates the missing ones and never removes any
-    # (`stack down --volumes` does).
-    steps = []
-    for key, spec in (desired.compose.get("volumes") or {}).items():
-        name = volume_name(desired.project, key, spec)
-        if name in observed.volumes:
-            continue
-        if (spec or {}).get("external"):
-            steps.append(Step("missing", name, key, "external: create it first"))
-        else:
-            steps.append(Step("create", name, key))
-    return steps
-
-
 def _file_changes(desired, observed):
     changes = []
     for path, text in desired.files.items():
@@ -225,9 +167,9 @@ def _file_changes(desired, observed):
 def plan(desired, observed):
     services = desired.services
     result = Plan(project=desired.project, order=dependency_levels(services), desired=desired)
-    result.images = _image_steps(desired, observed)
-    result.networks = _network_steps(desired, observed)
-    result.volumes = _volume_steps(desired, observed)
+    result.images = image_steps(desired, observed)
+    result.networks = network_steps(desired, observed)
+    result.volumes = volume_steps(desired, observed)
     result.files = _file_changes(desired, observed)
 
     by_service = {}

@@ -98,7 +98,7 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
     -Q engine.far serves it; the Docker CLI against each daemon agrees."""
     from .second_engine import SecondEngine
     from stacks.queues import CACHE_KEY
-    from stacks.tasks import _redis
+    from stacks.broker import connection as _redis
 
     engine = SecondEngine(free_port()).start()
     far_worker = None

@@ -149,10 +149,8 @@ class Command(BaseCommand):
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def _run_operation(self, stack, action, options, wait):
-        from stacks.tasks import request_operation
-
         try:
-            deployment = request_operation(stack, action, options=options)
+            deployment = stack.request_operation(action, options=options)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")

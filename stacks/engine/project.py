@@ -1,0 +1,65 @@
+"""The project, as Compose 1.x's project.py: its images, networks and volumes —
+what exists, what a deploy must pull, build, create or remove. Pure."""
+from dataclasses import dataclass
+
+from stacks.composefile import image_of, network_keys, network_name, volume_name
+
+from . import labels as L
+
+
+@dataclass
+class Step:
+    kind: str  # pull, build, create, remove, missing
+    target: str  # image reference, network or volume engine name
+    key: str = ""  # the Compose key (network, volume) or the service that uses the image
+    reason: str = ""
+
+    def __str__(self):
+        return f"{self.kind} {self.target}" + (f" ({self.reason})" if self.reason else "")
+
+
+def images_needed(desired):
+    """{image ref: (service, build spec or None)}, first service naming it wins."""
+    out = {}
+    for name, spec in desired.services.items():
+        out.setdefault(image_of(desired.project, name, spec), (name, spec.get("build")))
+    return out
+
+
+def image_steps(desired, observed):
+    steps = []
+    for ref, (service, build) in images_needed(desired).items():
+        if not observed.images.get(ref):
+            steps.append(Step("build" if build else "pull", ref, service, "not on the engine"))
+    return steps
+
+
+def network_steps(desired, observed):
+    defs = desired.compose.get("networks") or {}
+    keys = network_keys(desired.compose)
+    steps = []
+    for key in keys:
+        spec = defs.get(key) or {}
+        name = network_name(desired.project, key, spec)
+        if name not in observed.networks:
+            steps.append(Step("create", name, key, "shared" if spec.get("external") else ""))
+    wanted = {network_name(desired.project, key, defs.get(key)) for key in keys}
+    for name, labels in sorted(observed.networks.items()):
+        if labels.get(L.PROJECT) == desired.project and name not in wanted:
+            steps.append(Step("remove", name, labels.get(L.NETWORK, ""), "no service uses it"))
+    return steps
+
+
+def volume_steps(desired, observed):
+    # Volumes hold data: a deploy creates the missing ones and never removes any
+    # (`stack down --volumes` does).
+    steps = []
+    for key, spec in (desired.compose.get("volumes") or {}).items():
+        name = volume_name(desired.project, key, spec)
+        if name in observed.volumes:
+            continue
+        if (spec or {}).get("external"):
+            steps.append(Step("missing", name, key, "external: create it first"))
+        else:
+            steps.append(Step("create", name, key))
+    return steps
