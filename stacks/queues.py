@@ -42,7 +42,7 @@ def served_queues():
     if cached is not None:
         return set(json.loads(cached))
     try:
-        replies = app.control.inspect(timeout=1.0).active_queues() or {}
+        replies = app.control.inspect(timeout=0.5).active_queues() or {}
     except Exception:  # noqa: BLE001
         replies = {}
     names = sorted({q["name"] for queues in replies.values() for q in queues})
