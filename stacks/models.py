@@ -148,6 +148,23 @@ class Stack(models.Model):
     def last_deployment(self):
         return self.deployments.order_by("-id").first()
 
+    def plan_deploy(self):
+        """(bundle, problems, plan): what deploying now would do; changes nothing.
+        The plan is None when validation finds errors."""
+        from .engine import plan_deploy
+        from .render import render_bundle
+        from .validate import errors, validate_stack
+
+        bundle = render_bundle(self)
+        problems = validate_stack(self, bundle)
+        if errors(problems):
+            return bundle, problems, None
+        roles = dict(self.services.values_list("name", "role"))
+        from .engine.connect import using
+
+        with using(self.engine):
+            return bundle, problems, plan_deploy(self.slug, self.directory, bundle, roles, self.engine.backend)
+
     def request_operation(self, action, user=None, options=None):
         """Record an operation and queue it once the row is committed. Raises Busy
         while another one is queued or running; a running one whose worker died
@@ -559,6 +576,7 @@ class Deployment(models.Model):
     status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
     bundle_hash = models.CharField(max_length=64, blank=True)
     files = models.JSONField(default=dict, blank=True, help_text="The rendered bundle, secrets masked.")
+    plan = models.JSONField(default=dict, blank=True, help_text="The plan it applied (engine/plan.py as_dict).")
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)

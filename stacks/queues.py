@@ -51,3 +51,15 @@ def served_queues():
     except Exception:  # noqa: BLE001
         pass
     return set(names)
+
+
+def route(name, args, kwargs, options, task=None, **kw):
+    """Celery router (CELERY_TASK_ROUTES): a plan is computed on the queue of its
+    stack's engine, by a worker that can reach that engine."""
+    if name == "stacks.tasks.compute_plan" and args:
+        from stacks.models import Stack
+
+        stack = Stack.objects.select_related("engine").filter(pk=args[0]).first()
+        if stack is not None:
+            return {"queue": stack.engine.queue}
+    return None

@@ -118,7 +118,11 @@ def carry_out(deployment):
                                      permanent=True)
         report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
         roles = dict(stack.services.values_list("name", "role"))
-        engine.deploy(stack.slug, stack.directory, bundle, roles, report, backend=stack.engine.backend)
+        desired = engine.Desired.from_bundle(stack.slug, stack.directory, bundle, roles)
+        the_plan = backend.plan(desired, backend.observe(desired))
+        deployment.plan = the_plan.as_dict()  # recorded before anything changes
+        deployment.save(update_fields=["plan"])
+        backend.apply(the_plan, report)
         if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
             _leave_old_engine(stack, report)
     elif deployment.action == "stop":
@@ -226,3 +230,34 @@ def fetch_logs(service_id):
     from . import broker
 
     broker.put(_logs_key(service), json.dumps(payload), 300)
+
+
+# --- Plans: computed by a worker (it has the engine), read by the web process ---
+PLAN_TTL = 600
+
+
+def plan_key(token):
+    return f"panel:plan:{token}"
+
+
+@shared_task
+def compute_plan(stack_id, token):
+    """Render, validate and plan a stack against the engine; the result waits in
+    Redis for the page that asked."""
+    import json
+
+    from . import broker
+    from .engine.client import explain
+    from .models import Stack
+
+    stack = Stack.objects.filter(pk=stack_id).first()
+    if stack is None:
+        return
+    try:
+        bundle, problems, plan = stack.plan_deploy()
+        payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
+                   "plan": plan.as_dict() if plan else None}
+    except Exception as exc:  # noqa: BLE001 — shown on the page in plain words
+        log.warning("Plan of %s failed: %s", stack.slug, exc)
+        payload = {"error": str(explain(exc))}
+    broker.put(plan_key(token), json.dumps(payload), PLAN_TTL)

@@ -1,12 +1,13 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
-from .views import alerts, deployments, imports, logs, metrics, overview, stack
+from .views import alerts, deployments, imports, logs, metrics, overview, plan, stack
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("stacks/import/", imports.stack_import, name="stack-import"),
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
+    path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),

@@ -106,6 +106,7 @@ class Plan:
         return {
             "project": self.project,
             "empty": self.is_empty,
+            "lines": self.lines(),
             "order": self.order,
             "images": [asdict(s) for s in self.images],
             "networks": [asdict(s) for s in self.networks],

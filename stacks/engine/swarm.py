@@ -237,7 +237,8 @@ class SwarmPlan:
         return self.summary().split(", ")
 
     def as_dict(self):
-        return {"project": self.project, "empty": self.is_empty, "networks": self.networks,
+        return {"project": self.project, "empty": self.is_empty, "lines": self.lines(), "files": [],
+                "networks": self.networks,
                 "objects": {n: k for n, (k, _p, _t) in self.objects.items()},
                 "services": [{"service": s.service, "action": s.kind, "reason": s.reason} for s in self.changes]}
 

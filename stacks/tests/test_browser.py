@@ -114,14 +114,19 @@ def test_an_operator_deploys_and_watches_progress_without_a_reload(browser, base
     stack = mini_monitoring(slug=project, prom_port=free_port(), am_port=free_port())
     page = login(browser, base_url, "olga", "operator-pass")
     page.goto(f"{base_url}/stacks/{stack.slug}/")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#deploy")
+    # The plan, computed by the worker against the engine, comes before the confirmation.
+    page.wait_for_selector("#plan-lines:has-text('service create prometheus#1')")
+    assert page.locator("#plan-lines").inner_text().count("create") >= 4  # the network and three containers
+    shot(page, "plan")
+    page.click("#confirm-deploy")
     page.wait_for_url(f"{base_url}/deployments/*/")
     # Mark the document: if the page reloaded, the mark would be gone.
     page.evaluate("window.__no_reload = true")
     page.wait_for_selector("#deployment-status:has-text('succeeded')", timeout=120000)
     assert page.evaluate("window.__no_reload") is True
     steps = page.locator("#steps li").all_inner_texts()
+    assert "service create prometheus#1" in page.locator("#applied-plan").inner_text()
     assert any("Plan: create" in s for s in steps)
     assert any(f"Started {stack.slug}_prometheus_1" in s for s in steps)
     shot(page, "deployment")

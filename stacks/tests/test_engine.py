@@ -248,3 +248,37 @@ def test_a_failed_pull_changes_no_file_on_disk(mini, docker_api):
     d = deploy(mini)
     assert d.status == "failed"
     assert (mini.directory / "prometheus/prometheus.yml").read_text() == before
+
+
+def test_the_plan_lists_a_cold_deploy_is_recorded_and_is_empty_afterwards(mini, docker_api):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("stack", "plan", mini.slug, stdout=out)
+    text = out.getvalue()
+    assert "service  create prometheus#1" in text and f"network  create {mini.slug}_default" in text
+    assert "file     add prometheus/prometheus.yml" in text and "+++ b/prometheus/prometheus.yml" in text
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    assert "service  create node-exporter#1" in d.plan["lines"]
+    out = StringIO()
+    call_command("stack", "plan", mini.slug, "--json", stdout=out)
+    after = json.loads(out.getvalue())
+    assert after["plan"]["empty"] is True and after["plan"]["lines"] == ["nothing to change"]
+
+
+def test_the_stack_page_shows_the_plan_a_worker_computed(mini, docker_api, client, operator):
+    from stacks.tasks import compute_plan
+
+    assert deploy(mini).status == "succeeded"
+    AlertRule.objects.filter(stack=mini).update(expr="up == 7")
+    client.force_login(operator)
+    compute_plan(mini.pk, "tok-1")  # what the worker does when the page asks
+    r = client.get(f"/stacks/{mini.slug}/plan/?token=tok-1", HTTP_HX_REQUEST="true")
+    html = r.content.decode()
+    assert r.status_code == 286  # there: htmx stops polling
+    assert "service  reload prometheus (prometheus/rules/alerts.yml changed)" in html
+    assert "+    expr: up == 7" in html and 'id="confirm-deploy"' in html

@@ -115,6 +115,25 @@ def test_an_operator_deploys_from_the_page(as_operator, defaults, settings, monk
     assert d.requested_by.username == "olga" and d.status == "queued"
 
 
+def test_the_plan_is_asked_of_a_worker_and_polled_for(as_operator, defaults, monkeypatch):
+    asked = []
+    monkeypatch.setattr("stacks.views.plan.compute_plan.delay", lambda pk, token: asked.append((pk, token)))
+    r = as_operator.get("/stacks/monitoring/plan/", **HX)
+    html = r.content.decode()
+    assert r.status_code == 200 and "<html" not in html
+    assert "Computing the plan against the engine" in html
+    (pk, token), = asked
+    assert pk == Stack.objects.get(slug="monitoring").pk and f"?token={token}" in html
+    r = as_operator.get(f"/stacks/monitoring/plan/?token={token}", **HX)
+    assert r.status_code == 200 and "Computing the plan" in r.content.decode()  # not there yet: keep polling
+    full = as_operator.get("/stacks/monitoring/plan/")
+    assert full.status_code == 200 and "<html" in full.content.decode()
+
+
+def test_a_viewer_cannot_ask_for_a_plan(as_viewer, defaults):
+    assert as_viewer.get("/stacks/monitoring/plan/").status_code == 403
+
+
 def test_actions_are_post_only(as_operator, defaults):
     assert as_operator.get("/stacks/monitoring/deploy/").status_code == 405
     assert as_operator.get("/alerts/1/acknowledge/").status_code == 405

@@ -32,6 +32,9 @@ class Command(BaseCommand):
                                         "and down on the old one, as one operation.")
         p.add_argument("slug")
         p.add_argument("--engine", required=True)
+        p = sub.add_parser("plan", help="What a deploy would do now, changing nothing.")
+        p.add_argument("slug")
+        p.add_argument("--json", action="store_true")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
         p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
@@ -187,6 +190,31 @@ class Command(BaseCommand):
         if deployment.status == Deployment.FAILED:
             raise CommandError(f"{action} of {stack.slug} failed: {deployment.error}")
         self.stdout.write(self.style.SUCCESS(f"{action} of {stack.slug} succeeded."))
+
+    def do_plan(self, slug, json=False, **opts):
+        from stacks.engine import EngineError
+
+        stack = self._stack(slug)
+        try:
+            bundle, problems, plan = stack.plan_deploy()
+        except EngineError as exc:
+            raise CommandError(str(exc)) from None
+        if json:
+            self.stdout.write(_json.dumps({"stack": slug, "bundle_hash": bundle.hash,
+                                           "problems": [str(p) for p in problems],
+                                           "plan": plan.as_dict() if plan else None}, indent=2))
+        else:
+            for problem in problems:
+                self.stderr.write(str(problem))
+            if plan is not None:
+                self.stdout.write(f"Plan for {slug} (bundle {bundle.hash[:12]}):")
+                for line in plan.lines():
+                    self.stdout.write(f"  {line}")
+                for change in plan.files:
+                    self.stdout.write(change.diff.rstrip("\n"))
+        if plan is None:
+            raise CommandError(f"{slug}: {len([p for p in problems if p.severity == 'error'])} problem(s); "
+                               "a deploy would change nothing.")
 
     def do_deploy(self, slug, wait=False, **opts):
         self._run_operation(self._stack(slug), "deploy", {}, wait)

@@ -13,7 +13,7 @@ def local_engine(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stacks', '0004_alert_search_text'),
+        ('stacks', '0005_i11_deployment_plan'),
     ]
 
     operations = [

@@ -1,0 +1,40 @@
+"""The plan of a deploy, shown before the operator confirms it. A worker computes
+it (the web process has no engine); the fragment polls until it is there."""
+import json
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django_htmx.http import HttpResponseStopPolling
+
+from stacks import broker
+from stacks.models import Stack
+from stacks.tasks import compute_plan, plan_key
+
+from . import render_page
+
+
+def stack_plan(request, slug):
+    if not request.user.has_perm("stacks.deploy_stack"):
+        raise PermissionDenied("Operators only.")
+    stack = get_object_or_404(Stack, slug=slug)
+    token = request.GET.get("token", "")
+    context = {"stack": stack, "token": token, "result": None, "error": ""}
+    if not token:
+        context["token"] = uuid.uuid4().hex
+        try:
+            compute_plan.delay(stack.pk, context["token"])
+        except Exception as exc:  # noqa: BLE001 — the broker is down: say so
+            context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
+    else:
+        try:
+            raw = broker.get(plan_key(token))
+        except broker.BrokerError as exc:
+            raw, context["error"] = None, str(exc)
+        if raw:
+            context["result"] = result = json.loads(raw)
+            context["error"] = result.get("error", "")
+    response = render_page(request, "stacks/plan.html", context, partial="plan")
+    if request.htmx and (context["result"] or context["error"]):
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
