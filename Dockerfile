@@ -1,5 +1,9 @@
-# The panel's image: web, worker and beat run from it.
-FROM python:3.11-slim-bookworm
+# The panel's image: web, worker and beat run from it (and a worker for another
+# engine: the same image with `celery -A controlpanel worker -Q engine.NAME`).
+# BASE: any Debian bookworm image with python3 and pip as `python` and `pip`
+# (a stand-in built with debootstrap where no registry is reachable).
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 # promtool and amtool validate rendered files; docker-compose ships the Compose
 # schema the validator reads.
 RUN apt-get update \

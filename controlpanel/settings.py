@@ -124,6 +124,7 @@ X_FRAME_OPTIONS = "DENY"
 CELERY_BROKER_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_ROUTES = ("stacks.queues.route",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -154,6 +155,13 @@ STACKS_PUBLIC_HOST = env("STACKS_PUBLIC_HOST", "localhost")
 ACK_SILENCE_HOURS = int(env("ACK_SILENCE_HOURS", "168"))
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
+# Engine queues are `engine.NAME`; a prefix keeps separate runs (tests) apart on one broker.
+PANEL_ENGINE_QUEUE_PREFIX = env("PANEL_ENGINE_QUEUE_PREFIX", "")
+# Seconds the overview trusts its list of engines that have a worker.
+PANEL_WORKER_QUEUES_TTL = int(env("PANEL_WORKER_QUEUES_TTL", "10"))
+# How Swarm stacks publish short-syntax ports: "ingress" (the routing mesh, as
+# `docker stack deploy`) or "host" (on the node running the task).
+PANEL_SWARM_PUBLISH_MODE = env("PANEL_SWARM_PUBLISH_MODE", "ingress")
 
 LOGGING = {
     "version": 1,

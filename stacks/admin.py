@@ -81,7 +81,7 @@ class ValidatedAdmin(admin.ModelAdmin):
 
 @admin.register(m.Stack)
 class StackAdmin(ValidatedAdmin):
-    list_display = ["slug", "name", "updated"]
+    list_display = ["slug", "name", "engine", "updated"]
     search_fields = ["slug", "name"]
 
 
@@ -184,3 +184,9 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(m.Engine)
+class EngineAdmin(admin.ModelAdmin):
+    # TLS material is not editable here (and never shown): `manage.py engine add` reads it from files.
+    list_display = ["name", "docker_host", "swarm", "uses_tls"]

@@ -5,7 +5,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from django.conf import settings
 from django.utils import timezone
 
 from .models import HealthChange, ServiceHealth, Stack
@@ -38,7 +37,7 @@ def poll_stack(stack, rows):
     probes = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for svc in services:
-            url = svc.probe_url(settings.STACKS_HOST)
+            url = svc.probe_url(stack.engine.published_host)
             if url:
                 probes[svc.pk] = pool.submit(probe, url)
     now = timezone.now()
@@ -63,16 +62,19 @@ def poll_stack(stack, rows):
         h.save()
 
 
-def poll_all():
-    """Every stack: the engine's view of its containers fetched concurrently, then
-    probes (concurrent per stack) and the rows written by this thread."""
-    from .engine import EngineError, stack_status
+def poll_all(engine=None):
+    """Every stack (of one engine, when given): the engine's view of its containers
+    fetched concurrently, then probes (concurrent per stack) and the rows written
+    by this thread."""
+    from .engine import EngineError, get_backend
+    from .engine.connect import using
 
-    stacks = list(Stack.objects.all())
+    stacks = list(Stack.objects.select_related("engine").filter(**({"engine": engine} if engine else {})))
 
     def status(stack):
         try:
-            return stack_status(stack.slug)
+            with using(stack.engine):
+                return get_backend(stack.engine.backend).status(stack.slug)
         except EngineError as exc:
             log.warning("Health poll of %s: %s", stack.slug, exc)
             return None
@@ -85,6 +87,9 @@ def poll_all():
 
 
 def poll_one(stack):
-    from .engine import stack_status
+    from .engine import get_backend
+    from .engine.connect import using
 
-    poll_stack(stack, stack_status(stack.slug))
+    with using(stack.engine):
+        rows = get_backend(stack.engine.backend).status(stack.slug)
+    poll_stack(stack, rows)

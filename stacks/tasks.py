@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class OperationTask(DjangoTask):
-    """delay_on_commit's delay: a broker that is down is said on the row, not lost."""
+    """delay_on_commit's delay: the operation goes to its engine's queue
+    (engine.NAME), and a broker that is down is said on the row, not lost."""
 
     def delay(self, deployment_id):
         try:
-            return super().delay(deployment_id)
+            queue = Deployment.objects.select_related("stack__engine").get(pk=deployment_id).stack.engine.queue
+            return self.apply_async((deployment_id,), queue=queue)
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so on the row
             log.warning("Could not queue operation #%s: %s", deployment_id, exc)
             d = Deployment.objects.filter(pk=deployment_id, status=Deployment.QUEUED).first()
@@ -53,13 +55,20 @@ def run_here(deployment_id):
 
 @shared_task(base=OperationTask, acks_late=True)
 def run_operation(deployment_id):
-    deployment = Deployment.objects.select_related("stack").get(pk=deployment_id)
+    deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)
     if deployment.claim():  # else already handled (a redelivered message, or a script carried it out)
         execute(deployment)
 
 
 def execute(deployment):
-    """Run one recorded operation; its steps and outcome go on its row."""
+    """Run one recorded operation, on its stack's engine; its steps and outcome go on its row."""
+    from .engine.connect import using
+
+    with using(deployment.stack.engine):
+        return _execute(deployment)
+
+
+def _execute(deployment):
     from . import broker
     from .engine.client import EngineError, explain
 
@@ -100,7 +109,7 @@ def carry_out(deployment):
     def report(message, kind="info"):
         deployment.log(bundle.mask(message) if bundle else message, kind)
 
-    backend = engine.get_backend()
+    backend = engine.get_backend(stack.engine.backend)
     if deployment.action == "deploy":
         bundle = render_bundle(stack)
         deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
@@ -118,12 +127,29 @@ def carry_out(deployment):
         deployment.plan = the_plan.as_dict()  # recorded before anything changes
         deployment.save(update_fields=["plan"])
         backend.apply(the_plan, report)
+        if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
+            _leave_old_engine(stack, report)
     elif deployment.action == "stop":
         backend.stop(stack.slug, report)
     elif deployment.action == "down":
         backend.down(stack.slug, report, volumes=bool(deployment.options.get("volumes")))
     elif deployment.action == "restart":
         backend.restart_service(stack.slug, deployment.options.get("service", ""), report)
+
+
+def _leave_old_engine(stack, report):
+    """The second half of a move: the stack runs on its new engine; bring it down
+    on the one it left (volumes stay, as with `down`)."""
+    from . import engine
+    from .engine.connect import using
+    from .models import Stack
+
+    old = stack.moved_from
+    report(f"Moved from engine {old.name}: bringing the stack down there")
+    with using(old):
+        engine.get_backend(old.backend).down(stack.slug, report)
+    Stack.objects.filter(pk=stack.pk).update(moved_from=None)
+    stack.moved_from = None
 
 
 def _refresh_health(stack):
@@ -138,9 +164,22 @@ def _refresh_health(stack):
 
 @shared_task
 def poll_health():
-    from .health import poll_all
+    """Beat's tick: one poll per engine, on that engine's queue, so each engine is
+    polled by a worker that can reach it and a slow engine delays only itself."""
+    from .models import Engine
 
-    poll_all()
+    for engine in Engine.objects.filter(stacks__isnull=False).distinct():
+        poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
+
+
+@shared_task
+def poll_engine(engine_id):
+    from .health import poll_all
+    from .models import Engine
+
+    engine = Engine.objects.filter(pk=engine_id).first()
+    if engine is not None:
+        poll_all(engine)
 
 
 @shared_task
@@ -170,7 +209,7 @@ def refresh_logs(service):
     from . import broker
 
     if broker.set_once(_logs_key(service) + ":asked", 2):
-        fetch_logs.delay(service.pk)
+        fetch_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
 
 
 def cached_logs(service):
@@ -189,14 +228,16 @@ def cached_logs(service):
 def fetch_logs(service_id):
     import json
 
-    from .engine import EngineError, container_logs
+    from .engine import EngineError, get_backend
+    from .engine.connect import using
     from .models import Service
 
-    service = Service.objects.select_related("stack").filter(pk=service_id).first()
+    service = Service.objects.select_related("stack__engine").filter(pk=service_id).first()
     if service is None:
         return
     try:
-        text = container_logs(service.stack.slug, service.name, tail=LOG_LINES)
+        with using(service.stack.engine):
+            text = get_backend(service.stack.engine.backend).logs(service.stack.slug, service.name, tail=LOG_LINES)
         lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]

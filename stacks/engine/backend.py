@@ -73,6 +73,11 @@ class ComposeBackend:
 
         return stack_status(project)
 
+    def logs(self, project, service, tail=100):
+        from .operations import container_logs
+
+        return container_logs(project, service, tail=tail)
+
 
 def read_files(desired):
     """{bundle path: text on disk or None}."""
@@ -92,8 +97,7 @@ def read_state(desired):
         return {}
 
 
-BACKENDS = {"compose": ComposeBackend}
-
-
 def get_backend(kind="compose"):
-    return BACKENDS[kind]()
+    from .swarm import SwarmBackend
+
+    return {"compose": ComposeBackend, "swarm": SwarmBackend}[kind]()

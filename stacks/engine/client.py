@@ -1,13 +1,12 @@
-"""The Docker seam: the one module that imports docker-py. One client per process,
-and EngineError: what went wrong, in plain words, and whether trying again can
-help (`permanent`)."""
+"""The Docker seam: the client of the engine the current work is on (connect.py
+builds one per engine row), and EngineError: what went wrong, in plain words, and
+whether trying again can help (`permanent`)."""
 import functools
 import logging
 
 import docker
 import docker.errors
 import requests.exceptions
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 PULL_ATTEMPTS = 3  # a registry that hiccups (not permanent) gets another try
@@ -19,21 +18,12 @@ class EngineError(Exception):
         self.permanent = permanent
 
 
-@functools.lru_cache(maxsize=1)
-def _client():
-    # from_env honours DOCKER_HOST and negotiates the API version.
-    return docker.from_env(timeout=settings.DOCKER_TIMEOUT)
-
-
 def client():
-    try:
-        c = _client()
-        c.ping()
-        return c
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        _client.cache_clear()
-        log.warning("Docker engine unreachable: %s", exc)
-        raise EngineError("The Docker engine is unreachable (is dockerd running, and DOCKER_HOST right?).") from exc
+    """The client of the engine the current operation works on (connect.using);
+    the process's own engine when none is set."""
+    from .connect import current_client
+
+    return current_client()
 
 
 def api():

@@ -160,8 +160,11 @@ def celery_worker(transactional_db, settings):
     from controlpanel.celery import app
 
     app.conf.task_default_queue = queue
-    env = {**os.environ, "DATABASE_URL": database_url(), "PANEL_TEST_QUEUE": queue,
-           "CELERY_TASK_DEFAULT_QUEUE": queue, "STACKS_DIR": str(settings.STACKS_DIR)}
+    # Engine queues get the test queue as a prefix: a message left by one test never reaches the next.
+    settings.PANEL_ENGINE_QUEUE_PREFIX = f"{queue}."
+    env = {**os.environ, "DATABASE_URL": database_url(), "PANEL_TEST_QUEUE": f"{queue},{queue}.engine.local",
+           "CELERY_TASK_DEFAULT_QUEUE": queue, "STACKS_DIR": str(settings.STACKS_DIR),
+           "PANEL_ENGINE_QUEUE_PREFIX": f"{queue}."}
     worker = Worker(env).start()
     yield worker
     worker.stop()

@@ -12,7 +12,7 @@ def stacks_with_state():
               .values("stack").annotate(n=Count("id")).values("n"))
     linked = Prefetch("services", queryset=Service.objects.exclude(ui_name="").order_by("order", "name"),
                       to_attr="linked_services")
-    return (Stack.objects.order_by("slug")
+    return (Stack.objects.order_by("slug").select_related("engine")
             .annotate(service_count=Count("services", distinct=True),
                       running_count=Count("services", filter=Q(services__health__state="running"), distinct=True),
                       healthy_count=Count("services", distinct=True, filter=Q(services__health__state="running")
@@ -27,5 +27,10 @@ def stacks_with_state():
 
 
 def overview(request):
+    from stacks.queues import served_queues
+
     stacks = list(stacks_with_state())
+    served = served_queues()  # one cached answer per page, however many engines
+    for s in stacks:
+        s.engine_served = s.engine.queue in served
     return render_page(request, "stacks/overview.html", {"stacks": stacks}, partial="stack-rows")

@@ -13,7 +13,7 @@ from . import render_page
 
 
 def stack_detail(request, slug):
-    stack = get_object_or_404(Stack, slug=slug)
+    stack = get_object_or_404(Stack.objects.select_related("engine", "moved_from"), slug=slug)
     services = list(stack.services.select_related("health").order_by("order", "name"))
     deployments = list(stack.deployments.select_related("requested_by").order_by("-id")[:20])
     active = next((d for d in deployments if not d.is_done), None)

@@ -29,6 +29,11 @@ class Command(BaseCommand):
         p = sub.add_parser("import", help="Create a stack from a docker-compose.yml.")
         p.add_argument("file")
         p.add_argument("--name", required=True, help="The new stack's slug.")
+        p.add_argument("--engine", help="The engine it runs on (default: local).")
+        p = sub.add_parser("move", help="Put a stack on another engine: its next deploy brings it up there "
+                                        "and down on the old one, as one operation.")
+        p.add_argument("slug")
+        p.add_argument("--engine", required=True)
         p = sub.add_parser("plan", help="What a deploy would do now, changing nothing.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
@@ -128,9 +133,19 @@ class Command(BaseCommand):
             dest.write_text(text)
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
-    def do_import(self, file, name, **opts):
+    def _engine(self, name):
+        from stacks.models import Engine
+
+        engine = Engine.objects.filter(name=name).first()
+        if engine is None:
+            known = ", ".join(Engine.objects.values_list("name", flat=True))
+            raise CommandError(f"No engine named {name!r} (engines: {known}).")
+        return engine
+
+    def do_import(self, file, name, engine=None, **opts):
         from stacks.importer import import_compose
 
+        target = self._engine(engine) if engine else None
         try:
             text = Path(file).read_text()
         except OSError as exc:
@@ -139,7 +154,23 @@ class Command(BaseCommand):
             stack = import_compose(text, name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if target is not None:
+            Stack.objects.filter(pk=stack.pk).update(engine=target)
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
+
+    def do_move(self, slug, engine, **opts):
+        stack, target = self._stack(slug), self._engine(engine)
+        if target.pk == stack.engine_id:
+            self.stdout.write(f"{slug} is on engine {target.name} already.")
+            return
+        if stack.moved_from_id is None and stack.deployments.filter(action="deploy").exists():
+            stack.moved_from_id = stack.engine_id  # deployed there: the next deploy brings it down there
+        if stack.moved_from_id == target.pk:
+            stack.moved_from_id = None  # moving back before the move was deployed
+        stack.engine = target
+        stack.save(update_fields=["engine", "moved_from"])
+        self.stdout.write(f"{slug} now belongs to engine {target.name}; deploy it to bring it up there"
+                          + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def _run_operation(self, stack, action, options, wait):
         from stacks.models import Busy
@@ -216,20 +247,23 @@ class Command(BaseCommand):
         self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
 
     def do_status(self, slug, json=False, **opts):
-        from stacks.engine import EngineError, stack_status
+        from stacks.engine import EngineError, get_backend
+        from stacks.engine.connect import using
 
         stack = self._stack(slug)
         try:
-            rows = stack_status(stack.slug)
+            with using(stack.engine):
+                rows = get_backend(stack.engine.backend).status(stack.slug)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
         if json:
             self.stdout.write(_json.dumps(rows, indent=2))
             return
         if not rows:
-            self.stdout.write(f"{slug}: no containers.")
+            self.stdout.write(f"{slug}: no {'tasks' if stack.engine.swarm else 'containers'}.")
         for row in rows:
-            self.stdout.write(f"{row['name']:<40} {row['service']:<16} {row['state']:<10} "
+            node = f"{row['node']:<16} " if "node" in row else ""  # Swarm: the node running each task
+            self.stdout.write(f"{row['name']:<40} {row['service']:<16} {node}{row['state']:<10} "
                               f"{row['health'] or '-':<10} {row['ports']}")
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
@@ -239,9 +273,18 @@ class Command(BaseCommand):
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
             raise CommandError(f"Stack {slug} has no service {service!r}.")
+        from stacks.engine.connect import using
+
+        if stack.engine.swarm:  # a Swarm service's logs, from every task (no follow)
+            from stacks.engine import get_backend
+
+            with using(stack.engine):
+                self.stdout.write(get_backend("swarm").logs(slug, service, tail=tail))
+            return
         try:
-            for line in follow_logs(slug, service, tail=tail, follow=follow):
-                self.stdout.write(line)
+            with using(stack.engine):
+                for line in follow_logs(slug, service, tail=tail, follow=follow):
+                    self.stdout.write(line)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:

@@ -1,0 +1,154 @@
+"""Engines as rows: registering them, stacks on them, and work routed to a worker
+that can reach each one (Celery queue engine.NAME)."""
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from stacks.models import Deployment, Engine, Stack
+
+from .conftest import Worker, free_port, wait_until
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def certs(tmp_path):
+    paths = {}
+    for name in ("ca", "cert", "key"):
+        paths[name] = tmp_path / f"{name}.pem"
+        paths[name].write_text(f"-----BEGIN {name.upper()}-----\nnot really {name}\n")
+    return paths
+
+
+def compose_file(tmp_path, port):
+    f = tmp_path / "docker-compose.yml"
+    f.write_text(f"""services:
+  web:
+    image: panel-local/busybox
+    command: ["busybox", "httpd", "-f", "-p", "8080", "-h", "/etc"]
+    ports: ["127.0.0.1:{port}:8080"]
+""")
+    return f
+
+
+def test_it_starts_with_the_local_engine(db):
+    assert Engine.objects.filter(name="local", docker_host="").exists()
+    stack = Stack.objects.create(slug="s1", name="S1")
+    assert stack.engine.name == "local"
+
+
+def test_it_adds_lists_and_removes_engines(db, certs):
+    out = run("engine", "add", "far", "--docker-host", "tcp://10.0.0.5:2376",
+              "--tls-ca", certs["ca"], "--tls-cert", certs["cert"], "--tls-key", certs["key"])
+    assert "engine.far" in out
+    run("engine", "add", "cluster", "--swarm", "--docker-host", "ssh://ops@10.0.0.6")
+    far = Engine.objects.get(name="far")
+    assert far.uses_tls and "not really key" in far.tls_key
+    listing = run("engine", "list")
+    assert "far" in listing and "tls" in listing and "swarm" in listing and "no worker" in listing
+    assert "not really" not in listing  # secrets never printed
+    run("engine", "remove", "cluster")
+    assert not Engine.objects.filter(name="cluster").exists()
+
+
+def test_it_refuses_bad_engines(db, certs):
+    with pytest.raises(CommandError, match="tcp://"):
+        run("engine", "add", "x", "--docker-host", "http://host")
+    with pytest.raises(CommandError, match="TLS certificates go with a tcp://"):
+        run("engine", "add", "y", "--docker-host", "ssh://h", "--tls-ca", certs["ca"],
+            "--tls-cert", certs["cert"], "--tls-key", certs["key"])
+    with pytest.raises(CommandError, match="together"):
+        run("engine", "add", "z", "--docker-host", "tcp://h:2376", "--tls-ca", certs["ca"])
+    assert not Engine.objects.exclude(name="local").exists()
+
+
+def test_it_refuses_to_remove_an_engine_stacks_use(db):
+    far = Engine.objects.create(name="far", docker_host="tcp://10.0.0.5:2375")
+    Stack.objects.create(slug="app", name="App", engine=far)
+    with pytest.raises(CommandError, match="runs stacks app"):
+        run("engine", "remove", "far")
+
+
+def test_a_move_is_completed_by_the_next_deploy(db):
+    far = Engine.objects.create(name="far", docker_host="tcp://10.0.0.5:2375")
+    stack = Stack.objects.create(slug="app", name="App")
+    run("stack", "move", "app", "--engine", "far")
+    stack.refresh_from_db()
+    assert stack.engine == far and stack.moved_from is None  # never deployed: nothing to bring down
+    Deployment.objects.create(stack=stack, action="deploy", status="succeeded")
+    out = run("stack", "move", "app", "--engine", "local")
+    stack.refresh_from_db()
+    assert stack.engine.name == "local" and stack.moved_from == far
+    assert "down on far" in out
+    with pytest.raises(CommandError, match="not yet brought down"):
+        run("engine", "remove", "far")
+
+
+@pytest.mark.docker
+@pytest.mark.celery
+@pytest.mark.postgres
+def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
+        celery_worker, docker_api, client, viewer, tmp_path, settings):
+    """A second dockerd over TLS stands in for a second host; a worker started with
+    -Q engine.far serves it; the Docker CLI against each daemon agrees."""
+    from .second_engine import SecondEngine
+    from stacks.queues import CACHE_KEY
+    from stacks.broker import connection as _redis
+
+    engine = SecondEngine(free_port()).start()
+    far_worker = None
+    try:
+        engine.load_images("panel-local/busybox")
+        c = engine.certs
+        run("engine", "add", "far", "--docker-host", engine.url,
+            "--tls-ca", c["ca"], "--tls-cert", c["cert"], "--tls-key", c["key"])
+        port = free_port()
+        run("stack", "import", str(compose_file(tmp_path, port)), "--name", "farapp", "--engine", "far")
+
+        client.force_login(viewer)
+        _redis().delete(CACHE_KEY)
+        page = client.get("/").content.decode()
+        row = page[page.index('data-stack="farapp"'):]
+        assert "far" in row[:600] and "no worker" in row[:600]
+
+        far_worker = Worker({**celery_worker.env, "PANEL_TEST_QUEUE": f"{settings.PANEL_ENGINE_QUEUE_PREFIX}engine.far"})
+        far_worker.start()
+
+        def served():
+            _redis().delete(CACHE_KEY)
+            page = client.get("/").content.decode()
+            return "no worker" not in page[page.index('data-stack="farapp"'):][:600]
+
+        wait_until(served, 60, 0.5, what="the far engine's worker")
+
+        out = run("stack", "deploy", "farapp", "--wait")
+        assert "deploy of farapp succeeded" in out
+        ps = engine.cli("ps", "--filter", "label=com.docker.compose.project=farapp",
+                        "--format", "{{.Names}} {{.Ports}}").stdout
+        assert "farapp_web_1" in ps and f"127.0.0.1:{port}->8080/tcp" in ps
+        assert not docker_api.containers(all=True, filters={"label": "com.docker.compose.project=farapp"})
+        assert "farapp_web_1" in run("stack", "status", "farapp")
+
+        # Moving it home: one deploy brings it up here, then down there. Both
+        # "hosts" share this machine's ports, so the new one publishes another.
+        from stacks.models import Service
+
+        Service.objects.filter(stack__slug="farapp").update(ports=[f"127.0.0.1:{free_port()}:8080"])
+        run("stack", "move", "farapp", "--engine", "local")
+        out = run("stack", "deploy", "farapp", "--wait")
+        assert "Moved from engine far" in out
+        assert engine.cli("ps", "-aq", "--filter", "label=com.docker.compose.project=farapp").stdout.strip() == ""
+        assert docker_api.containers(filters={"label": "com.docker.compose.project=farapp"})
+        assert Stack.objects.get(slug="farapp").moved_from is None
+    finally:
+        if far_worker:
+            far_worker.stop()
+        from .conftest import cleanup_project
+
+        cleanup_project(docker_api, "farapp")
+        engine.stop()

@@ -1,0 +1,137 @@
+"""Swarm-mode stacks on a single-node Swarm initialised on the local engine (and
+left again): services, configs and secrets as `docker stack deploy` makes them,
+so that `docker stack services/ps/rm` agree with the panel.
+
+Ports are published in host mode: the ingress routing mesh does not answer on
+this machine (no vxlan), so the test reaches Prometheus on the node's own port."""
+import fcntl
+import subprocess
+
+import pytest
+import requests
+
+from stacks.defaults.demo import mini_monitoring
+from stacks.models import AlertRule, Deployment, Engine, Service
+from stacks.tasks import execute
+
+from .conftest import free_port, wait_until
+from .second_engine import SWARM_LOCK
+
+pytestmark = [pytest.mark.docker]
+
+
+def sh(*args):
+    return subprocess.run(args, capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+@pytest.fixture
+def swarm(docker_api):
+    with open(SWARM_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        was = docker_api.info()["Swarm"]["LocalNodeState"]
+        if was != "active":
+            sh("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
+        try:
+            yield
+        finally:
+            if was != "active":
+                sh("docker", "swarm", "leave", "--force")
+
+
+def get(url):
+    try:
+        return requests.get(url, timeout=2)
+    except requests.RequestException:
+        return None
+
+
+def deploy(stack):
+    d = execute(Deployment.objects.create(stack=stack, action="deploy"))
+    d.refresh_from_db()
+    return d
+
+
+def versions(slug):
+    out = sh("docker", "service", "ls", "--filter", f"label=com.docker.stack.namespace={slug}",
+             "--format", "{{.Name}}")
+    return {name: sh("docker", "service", "inspect", name, "--format", "{{.Version.Index}}").strip()
+            for name in out.split()}
+
+
+def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, swarm, settings):
+    settings.PANEL_SWARM_PUBLISH_MODE = "host"
+    prom_port = free_port()
+    stack = mini_monitoring(slug="swarmdemo", prom_port=prom_port, am_port=free_port())
+    stack.engine = Engine.objects.create(name="cluster", swarm=True)
+    stack.save()
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        services = sh("docker", "stack", "services", "swarmdemo", "--format", "{{.Name}} {{.Replicas}}")
+        assert {line.split()[0] for line in services.splitlines()} == {
+            "swarmdemo_prometheus", "swarmdemo_alertmanager", "swarmdemo_node-exporter"}
+        assert all(line.endswith("1/1") for line in services.splitlines()), services
+        assert "Running" in sh("docker", "stack", "ps", "swarmdemo", "--format", "{{.CurrentState}}")
+        configs = sh("docker", "config", "ls", "--filter", "label=com.docker.stack.namespace=swarmdemo",
+                     "--format", "{{.Name}}")
+        assert "swarmdemo_prometheus_prometheus_yml_" in configs
+        secrets = sh("docker", "secret", "ls", "--filter", "label=com.docker.stack.namespace=swarmdemo",
+                     "--format", "{{.Name}}")
+        assert "swarmdemo_alertmanager_alertmanager_yml_" in secrets  # it holds the webhook token
+        wait_until(lambda: (r := get(f"http://127.0.0.1:{prom_port}/-/ready")) is not None and r.ok, 60,
+                   what="Prometheus in its Swarm task")
+        rules = requests.get(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=5).json()
+        assert "TargetDown" in str(rules)
+        from io import StringIO
+
+        from django.core.management import call_command
+
+        out = StringIO()
+        call_command("stack", "status", "swarmdemo", stdout=out)
+        node = sh("docker", "node", "ls", "--format", "{{.Hostname}}").split()[0]
+        assert "swarmdemo_prometheus.1" in out.getvalue() and node in out.getvalue()
+
+        # No change: no service is touched.
+        before = versions("swarmdemo")
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        assert d.steps.filter(message="Plan: nothing to change").exists()
+        assert versions("swarmdemo") == before
+
+        # A rule change: a new config, Prometheus rolled, the old config removed.
+        old_rules = [c for c in configs.split() if "rules" in c]
+        AlertRule.objects.filter(stack=stack, name="TargetDown").update(expr="up != 1")
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        after = versions("swarmdemo")
+        assert after["swarmdemo_prometheus"] != before["swarmdemo_prometheus"]
+        assert after["swarmdemo_alertmanager"] == before["swarmdemo_alertmanager"]
+        assert d.steps.filter(kind="progress", message__contains="swarmdemo_prometheus.1 task").exists()
+        configs = sh("docker", "config", "ls", "--filter", "label=com.docker.stack.namespace=swarmdemo",
+                     "--format", "{{.Name}}")
+        assert old_rules and not set(old_rules) & set(configs.split())
+        assert d.steps.filter(message__startswith="Removed unused config").exists()
+        wait_until(lambda: "up != 1" in getattr(get(f"http://127.0.0.1:{prom_port}/api/v1/rules"), "text", ""),
+                   60, what="the new rule")
+
+        # A bad update rolls back, and the deployment says so.
+        Service.objects.filter(stack=stack, name="prometheus").update(
+            command=["--config.file=/etc/prometheus/prometheus.yml", "--no-such-flag"])
+        d = deploy(stack)
+        assert d.status == "failed"
+        assert "rolled back" in d.error
+        args = sh("docker", "service", "inspect", "swarmdemo_prometheus", "--format",
+                  "{{json .Spec.TaskTemplate.ContainerSpec.Args}}")
+        assert "--no-such-flag" not in args
+        wait_until(lambda: (r := get(f"http://127.0.0.1:{prom_port}/-/ready")) is not None and r.ok, 60,
+                   what="Prometheus back on its previous spec")
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmdemo"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmdemo"),
+                   60, what="docker stack rm")
+    # docker stack rm found everything the panel made: nothing of the stack is left.
+    assert not sh("docker", "config", "ls", "-q", "--filter", "label=com.docker.stack.namespace=swarmdemo")
+    assert not sh("docker", "secret", "ls", "-q", "--filter", "label=com.docker.stack.namespace=swarmdemo")
+    from stacks.engine import get_backend
+
+    assert get_backend("swarm").status("swarmdemo") == []
