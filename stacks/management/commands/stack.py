@@ -24,8 +24,9 @@ class Command(BaseCommand):
         p = sub.add_parser("render", help="Write a stack's bundle into a directory.")
         p.add_argument("slug")
         p.add_argument("--out", required=True)
-        p = sub.add_parser("import", help="Create a stack from a docker-compose.yml.")
-        p.add_argument("file")
+        p = sub.add_parser("import", help="Create a stack from a Compose project: a directory, or a Compose "
+                                          "file with the files beside it that its services use.")
+        p.add_argument("file", metavar="PATH")
         p.add_argument("--name", required=True, help="The new stack's slug.")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
@@ -105,16 +106,19 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
     def do_import(self, file, name, **opts):
-        from stacks.importer import import_compose
+        from stacks.importer import import_project
+        from stacks.project_dir import read_path
 
         try:
-            text = Path(file).read_text()
+            stack, problems = import_project(read_path(file), name)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            stack = import_compose(text, name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        for problem in problems:
+            self.stderr.write(problem)
+        if stack is None:
+            raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def _run_operation(self, stack, action, options, wait):
