@@ -47,6 +47,10 @@ def _canon_service(svc):
         vols.append(v)
     if vols:
         svc["volumes"] = vols
+    for key in [k for k, v in svc.items() if v in ({}, []) and k not in ("command", "entrypoint")]:
+        del svc[key]  # an empty environment, label set, port list… is no environment
+    if svc.get("restart") == "no":
+        del svc["restart"]  # Compose's default
     deploy = svc.get("deploy") or {}
     if deploy.get("replicas") == 1:
         del deploy["replicas"]
