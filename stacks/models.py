@@ -15,6 +15,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from .composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
+
 compose_name = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$",
     "Use lower-case letters, digits, '-' and '_' (Compose's rule for names), starting with a letter or digit.",
@@ -79,6 +81,33 @@ class Stack(models.Model):
     def last_deployment(self):
         return self.deployments.order_by("-id").first()
 
+    def request_operation(self, action, user=None, options=None):
+        """Record an operation and queue it once the row is committed. Raises Busy
+        while another one is queued or running; a running one whose worker died
+        (its lock expired) is failed first, so that the next deploy can converge."""
+        from django.db import transaction
+
+        from . import broker
+        from .tasks import run_operation
+
+        with transaction.atomic():
+            Stack.objects.select_for_update().filter(pk=self.pk).first()
+            active = self.deployments.filter(status__in=[Deployment.QUEUED, Deployment.RUNNING]).first()
+            if active is not None:
+                try:
+                    held = broker.lock_held(self.slug)
+                except broker.BrokerError as exc:
+                    raise Busy(f"Operations cannot be queued: {exc}") from None
+                if active.status == Deployment.RUNNING and not held:
+                    active.fail("The worker running this operation stopped before it finished.")
+                else:
+                    raise Busy(f"{active.action} of {self.slug} (#{active.pk}) is {active.status}; "
+                               "wait for it to finish.")
+            deployment = Deployment.objects.create(stack=self, action=action, requested_by=user,
+                                                   options=options or {})
+            run_operation.delay_on_commit(deployment.pk)
+        return deployment
+
 
 class Network(models.Model):
     """A Compose network. Shared between stacks: one stack owns it, the others
@@ -100,7 +129,7 @@ class Network(models.Model):
 
     @property
     def engine_name(self):
-        return self.name or f"{self.stack.slug}_{self.key}"
+        return network_name(self.stack.slug, self.key, {"name": self.name})
 
 
 class Volume(models.Model):
@@ -198,7 +227,7 @@ class Service(models.Model):
     def host_port_for(self, container_port):
         for _ip, host_port, cport, proto in self.published_ports():
             if cport == str(container_port) and host_port and proto == "tcp":
-                return int(host_port.split("-")[0])
+                return host_port_range(host_port)[0]
         return None
 
     def ui_url(self, host="localhost"):
@@ -208,22 +237,6 @@ class Service(models.Model):
     def probe_url(self, host="127.0.0.1"):
         port = self.host_port_for(self.ui_port) if self.ui_port and self.probe_path else None
         return f"http://{host}:{port}{self.probe_path}" if port else ""
-
-
-DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
-
-_PORT_RE = re.compile(
-    r"^(?:(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?P<host>\d+(?:-\d+)?)?:)?(?P<container>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
-)
-
-
-def parse_port(spec):
-    """Split a Compose short port syntax; raises ValueError in the user's terms."""
-    m = _PORT_RE.match(spec.strip())
-    if not m:
-        raise ValueError(f"{spec!r} is not a port mapping like \"9090:9090\" or \"127.0.0.1:3000:3000\".")
-    ip = (m.group("ip") or "").strip("[]")
-    return ip, m.group("host") or "", m.group("container"), m.group("proto") or "tcp"
 
 
 class StackFile(models.Model):
@@ -468,6 +481,10 @@ def fluentd_pattern_matches(pattern, tag):
 
 # --- What happened -----------------------------------------------------------
 
+class Busy(ValueError):
+    """Another operation of the stack is under way (or cannot be checked)."""
+
+
 class Deployment(models.Model):
     ACTIONS = [(v, v) for v in ("deploy", "stop", "down", "restart")]
     QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
@@ -500,7 +517,36 @@ class Deployment(models.Model):
         return self.status in (self.SUCCEEDED, self.FAILED)
 
     def log(self, message, kind="info"):
-        return DeploymentStep.objects.create(deployment=self, message=message[:2000], kind=kind)
+        from . import broker
+
+        step = DeploymentStep.objects.create(deployment=self, message=message[:2000], kind=kind)
+        broker.notify(self.pk)
+        return step
+
+    def claim(self):
+        """queued → running, once: whoever flips it carries the operation out."""
+        now = timezone.now()
+        if Deployment.objects.filter(pk=self.pk, status=self.QUEUED).update(status=self.RUNNING, started=now) != 1:
+            return False
+        self.status, self.started = self.RUNNING, now
+        return True
+
+    def finish(self):
+        self.log(f"{self.action.capitalize()} finished")
+        self._end(self.SUCCEEDED)
+
+    def fail(self, error):
+        """Record why it failed, in plain words (an exception or a sentence)."""
+        self.error = str(error)
+        self.log(self.error, "error")
+        self._end(self.FAILED)
+
+    def _end(self, status):
+        from . import broker
+
+        self.status, self.finished = status, timezone.now()
+        self.save(update_fields=["status", "error", "finished", "started"])
+        broker.notify(self.pk, "done")
 
     def previous(self):
         return (Deployment.objects.filter(stack=self.stack, action="deploy", id__lt=self.id)

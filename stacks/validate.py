@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from .models import Stack, parse_port
+from .composefile import claimed_host_ports, find_cycle, host_port_range, parse_port, service_network_names, service_networks
+from .models import Stack
 from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
 # Debian's docker-compose package ships the Compose specification's schema; so
@@ -150,32 +151,6 @@ def check_rule(rule):
 
 # --- Cross-object checks ---------------------------------------------------------
 
-def _service_networks(spec):
-    nets = spec.get("networks") or ["default"]
-    return list(nets) if isinstance(nets, list) else list(nets)
-
-
-def _engine_network_names(slug, compose_doc, keys):
-    defs = compose_doc.get("networks") or {}
-    names = set()
-    for key in keys:
-        d = defs.get(key) or {}
-        names.add(d.get("name") or f"{slug}_{key}")
-    return names
-
-
-def _host_ports(port_spec, replicas):
-    """Host ports a service claims: [(ip, proto, port)]; a single port with more
-    than one replica is claimed once per replica (that is the clash)."""
-    ip, host, _container, proto = parse_port(port_spec)
-    if not host:
-        return []
-    if "-" in host:
-        lo, hi = (int(x) for x in host.split("-"))
-        return [(ip or "0.0.0.0", proto, p) for p in range(lo, hi + 1)]
-    return [(ip or "0.0.0.0", proto, int(host))] * replicas
-
-
 def _ips_overlap(a, b):
     return a == b or "0.0.0.0" in (a, b) or "::" in (a, b)
 
@@ -192,7 +167,7 @@ def check_cross_objects(stack, bundle, all_stacks=None):
         for dep in (spec.get("depends_on") or {}):
             if dep not in services:
                 problems.append(Problem(where, f"depends on {dep!r}, which is not a service of this stack."))
-        for net in _service_networks(spec):
+        for net in service_networks(spec):
             if net not in declared_nets:
                 problems.append(Problem(where, f"uses network {net!r}, which the stack does not declare."))
         for vol in spec.get("volumes") or []:
@@ -211,8 +186,9 @@ def check_cross_objects(stack, bundle, all_stacks=None):
             except ValueError as exc:
                 problems.append(Problem(where, str(exc)))
                 continue
-            if host and "-" in host:
-                lo, hi = (int(x) for x in host.split("-"))
+            span = host_port_range(host)
+            if span and span[1] > span[0]:
+                lo, hi = span
                 if hi - lo + 1 < replicas:
                     problems.append(Problem(where, f"{replicas} replicas cannot share the {hi - lo + 1} host ports {host}."))
             elif host and replicas > 1:
@@ -229,7 +205,10 @@ def check_cross_objects(stack, bundle, all_stacks=None):
             if opts.get("fluentd-async") not in ("true", "1"):
                 problems.append(Problem(where, 'fluentd logging without fluentd-async: "true" stops the container '
                                                "from starting while Fluentd is down.", "warning"))
-        problems += _check_cycles(name, services)
+
+    cycle = find_cycle(services)
+    if cycle:
+        problems.append(Problem(f"service {cycle[0]}", "depends_on makes a cycle: " + " → ".join(cycle) + "."))
 
     others = _other_bundles(stack, all_stacks)
     problems += _check_host_port_clashes(stack, bundle, others)
@@ -248,24 +227,6 @@ def _dedupe(problems):
     return out
 
 
-def _check_cycles(start, services):
-    path, stack_ = [], [(start, iter((services[start].get("depends_on") or {}).keys()))]
-    path.append(start)
-    while stack_:
-        node, it = stack_[-1]
-        nxt = next(it, None)
-        if nxt is None:
-            stack_.pop()
-            path.pop()
-            continue
-        if nxt == start:
-            return [Problem(f"service {start}", "depends_on makes a cycle: " + " → ".join(path + [start]) + ".")]
-        if nxt in services and nxt not in path:
-            path.append(nxt)
-            stack_.append((nxt, iter((services[nxt].get("depends_on") or {}).keys())))
-    return []
-
-
 def _other_bundles(stack, all_stacks):
     if all_stacks is None:
         all_stacks = list(Stack.objects.exclude(pk=stack.pk))
@@ -276,7 +237,7 @@ def _claims(slug, doc):
     for name, spec in (doc.get("services") or {}).items():
         for port in spec.get("ports") or []:
             try:
-                for claim in _host_ports(port, 1):
+                for claim in claimed_host_ports(port, 1):
                     yield claim, f"{slug}/{name}"
             except ValueError:
                 continue
@@ -305,16 +266,16 @@ def _check_scrape_targets(stack, bundle, others):
     if not prom:
         return []
     name, spec = prom[0]
-    prom_nets = _engine_network_names(stack.slug, bundle.compose, _service_networks(spec))
+    prom_nets = service_network_names(stack.slug, bundle.compose, spec)
     extra_hosts = {h.split(":")[0] for h in spec.get("extra_hosts") or []}
     reachable = {name, "localhost", "127.0.0.1"} | extra_hosts
     for svc_name, svc in bundle.compose["services"].items():
-        if prom_nets & _engine_network_names(stack.slug, bundle.compose, _service_networks(svc)):
+        if prom_nets & service_network_names(stack.slug, bundle.compose, svc):
             reachable.add(svc_name)
     elsewhere = {}
     for other, other_bundle in others:
         for svc_name, svc in other_bundle.compose.get("services", {}).items():
-            nets = _engine_network_names(other.slug, other_bundle.compose, _service_networks(svc))
+            nets = service_network_names(other.slug, other_bundle.compose, svc)
             if prom_nets & nets:
                 reachable.add(svc_name)
             else:

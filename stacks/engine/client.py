@@ -1,5 +1,6 @@
-"""One Docker client per process, and EngineError: what went wrong, in plain words,
-and whether trying again can help."""
+"""The Docker seam: the one module that imports docker-py. One client per process,
+and EngineError: what went wrong, in plain words, and whether trying again can
+help (`permanent`)."""
 import functools
 import logging
 
@@ -9,6 +10,7 @@ import requests.exceptions
 from django.conf import settings
 
 log = logging.getLogger(__name__)
+PULL_ATTEMPTS = 3  # a registry that hiccups (not permanent) gets another try
 
 
 class EngineError(Exception):
@@ -34,6 +36,11 @@ def client():
         raise EngineError("The Docker engine is unreachable (is dockerd running, and DOCKER_HOST right?).") from exc
 
 
+def api():
+    """docker-py's low-level API client, checked reachable."""
+    return client().api
+
+
 def explain(exc, what=""):
     """Translate a docker-py error into an EngineError in the user's terms."""
     prefix = f"{what}: " if what else ""
@@ -52,3 +59,74 @@ def explain(exc, what=""):
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return EngineError(f"{prefix}the Docker engine did not answer ({exc.__class__.__name__}).")
     return EngineError(f"{prefix}{exc}")
+
+
+def translated(what):
+    """Decorator: docker-py and transport errors leave as EngineError."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise explain(exc, what) from None
+        return inner
+    return wrap
+
+
+def image_id(api, image):
+    """The local id of an image, or "" when the engine does not have it."""
+    try:
+        return api.inspect_image(image)["Id"]
+    except docker.errors.ImageNotFound:
+        return ""
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise explain(exc, f"image {image}") from None
+
+
+def pull(api, image, report):
+    """Streamed pull with per-layer progress; errors inside the stream are raised."""
+    repo, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+    for attempt in range(1, PULL_ATTEMPTS + 1):
+        try:
+            return _pull_once(api, image, repo, tag, report)
+        except EngineError as exc:
+            if exc.permanent or attempt == PULL_ATTEMPTS:
+                raise
+            report(f"{exc}; trying again ({attempt + 1}/{PULL_ATTEMPTS})")
+
+
+def _pull_once(api, image, repo, tag, report):
+    report(f"Pulling {image}")
+    last = {}
+    try:
+        for event in api.pull(repo, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"Cannot pull image {image}: {event['error']}", permanent=True)
+            layer, status = event.get("id"), event.get("status", "")
+            detail = event.get("progressDetail") or {}
+            if layer and detail.get("total"):
+                pct = int(100 * detail.get("current", 0) / detail["total"])
+                if pct - last.get((layer, status), -100) >= 25 or (pct == 100 and last.get((layer, status)) != 100):
+                    last[(layer, status)] = pct
+                    report(f"{image} layer {layer}: {status} {pct}%", "progress")
+            elif layer and status in ("Pull complete", "Already exists"):
+                report(f"{image} layer {layer}: {status}", "progress")
+    except docker.errors.APIError as exc:
+        raise EngineError(f"Cannot pull image {image}: {exc.explanation or exc} "
+                          "(no such image, a private registry, or no network).", permanent=True) from None
+    except requests.exceptions.RequestException as exc:
+        raise EngineError(f"Cannot pull image {image}: registry unreachable ({exc.__class__.__name__}).") from None
+    report(f"Pulled {image}")
+
+
+def build(api, image, context, dockerfile, report):
+    try:
+        for event in api.build(path=str(context), dockerfile=dockerfile or None, tag=image, rm=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"Build of {image} failed: {event['error'].strip()}", permanent=True)
+            line = (event.get("stream") or "").strip()
+            if line.startswith("Step "):
+                report(f"{image}: {line}", "progress")
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise explain(exc, f"Build of {image}") from None

@@ -11,3 +11,6 @@ NETWORK = "com.docker.compose.network"
 VOLUME = "com.docker.compose.volume"
 # The Compose release whose labels and names we follow (Debian's docker-compose).
 COMPOSE_VERSION = "1.29.2"
+# Ours: per-setting digests of the config a container was created from, so that a
+# plan can say which setting changed (digests only, never values).
+APPLIED = "org.stacks-panel.applied"

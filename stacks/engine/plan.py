@@ -1,40 +1,94 @@
-"""The convergence plan, pure: a Compose document and the containers that exist
-in, the actions that make them agree out. No Docker calls here."""
-import hashlib
-import json
-from dataclasses import dataclass, field
+"""The plan, pure: what the rows render to (Desired) and what the engine has
+(Observed) in, everything a deploy would do out — images to pull or build,
+networks and volumes to create or remove, per container create / recreate (and
+which setting changed) / start / remove, per service reload (which file), and
+the file diff. No Docker calls here: testable without an engine."""
+import difflib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stacks.composefile import (dependency_levels, image_of, network_keys, network_name, volume_name)
 
 from . import labels as L
+from .service import (Action, Existing, applied_record, config_hash, converge, file_digests, files_digest,
+                      hash_inputs, reloadable, what_changed)
 
-RELOADABLE_ROLES = {"prometheus", "alertmanager"}
-
-
-@dataclass
-class Existing:
-    id: str
-    name: str
-    service: str
-    number: int
-    config_hash: str
-    running: bool
+STATE_FILE = ".panel-state.json"
 
 
 @dataclass
-class Action:
-    kind: str  # create, recreate, start, noop, remove
-    service: str
-    number: int
-    container: Existing | None = None
+class Desired:
+    """A rendered bundle, placed: the project's name and directory, the Compose
+    document, the files and each service's role."""
+    project: str
+    directory: Path
+    compose: dict
+    files: dict
+    roles: dict = field(default_factory=dict)
+    mask: object = field(default=lambda text: text, repr=False)
+
+    @property
+    def services(self):
+        return self.compose.get("services", {})
+
+    @classmethod
+    def from_bundle(cls, project, directory, bundle, roles):
+        return cls(project, Path(directory).resolve(), bundle.compose, bundle.files, roles, bundle.mask)
+
+
+@dataclass
+class Observed:
+    """What the engine (and the stack's directory) hold for a project."""
+    containers: list = field(default_factory=list)  # [Existing]
+    images: dict = field(default_factory=dict)  # {image ref: id, "" when absent}
+    networks: dict = field(default_factory=dict)  # {engine name: labels}
+    volumes: dict = field(default_factory=dict)  # {engine name: labels}
+    files: dict = field(default_factory=dict)  # {bundle path: text on disk, None when absent}
+    state: dict = field(default_factory=dict)  # STATE_FILE: what each service last loaded
+
+
+@dataclass
+class Step:
+    kind: str  # pull, build, create, remove, missing
+    target: str  # image reference, network or volume engine name
+    key: str = ""  # the Compose key (network, volume) or the service that uses the image
+    reason: str = ""
 
     def __str__(self):
-        return f"{self.kind} {self.service}#{self.number}"
+        return f"{self.kind} {self.target}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass
+class FileChange:
+    path: str
+    change: str  # add, modify
+    diff: str  # unified diff, secrets masked
+
+
+@dataclass
+class Reload:
+    service: str
+    role: str
+    files: list
+
+    def __str__(self):
+        return f"reload {self.service} ({', '.join(self.files)})"
 
 
 @dataclass
 class Plan:
     project: str
     order: list  # service names in dependency levels: [[a, b], [c]]
-    actions: list = field(default_factory=list)
+    actions: list = field(default_factory=list)  # [Action], noops included
+    images: list = field(default_factory=list)  # [Step]
+    networks: list = field(default_factory=list)  # [Step]
+    volumes: list = field(default_factory=list)  # [Step]
+    files: list = field(default_factory=list)  # [FileChange]
+    reloads: list = field(default_factory=list)  # [Reload]
+    hashes: dict = field(default_factory=dict)  # {service: desired config hash}
+    applied: dict = field(default_factory=dict)  # {service: per-setting digests}
+    state: dict = field(default_factory=dict)  # STATE_FILE once applied
+    desired: Desired | None = field(default=None, repr=False, compare=False)
 
     def for_service(self, name):
         return [a for a in self.actions if a.service == name]
@@ -43,75 +97,51 @@ class Plan:
     def changes(self):
         return [a for a in self.actions if a.kind != "noop"]
 
+    @property
+    def is_empty(self):
+        return not (self.changes or self.images or self.networks or self.volumes or self.files or self.reloads)
 
-def dependency_levels(services):
-    """[[names with no dependency], [names depending only on those], …]."""
-    remaining = {name: set((spec.get("depends_on") or {}).keys()) & set(services) for name, spec in services.items()}
-    levels, done = [], set()
-    while remaining:
-        ready = sorted(n for n, deps in remaining.items() if deps <= done)
-        if not ready:
-            raise ValueError("depends_on makes a cycle among: " + ", ".join(sorted(remaining)))
-        levels.append(ready)
-        done |= set(ready)
-        for n in ready:
-            del remaining[n]
-    return levels
+    def summary(self):
+        """One line: the step every deployment records first."""
+        parts = ([str(s) for s in self.images] + [f"{s.kind} network {s.target}" for s in self.networks]
+                 + [f"{s.kind} volume {s.target}" for s in self.volumes]
+                 + [str(a) for a in self.changes] + [str(r) for r in self.reloads])
+        if self.files:
+            parts.append(f"write {len(self.files)} file(s)")
+        return ", ".join(parts) if parts else "nothing to change"
 
+    def as_dict(self):
+        """JSON-ready, as `stack plan --json` prints it and the Deployment keeps it."""
+        return {
+            "project": self.project,
+            "empty": self.is_empty,
+            "order": self.order,
+            "images": [asdict(s) for s in self.images],
+            "networks": [asdict(s) for s in self.networks],
+            "volumes": [asdict(s) for s in self.volumes],
+            "services": [{"service": a.service, "number": a.number, "action": a.kind, "reason": a.reason,
+                          "container": a.container.name if a.container else ""} for a in self.changes],
+            "reloads": [asdict(r) for r in self.reloads],
+            "files": [asdict(f) for f in self.files],
+        }
 
-def config_hash(spec, image_id, files_digest=""):
-    """Compose 1.x's way: sha256 of the normalized service config, image id included
-    (a newer image means a recreate); for services whose mounted files cannot be
-    reloaded, the files' digest too (a changed fluent.conf means a recreate)."""
-    payload = json.dumps({"spec": spec, "image_id": image_id, "files": files_digest},
-                         sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def files_digest(spec, files):
-    """Digest of the bundle files a service bind-mounts from the stack's directory."""
-    sources = []
-    for vol in spec.get("volumes") or []:
-        source = vol.split(":")[0]
-        if source.startswith("./"):
-            sources.append(source[2:].rstrip("/"))
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        if any(path == s or path.startswith(s + "/") for s in sources):
-            digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
-    return digest.hexdigest() if sources else ""
-
-
-def plan(project, services, desired_hashes, existing):
-    """services: the Compose document's services; desired_hashes: {service: hash};
-    existing: [Existing] of the project."""
-    result = Plan(project=project, order=dependency_levels(services))
-    by_service = {}
-    for c in existing:
-        by_service.setdefault(c.service, []).append(c)
-    for name in [n for level in result.order for n in level]:
-        replicas = (services[name].get("deploy") or {}).get("replicas", 1)
-        have = {c.number: c for c in by_service.get(name, [])}
-        for number in range(1, replicas + 1):
-            c = have.get(number)
-            if c is None:
-                result.actions.append(Action("create", name, number))
-            elif c.config_hash != desired_hashes[name]:
-                result.actions.append(Action("recreate", name, number, c))
-            elif not c.running:
-                result.actions.append(Action("start", name, number, c))
-            else:
-                result.actions.append(Action("noop", name, number, c))
-        for number in sorted((n for n in have if n > replicas), reverse=True):
-            result.actions.append(Action("remove", name, number, have[number]))
-    for svc, containers in sorted(by_service.items()):
-        if svc not in services:  # orphans: the service was removed from the stack
-            for c in sorted(containers, key=lambda c: -c.number):
-                result.actions.append(Action("remove", svc, c.number, c))
-    return result
+    def lines(self):
+        """Human-readable, one change a line (the command line and the page)."""
+        out = []
+        out += [f"image    {s}" for s in self.images]
+        out += [f"network  {s}" for s in self.networks]
+        out += [f"volume   {s}" for s in self.volumes]
+        for a in self.changes:
+            out.append(f"service  {a.kind} {a.service}#{a.number}" + (f" ({a.reason})" if a.reason else ""))
+        out += [f"service  reload {r.service} ({', '.join(r.files)} changed)" for r in self.reloads]
+        out += [f"file     {f.change} {f.path}" for f in self.files]
+        return out or ["nothing to change"]
 
 
 def existing_from_labels(containers):
+    """Existing containers from the engine's list (low-level API dicts)."""
+    import json
+
     out = []
     for c in containers:
         lab = c["Labels"] or {}
@@ -121,7 +151,115 @@ def existing_from_labels(containers):
             number = int(lab.get(L.NUMBER, "1"))
         except ValueError:
             number = 1
+        try:
+            applied = json.loads(lab[L.APPLIED]) if L.APPLIED in lab else None
+        except ValueError:
+            applied = None
         out.append(Existing(id=c["Id"], name=(c.get("Names") or ["/"])[0].lstrip("/"),
                             service=lab.get(L.SERVICE, ""), number=number,
-                            config_hash=lab.get(L.CONFIG_HASH, ""), running=c.get("State") == "running"))
+                            config_hash=lab.get(L.CONFIG_HASH, ""), running=c.get("State") == "running",
+                            applied=applied))
     return out
+
+
+def images_needed(desired):
+    """{image ref: (service, build spec or None)}, first service naming it wins."""
+    out = {}
+    for name, spec in desired.services.items():
+        out.setdefault(image_of(desired.project, name, spec), (name, spec.get("build")))
+    return out
+
+
+def _image_steps(desired, observed):
+    steps = []
+    for ref, (service, build) in images_needed(desired).items():
+        if not observed.images.get(ref):
+            steps.append(Step("build" if build else "pull", ref, service, "not on the engine"))
+    return steps
+
+
+def _network_steps(desired, observed):
+    defs = desired.compose.get("networks") or {}
+    keys = network_keys(desired.compose)
+    steps = []
+    for key in keys:
+        spec = defs.get(key) or {}
+        name = network_name(desired.project, key, spec)
+        if name not in observed.networks:
+            steps.append(Step("create", name, key, "shared" if spec.get("external") else ""))
+    wanted = {network_name(desired.project, key, defs.get(key)) for key in keys}
+    for name, labels in sorted(observed.networks.items()):
+        if labels.get(L.PROJECT) == desired.project and name not in wanted:
+            steps.append(Step("remove", name, labels.get(L.NETWORK, ""), "no service uses it"))
+    return steps
+
+
+def _volume_steps(desired, observed):
+    # Volumes hold data: a deploy creates the missing ones and never removes any
+    # (`stack down --volumes` does).
+    steps = []
+    for key, spec in (desired.compose.get("volumes") or {}).items():
+        name = volume_name(desired.project, key, spec)
+        if name in observed.volumes:
+            continue
+        if (spec or {}).get("external"):
+            steps.append(Step("missing", name, key, "external: create it first"))
+        else:
+            steps.append(Step("create", name, key))
+    return steps
+
+
+def _file_changes(desired, observed):
+    changes = []
+    for path, text in desired.files.items():
+        old = observed.files.get(path)
+        if old == text:
+            continue
+        diff = "".join(difflib.unified_diff(
+            desired.mask(old or "").splitlines(keepends=True), desired.mask(text).splitlines(keepends=True),
+            fromfile=f"a/{path}" if old is not None else "/dev/null", tofile=f"b/{path}"))
+        changes.append(FileChange(path, "add" if old is None else "modify", diff))
+    return changes
+
+
+def plan(desired, observed):
+    services = desired.services
+    result = Plan(project=desired.project, order=dependency_levels(services), desired=desired)
+    result.images = _image_steps(desired, observed)
+    result.networks = _network_steps(desired, observed)
+    result.volumes = _volume_steps(desired, observed)
+    result.files = _file_changes(desired, observed)
+
+    by_service = {}
+    for c in observed.containers:
+        by_service.setdefault(c.service, []).append(c)
+    for name in [n for level in result.order for n in level]:
+        spec, role = services[name], desired.roles.get(name)
+        image_id = observed.images.get(image_of(desired.project, name, spec), "")
+        result.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, desired.files))
+        result.applied[name] = applied = applied_record(spec, image_id, role, desired.files)
+
+        def reason(c, applied=applied):
+            return ", ".join(what_changed(c.applied, applied)) + " changed"
+
+        actions = converge(name, spec, result.hashes[name], by_service.get(name, []), reason)
+        result.actions += actions
+        result.state[f"files:{name}"] = digests = file_digests(spec, desired.files)
+        touched = any(a.kind in ("create", "recreate", "start") for a in actions)
+        if reloadable(role) and digests and not touched:
+            changed = _reload_files(observed.state.get(f"files:{name}"), digests, files_digest(spec, desired.files))
+            if changed:
+                result.reloads.append(Reload(name, role, changed))
+    for svc, containers in sorted(by_service.items()):
+        if svc not in services:  # orphans: the service was removed from the stack
+            for c in sorted(containers, key=lambda c: -c.number):
+                result.actions.append(Action("remove", svc, c.number, c, "service no longer in the stack"))
+    return result
+
+
+def _reload_files(before, digests, digest):
+    """The mounted files that changed since the service last loaded them."""
+    if isinstance(before, str):  # the state file of an earlier release: one digest for all files
+        return [] if before == digest else sorted(digests)
+    before = before or {}
+    return sorted(p for p, d in digests.items() if before.get(p) != d)

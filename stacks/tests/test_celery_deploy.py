@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from stacks.models import Deployment, Service
-from stacks.tasks import Busy, request_operation
+from stacks.models import Busy, Deployment, Service
 from stacks.defaults.demo import mini_monitoring
 
 from .conftest import ROOT, database_url, free_port, wait_until
@@ -29,7 +28,7 @@ def mini(project, transactional_db):
 
 
 def test_a_worker_deploys_what_the_panel_queued(mini, celery_worker, docker_api):
-    d = request_operation(mini, "deploy")
+    d = mini.request_operation("deploy")
     assert d.status == "queued"
     finished(d)
     assert d.status == "succeeded", d.error
@@ -39,11 +38,11 @@ def test_a_worker_deploys_what_the_panel_queued(mini, celery_worker, docker_api)
 
 
 def test_a_second_request_is_refused_while_one_is_under_way(mini, celery_worker):
-    first = request_operation(mini, "deploy")
+    first = mini.request_operation("deploy")
     with pytest.raises(Busy, match=rf"deploy of {mini.slug} \(#{first.pk}\) is (queued|running); wait"):
-        request_operation(mini, "deploy")
+        mini.request_operation("deploy")
     finished(first)
-    second = request_operation(mini, "deploy")
+    second = mini.request_operation("deploy")
     assert finished(second).status == "succeeded"
 
 
@@ -52,18 +51,18 @@ def test_a_worker_killed_mid_deploy_then_a_redeploy_converges(mini, celery_worke
     Service.objects.filter(stack=mini, name="node-exporter").update(
         healthcheck={"test": ["CMD", "sh", "-c", "sleep 4"], "interval": "1s", "timeout": "10s", "retries": 3})
     Service.objects.filter(stack=mini, name="prometheus").update(depends_on={"node-exporter": "service_healthy"})
-    d = request_operation(mini, "deploy")
+    d = mini.request_operation("deploy")
     wait_until(lambda: d.steps.filter(message__startswith="Waiting for node-exporter").exists(), 60,
                what="the deploy to be waiting on its dependency")
     celery_worker.kill()
     d.refresh_from_db()
     assert d.status == "running"
     # The lock the dead worker held expires; the next request takes over.
-    from stacks.tasks import LOCK_TTL
+    from stacks.broker import LOCK_TTL
 
     time.sleep(LOCK_TTL + 1)
     celery_worker.start()
-    again = request_operation(mini, "deploy")
+    again = mini.request_operation("deploy")
     d.refresh_from_db()
     assert d.status == "failed" and "stopped before it finished" in d.error
     assert finished(again).status == "succeeded", again.error
@@ -100,7 +99,7 @@ def test_the_command_line_deploys_shows_status_and_takes_it_down(mini, celery_wo
 
 
 def test_the_logs_page_shows_a_containers_last_lines_fetched_by_the_worker(mini, celery_worker, client, viewer):
-    d = request_operation(mini, "deploy")
+    d = mini.request_operation("deploy")
     assert finished(d).status == "succeeded"
     client.force_login(viewer)
     url = f"/stacks/{mini.slug}/services/prometheus/logs/"

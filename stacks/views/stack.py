@@ -6,8 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks.models import Stack
-from stacks.tasks import Busy, request_operation
+from stacks.models import Busy, Stack
 
 from . import render_page
 
@@ -44,7 +43,7 @@ def stack_action(request, slug, action):
     if action == "down":
         options["volumes"] = request.POST.get("volumes") == "on"
     try:
-        deployment = request_operation(stack, action, user=request.user, options=options)
+        deployment = stack.request_operation(action, user=request.user, options=options)
     except Busy as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()

@@ -122,10 +122,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def _run_operation(self, stack, action, options, wait):
-        from stacks.tasks import request_operation
-
         try:
-            deployment = request_operation(stack, action, options=options)
+            deployment = stack.request_operation(action, options=options)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
@@ -188,7 +186,7 @@ class Command(BaseCommand):
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         from stacks.engine import EngineError
-        from stacks.engine.apply import follow_logs
+        from stacks.engine.operations import follow_logs
 
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():

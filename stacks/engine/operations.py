@@ -1,0 +1,102 @@
+"""Operations on what already runs, outside a plan: stop, down, restart one
+service, status, logs. Compose labels find the containers, so containers started
+by hand with docker-compose are seen too."""
+from . import labels as L
+from .client import EngineError, api, translated
+
+STOP_TIMEOUT = 10
+
+
+def _project_containers(engine, project):
+    return engine.containers(all=True, filters={"label": [f"{L.PROJECT}={project}", f"{L.ONEOFF}=False"]})
+
+
+def _service_containers(engine, project, service):
+    return [c for c in _project_containers(engine, project) if c["Labels"].get(L.SERVICE) == service]
+
+
+def _name(c):
+    return c["Names"][0].lstrip("/")
+
+
+@translated("stop")
+def stop(project, report):
+    engine = api()
+    for c in _project_containers(engine, project):
+        if c["State"] == "running":
+            engine.stop(c["Id"], timeout=STOP_TIMEOUT)
+            report(f"Stopped {_name(c)}")
+
+
+@translated("down")
+def down(project, report, volumes=False):
+    engine = api()
+    for c in _project_containers(engine, project):
+        engine.remove_container(c["Id"], force=True, v=False)
+        report(f"Removed {_name(c)}")
+    for net in engine.networks(filters={"label": f"{L.PROJECT}={project}"}):
+        try:
+            translated("")(engine.remove_network)(net["Id"])
+            report(f"Removed network {net['Name']}")
+        except EngineError as exc:
+            report(f"Kept network {net['Name']}: {exc}", "error")
+    if volumes:
+        for vol in engine.volumes(filters={"label": f"{L.PROJECT}={project}"}).get("Volumes") or []:
+            engine.remove_volume(vol["Name"], force=True)
+            report(f"Removed volume {vol['Name']}")
+
+
+@translated("restart")
+def restart_service(project, service, report):
+    engine = api()
+    found = _service_containers(engine, project, service)
+    if not found:
+        raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
+    for c in found:
+        engine.restart(c["Id"], timeout=STOP_TIMEOUT)
+        report(f"Restarted {_name(c)}")
+
+
+@translated("status")
+def stack_status(project):
+    """Containers of a project as rows, including ones started by hand with Compose."""
+    engine = api()
+    rows = []
+    for c in sorted(_project_containers(engine, project), key=lambda c: c["Names"][0]):
+        lab = c["Labels"]
+        info = engine.inspect_container(c["Id"])
+        ports = ", ".join(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+                          for p in c.get("Ports", []) if p.get("PublicPort"))
+        rows.append({
+            "id": c["Id"][:12], "name": _name(c), "service": lab.get(L.SERVICE, ""),
+            "number": lab.get(L.NUMBER, ""), "state": c["State"], "status": c["Status"],
+            "health": (info["State"].get("Health") or {}).get("Status", ""),
+            "restarts": info.get("RestartCount", 0), "ports": ports, "image": c["Image"],
+        })
+    return rows
+
+
+@translated("logs")
+def container_logs(project, service, tail=100):
+    engine = api()
+    found = _service_containers(engine, project, service)
+    if not found:
+        return ""
+    return engine.logs(found[0]["Id"], tail=tail, timestamps=True).decode(errors="replace")
+
+
+def follow_logs(project, service, tail=100, follow=False):
+    """Lines of a service's first container; with follow, until the container stops."""
+    engine = api()
+    found = translated("logs")(_service_containers)(engine, project, service)
+    if not found:
+        raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
+    stream = translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
+    buffer = b""
+    for chunk in stream:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.decode(errors="replace")
+    if buffer:
+        yield buffer.decode(errors="replace")
