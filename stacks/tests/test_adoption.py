@@ -239,3 +239,16 @@ def test_a_bind_mount_outside_the_directory_is_refused(tmp_path):
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n    volumes: ['../secrets:/s:ro']\n")
     with pytest.raises(CommandError, match=r"services.a.volumes\[0\]: ../secrets is outside the project"):
         run("import", str(tmp_path), "--name", "outside")
+
+
+def test_the_engine_translates_kept_keys_and_names_the_ones_it_does_not_apply():
+    from stacks.engine.service import extra_settings
+
+    create, host, ignored = extra_settings({
+        "privileged": True, "cap_add": ["SYS_ADMIN"], "devices": ["/dev/kmsg"], "pid": "host",
+        "network_mode": "host", "stop_grace_period": "1m30s", "hostname": "box", "container_name": "mine",
+        "deploy": {"resources": {"limits": {"cpus": "0.5", "memory": "256M"}}}, "x-team": "ops"})
+    assert host == {"privileged": True, "cap_add": ["SYS_ADMIN"], "devices": ["/dev/kmsg"], "pid_mode": "host",
+                    "network_mode": "host", "nano_cpus": 500_000_000, "mem_limit": "256M"}
+    assert create == {"hostname": "box", "stop_timeout": 90}
+    assert ignored == ["container_name"]
