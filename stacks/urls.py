@@ -1,11 +1,12 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
-from .views import alerts, deployments, imports, logs, metrics, overview, stack
+from .views import adopt, alerts, deployments, imports, logs, metrics, overview, stack
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("stacks/import/", imports.stack_import, name="stack-import"),
+    path("stacks/adopt/", adopt.stack_adopt, name="stack-adopt"),
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),

@@ -57,3 +57,61 @@ services:
     assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert config["WorkingDir"] == "/tmp" and config["StopSignal"] == "SIGINT" and config["StopTimeout"] == 3
     assert {"QUEUE=jobs", "MODE=x"} <= set(config["Env"])
+
+
+def test_a_running_docker_compose_project_is_adopted_without_recreating_its_containers(project, docker_api, tmp_path):
+    import subprocess
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.conf").write_text("level = info\n")
+    (tmp_path / "docker-compose.yml").write_text(f"""
+services:
+  node:
+    image: {NODE}
+  sleeper:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    environment: {{MODE: x}}
+    init: true
+  conf:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    volumes: ["./conf:/conf:ro"]
+""")
+    up = subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=tmp_path, capture_output=True,
+                        text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+
+    def ids():
+        found = docker_api.containers(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        return {c["Labels"]["com.docker.compose.service"]: c["Id"] for c in found}
+
+    before = ids()
+    out = StringIO()
+    call_command("stack", "adopt", project, stdout=out, stderr=StringIO())
+    assert f"Adopted {project} as stack {project} (3 services; kept as they run: node, sleeper)" in out.getvalue()
+    stack = Stack.objects.get(slug=project)
+    assert stack.files.get().path == "conf/app.conf"
+
+    d = deploy(stack)
+    assert d.status == "succeeded", d.error
+    after = ids()
+    assert after["node"] == before["node"] and after["sleeper"] == before["sleeper"]
+    # conf mounted ./conf from the project's directory; the panel's container mounts the stack's copy.
+    assert after["conf"] != before["conf"]
+    assert deploy(stack).status == "succeeded" and ids() == after  # and the next deploy changes nothing
+
+
+def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project, docker_api, tmp_path, client,
+                                                                         operator):
+    import subprocess
+
+    (tmp_path / "docker-compose.yml").write_text(f"services:\n  node:\n    image: {NODE}\n")
+    subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=120)
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    assert project in html and f'action="/stacks/adopt/"' in html
+    r = client.post("/stacks/adopt/", {"project": project})
+    assert r.status_code == 302 and r["Location"] == f"/stacks/{project}/"
+    assert Stack.objects.filter(slug=project).exists()

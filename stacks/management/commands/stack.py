@@ -28,6 +28,10 @@ class Command(BaseCommand):
                                           "file with the files beside it that its services use.")
         p.add_argument("file", metavar="PATH")
         p.add_argument("--name", required=True, help="The new stack's slug.")
+        p = sub.add_parser("adopt", help="Take over a Compose project running on the engine: its files "
+                                         "(from its containers' labels) become a stack; unchanged containers stay.")
+        p.add_argument("project")
+        p.add_argument("--name", help="The stack's slug: the project's name.")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
         p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
@@ -120,6 +124,21 @@ class Command(BaseCommand):
         if stack is None:
             raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
+
+    def do_adopt(self, project, name=None, **opts):
+        from stacks.adopt import adopt
+        from stacks.engine import EngineError
+
+        try:
+            stack, problems, kept = adopt(project, name)
+        except (ValueError, EngineError) as exc:
+            raise CommandError(str(exc)) from None
+        for problem in problems:
+            self.stderr.write(problem)
+        if stack is None:
+            raise CommandError(f"{project}: not adopted, {sum(p.startswith('error') for p in problems)} error(s).")
+        self.stdout.write(f"Adopted {project} as stack {stack.slug} ({stack.services.count()} services; "
+                          f"kept as they run: {', '.join(kept) or 'none'}).")
 
     def _run_operation(self, stack, action, options, wait):
         try:
