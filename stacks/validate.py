@@ -215,6 +215,7 @@ def check_cross_objects(stack, bundle, all_stacks=None):
     problems += _check_scrape_targets(stack, bundle, others)
     problems += _check_log_tags(stack, bundle, all_stacks)
     problems += _check_alerting(stack, bundle)
+    problems += _check_rows_not_rendered(stack)
     return _dedupe(problems)
 
 
@@ -314,6 +315,28 @@ def _check_log_tags(stack, bundle, all_stacks):
 
 
 KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
+
+
+def _check_rows_not_rendered(stack):
+    """Rows that no file carries: their file is the team's own (kept verbatim) or
+    no service mounts it. Said, rather than silently ignored."""
+    from .render import _mounted_sources, takes_over
+
+    services = list(stack.services.all())
+    roles = {s.role for s in services}
+    mounted = _mounted_sources(services)
+    kept = set(stack.files.values_list("path", flat=True))
+    checks = [("prometheus", RULES_FILE, stack.alert_rules.filter(enabled=True).exists(), "Alert rules"),
+              ("prometheus", PROMETHEUS_FILE, stack.scrape_jobs.exists(), "Scrape jobs"),
+              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes")]
+    problems = []
+    for role, path, has_rows, what in checks:
+        if has_rows and role in roles and not takes_over(path, mounted, kept):
+            why = ("the stack keeps its own file there" if path in kept or any(k.startswith("prometheus/rules/")
+                                                                                for k in kept if path == RULES_FILE)
+                   else f"no {role} service mounts ./{path}")
+            problems.append(Problem(path, f"{what} are not rendered: {why}.", "warning"))
+    return problems
 
 
 def _check_alerting(stack, bundle):

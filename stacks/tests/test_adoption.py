@@ -252,3 +252,16 @@ def test_the_engine_translates_kept_keys_and_names_the_ones_it_does_not_apply():
                     "network_mode": "host", "nano_cpus": 500_000_000, "mem_limit": "256M"}
     assert create == {"hostname": "box", "stop_timeout": 90}
     assert ignored == ["container_name"]
+
+
+def test_rows_whose_file_the_team_keeps_are_said_not_to_be_rendered():
+    from stacks.models import AlertRule
+    from stacks.validate import validate_stack
+
+    run("import", str(PROJECTS / "monitoring"), "--name", "monitoring")
+    stack = Stack.objects.get(slug="monitoring")
+    stack.files.create(path="prometheus/rules/team.yml", content="groups: []\n")
+    assert AlertRule.objects.filter(stack=stack).exists()
+    problems = [str(p) for p in validate_stack(stack)]
+    assert ("warning: prometheus/rules/alerts.yml: Alert rules are not rendered: the stack keeps its own file "
+            "there.") in problems
