@@ -1,8 +1,9 @@
 """The Django admin: every definition editable, validated on save with the same
 checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.http import HttpResponseRedirect
 
 from . import footprint
 from . import models as m
@@ -79,10 +80,100 @@ class ValidatedAdmin(admin.ModelAdmin):
     form = ValidatedForm
 
 
+class _Inline:
+    extra = 0
+    show_change_link = True
+
+
+class ServiceInline(_Inline, admin.StackedInline):
+    model = m.Service
+    classes = ["collapse"]
+
+
+class NetworkInline(_Inline, admin.TabularInline):
+    model = m.Network
+
+
+class VolumeInline(_Inline, admin.TabularInline):
+    model = m.Volume
+
+
+class ScrapeJobInline(_Inline, admin.TabularInline):
+    model = m.ScrapeJob
+
+
+class AlertRuleInline(_Inline, admin.TabularInline):
+    model = m.AlertRule
+    fields = ["group", "name", "expr", "for_duration", "severity", "labels", "annotations", "enabled"]
+
+
+class ReceiverInline(_Inline, admin.StackedInline):
+    model = m.Receiver
+
+
+class RouteInline(_Inline, admin.TabularInline):
+    model = m.Route
+
+
+class InhibitRuleInline(_Inline, admin.TabularInline):
+    model = m.InhibitRule
+
+
+class DatasourceInline(_Inline, admin.TabularInline):
+    model = m.GrafanaDatasource
+
+
+class DashboardInline(_Inline, admin.StackedInline):
+    model = m.GrafanaDashboard
+    classes = ["collapse"]
+
+
+class LogRouteInline(_Inline, admin.TabularInline):
+    model = m.LogRoute
+
+
+class StackFileInline(_Inline, admin.StackedInline):
+    model = m.StackFile
+    classes = ["collapse"]
+
+
 @admin.register(m.Stack)
 class StackAdmin(ValidatedAdmin):
+    """One page per stack: the stack and everything in it, as inlines. The whole
+    change is checked as a render would check it once every inline is saved, and
+    undone (nothing kept) when it brings new errors."""
+
     list_display = ["slug", "name", "engine", "updated"]
     search_fields = ["slug", "name"]
+    inlines = [ServiceInline, NetworkInline, VolumeInline, ScrapeJobInline, AlertRuleInline, ReceiverInline,
+               RouteInline, InhibitRuleInline, DatasourceInline, DashboardInline, LogRouteInline, StackFileInline]
+
+    def save_model(self, request, obj, form, change):
+        request._stack_errors_before = (
+            {str(p) for p in errors(validate_stack(m.Stack.objects.get(pk=obj.pk)))} if change else set())
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        stack = m.Stack.objects.get(pk=form.instance.pk)
+        new = [p for p in errors(validate_stack(stack)) if str(p) not in request._stack_errors_before]
+        if new:
+            raise _StackRefused(new)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except _StackRefused as refused:  # everything the page saved is rolled back
+            for p in refused.problems:
+                self.message_user(request, f"Not saved: {p.where}: {p.message}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+
+class _StackRefused(Exception):
+    def __init__(self, problems):
+        super().__init__(problems)
+        self.problems = problems
 
 
 @admin.register(m.Service)

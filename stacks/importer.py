@@ -1,13 +1,14 @@
 """docker-compose.yml → rows. Accepts Compose's short and long syntaxes and
 normalises them into the shapes the models store."""
 import re
-import shlex
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import Network, Service, Stack, Volume
-from .render.compose import unescape_dollars
-from .validate import parse_compose_text
+from .compose_keys import Refused, split_service
+from .config_import import adopt_configs
+from .models import Network, Service, Stack, StackFile, Volume
+from .validate import check_compose_schema_doc, parse_compose_text, validate_stack
 
 ROLE_BY_IMAGE = [
     ("alertmanager", "alertmanager"), ("prometheus", "prometheus"), ("node-exporter", "node-exporter"),
@@ -26,106 +27,61 @@ class ImportError_(ValueError):
     pass
 
 
-def _as_list(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return shlex.split(value)
-    return [str(v) for v in value]
-
-
-def _as_dict(value, sep="="):
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return {str(k): "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
-    out = {}
-    for item in value:
-        key, _, val = str(item).partition(sep)
-        out[key] = val
-    return out
-
-
-def _port(value):
-    if isinstance(value, (int, str)):
-        return str(value)
-    spec = str(value["target"])
-    if value.get("published"):
-        spec = f"{value['published']}:{spec}"
-        if value.get("host_ip"):
-            spec = f"{value['host_ip']}:{spec}"
-    if value.get("protocol", "tcp") != "tcp":
-        spec += f"/{value['protocol']}"
-    return spec
-
-
-def _volume(value):
-    if isinstance(value, str):
-        return value
-    spec = f"{value.get('source', '')}:{value['target']}" if value.get("source") else value["target"]
-    if value.get("read_only"):
-        spec += ":ro"
-    return spec
-
-
-def _healthcheck(value):
-    if not value:
-        return {}
-    hc = {k: v for k, v in value.items() if k in ("interval", "timeout", "retries", "start_period", "disable")}
-    test = value.get("test")
-    if isinstance(test, str):
-        test = ["CMD-SHELL", test]
-    if test:
-        hc["test"] = [str(t) for t in test]
-    return hc
-
-
 def _role(image, name):
     text = f"{image} {name}".lower()
     return next((role for key, role in ROLE_BY_IMAGE if key in text), "other")
 
 
 def service_fields(name, spec):
-    if not isinstance(spec, dict):
-        raise ImportError_(f"service {name}: expected a mapping.")
-    spec = unescape_dollars(spec)  # rows hold what the program sees
-    build = spec.get("build")
-    if isinstance(build, str):
-        build = {"context": build}
-    depends = spec.get("depends_on") or {}
-    if isinstance(depends, list):
-        depends = {d: "service_started" for d in depends}
-    else:
-        depends = {d: (c or {}).get("condition", "service_started") for d, c in depends.items()}
-    networks = spec.get("networks") or []
-    if isinstance(networks, dict):
-        networks = list(networks)
-    logging = spec.get("logging") or {}
-    deploy = spec.get("deploy") or {}
-    image = spec.get("image", "")
-    role = _role(image or (build or {}).get("context", ""), name)
+    """The Service row's fields for one Compose service, `extra` included."""
+    try:
+        fields, extra = split_service(name, spec)
+    except Refused as exc:
+        raise ImportError_(str(exc)) from None
+    role = _role(fields.get("image") or fields.get("build_context", ""), name)
     ui_name, ui_port, probe = UI.get(role, ("", None, ""))
-    return dict(
-        name=name, role=role, image=image,
-        build_context=(build or {}).get("context", ""), dockerfile=(build or {}).get("dockerfile", ""),
-        command=_as_list(spec.get("command")), entrypoint=_as_list(spec.get("entrypoint")),
-        environment=_as_dict(spec.get("environment")),
-        ports=[_port(p) for p in spec.get("ports") or []],
-        volumes=[_volume(v) for v in spec.get("volumes") or []],
-        networks=[str(n) for n in networks], depends_on=depends,
-        healthcheck=_healthcheck(spec.get("healthcheck")),
-        logging_driver=logging.get("driver", ""), logging_options=_as_dict(logging.get("options")),
-        replicas=int(deploy.get("replicas") or spec.get("scale") or 1),
-        restart=str(spec.get("restart", "no")),
-        labels=_as_dict(spec.get("labels")), extra_hosts=[str(h) for h in spec.get("extra_hosts") or []],
-        user=str(spec.get("user", "")),
-        ui_name=ui_name, ui_port=ui_port, probe_path=probe, ui_path="/" if ui_name else "",
-    )
+    return dict(fields, name=name, role=role, extra=extra,
+                ui_name=ui_name, ui_port=ui_port, probe_path=probe, ui_path="/" if ui_name else "")
 
 
-def import_compose(text, slug, name=None):
-    """Create a stack from a Compose file's text. Raises ValueError in the user's terms."""
+TOP_LEVEL = {"version", "services", "networks", "volumes"}
+NETWORK_KEYS = {"name", "external", "driver"}
+VOLUME_KEYS = {"external"}
+
+
+def _refuse_unkept(doc):
+    """Top-level, network and volume keys have no `extra`: refuse them by name
+    rather than drop them."""
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise ImportError_(f"{key}: top-level `{key}` is not kept by the panel yet; "
+                               "move it into the services or remove it.")
+    for kind, allowed in (("networks", NETWORK_KEYS), ("volumes", VOLUME_KEYS)):
+        for key, spec in (doc.get(kind) or {}).items():
+            for opt in set(spec or {}) - allowed:
+                raise ImportError_(f"{kind}.{key}.{opt}: the panel keeps only {', '.join(sorted(allowed))} "
+                                   f"of a {kind[:-1]}.")
+            ext = (spec or {}).get("external")
+            if isinstance(ext, dict) and set(ext) - {"name"}:
+                raise ImportError_(f"{kind}.{key}.external: only `name` is kept.")
+
+
+def parse_compose(text):
+    """Compose text → dict, bounded (yamlsafe) and checked against the Compose
+    specification's schema, every refusal naming its key path."""
     doc = parse_compose_text(text)
+    problems = check_compose_schema_doc(doc)
+    if problems:
+        raise ImportError_("; ".join(problems))
+    _refuse_unkept(doc)
+    return doc
+
+
+def import_compose(text, slug, name=None, files=None):
+    """Create a stack from a Compose file's text and the files its services use
+    ({relative path: text}, from stacks.project_dir). Raises ValueError in the
+    user's terms."""
+    doc = parse_compose(text)
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
         raise ImportError_(f"{slug!r} is not a valid stack name: use lower-case letters, digits, '-' and '_'.")
     if Stack.objects.filter(slug=slug).exists():
@@ -150,4 +106,30 @@ def import_compose(text, slug, name=None):
                 detail = "; ".join(f"{k + ': ' if k and k != '__all__' else ''}{' '.join(v)}" for k, v in messages.items())
                 raise ImportError_(f"service {svc_name}: {detail}") from None
             svc.save()
+        kept = adopt_configs(stack, files or {})
+        for path, content in kept.items():
+            f = StackFile(stack=stack, path=path, content=content)
+            try:
+                f.full_clean(exclude=["stack"])
+            except ValidationError as exc:
+                raise ImportError_(f"{path}: {' '.join(exc.messages)}") from None
+            f.save()
     return stack
+
+
+def import_and_validate(text, slug, name=None, files=None):
+    """What the import page and `stack import` both do: import, then validate the
+    stack as a deploy would; a stack with errors is not kept.
+    Returns (stack or None, [problem text])."""
+    stack = import_compose(text, slug, name, files)
+    problems = [str(p) for p in validate_stack(stack)]
+    if any(p.startswith("error") for p in problems):
+        stack.delete()  # nothing is kept from a file that does not validate
+        return None, problems
+    return stack, problems
+
+
+def import_project(project, slug, name=None):
+    """A project read by stacks.project_dir (a directory, a Compose file and its
+    neighbours, or an uploaded archive): import_and_validate with its files."""
+    return import_and_validate(project.compose_text, slug, name, project.files)

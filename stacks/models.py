@@ -265,6 +265,9 @@ class Service(models.Model):
     labels = models.JSONField(default=dict, blank=True)
     extra_hosts = models.JSONField(default=list, blank=True)
     user = models.CharField(max_length=64, blank=True)
+    extra = models.JSONField(default=dict, blank=True,
+                             help_text="Every other Compose service key, kept as written and rendered back "
+                                       '(privileged, cap_add, devices, ulimits, deploy.resources…): {"privileged": true}.')
     # What the panel offers about the service, not rendered into Compose.
     ui_name = models.CharField(max_length=40, blank=True, help_text="Link title, e.g. Grafana.")
     ui_port = models.PositiveIntegerField(null=True, blank=True, help_text="Container port the link opens.")
@@ -280,7 +283,9 @@ class Service(models.Model):
         return f"{self.stack.slug}/{self.name}"
 
     def clean(self):
-        if not self.image and not self.build_context:
+        if not isinstance(self.extra, dict):
+            raise ValidationError({"extra": "Extra keys are a mapping of Compose service keys."})
+        if not self.image and not self.build_context and not {"image", "build"} & set(self.extra):
             raise ValidationError("A service needs an image or a build context.")
         _check_str_list(self.command, "Command")
         _check_str_list(self.entrypoint, "Entrypoint")

@@ -1,11 +1,12 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
-from .views import alerts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from .views import adopt, alerts, deployments, imports, logs, metrics, overview, plan, stack, timeline
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("stacks/import/", imports.stack_import, name="stack-import"),
+    path("stacks/adopt/", adopt.stack_adopt, name="stack-adopt"),
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/timeline/", timeline.timeline, name="stack-timeline"),
     path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),

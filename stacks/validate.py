@@ -139,7 +139,9 @@ def _tool_message(output, workdir):
 
 
 def check_with_tools(bundle):
-    wanted = [p for p in (PROMETHEUS_FILE, RULES_FILE, ALERTMANAGER_FILE) if p in bundle.files]
+    # Every rule file, the team's own kept ones included.
+    rule_files = sorted(p for p in bundle.files if p.startswith("prometheus/rules/") and p.endswith((".yml", ".yaml")))
+    wanted = [p for p in (PROMETHEUS_FILE, ALERTMANAGER_FILE) if p in bundle.files] + rule_files
     if not wanted:
         return []
     problems = []
@@ -153,8 +155,8 @@ def check_with_tools(bundle):
             # --syntax-only: rule_files name container paths that do not exist here;
             # the rules are checked on their own just below.
             checks.append((PROMETHEUS_FILE, ["promtool", "check", "config", "--syntax-only", PROMETHEUS_FILE]))
-        if RULES_FILE in bundle.files:
-            checks.append((RULES_FILE, ["promtool", "check", "rules", RULES_FILE]))
+        for path in rule_files:
+            checks.append((path, ["promtool", "check", "rules", path]))
         if ALERTMANAGER_FILE in bundle.files:
             checks.append((ALERTMANAGER_FILE, ["amtool", "check-config", ALERTMANAGER_FILE]))
         missing = [(path, args) for path, args in checks if shutil.which(args[0]) is None]
@@ -252,6 +254,7 @@ def check_cross_objects(stack, bundle):
     problems += _check_scrape_targets(stack, bundle)
     problems += _check_log_tags(stack, bundle)
     problems += _check_alerting(stack, bundle)
+    problems += _check_rows_not_rendered(stack)
     return _dedupe(problems)
 
 
@@ -335,9 +338,31 @@ def _check_log_tags(stack, bundle):
 KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
 
 
+def _check_rows_not_rendered(stack):
+    """Rows that no file carries: their file is the team's own (kept verbatim) or
+    no service mounts it. Said, rather than silently ignored."""
+    from .render import _mounted_sources, takes_over
+
+    services = list(stack.services.all())
+    roles = {s.role for s in services}
+    mounted = _mounted_sources(services)
+    kept = set(stack.files.values_list("path", flat=True))
+    checks = [("prometheus", RULES_FILE, stack.alert_rules.filter(enabled=True).exists(), "Alert rules"),
+              ("prometheus", PROMETHEUS_FILE, stack.scrape_jobs.exists(), "Scrape jobs"),
+              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes")]
+    problems = []
+    for role, path, has_rows, what in checks:
+        if has_rows and role in roles and not takes_over(path, mounted, kept):
+            why = ("the stack keeps its own file there" if path in kept or any(k.startswith("prometheus/rules/")
+                                                                                for k in kept if path == RULES_FILE)
+                   else f"no {role} service mounts ./{path}")
+            problems.append(Problem(path, f"{what} are not rendered: {why}.", "warning"))
+    return problems
+
+
 def _check_alerting(stack, bundle):
-    if ALERTMANAGER_FILE not in bundle.files:
-        return []
+    if ALERTMANAGER_FILE not in bundle.files or stack.files.filter(path=ALERTMANAGER_FILE).exists():
+        return []  # no Alertmanager config of the panel's: the image's or the team's own file
     problems = []
     receivers = list(stack.receivers.all())
     if not receivers:
@@ -376,16 +401,27 @@ def _labels_in_expr(expr):
 
 
 def parse_compose_text(text):
-    """YAML → dict with a user-facing error, for imports and pasted files."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else COMPOSE_FILE
-        raise ValueError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    """YAML → dict with a user-facing error, for imports and pasted files:
+    bounded in size and in what aliases expand to (stacks.yamlsafe)."""
+    from .yamlsafe import load_yaml
+
+    doc = load_yaml(text, COMPOSE_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise ValueError("This is not a Compose file: it has no 'services' mapping.")
     return doc
+
+
+def check_compose_schema_doc(doc):
+    """A Compose document as a user wrote it against the specification's schema:
+    ["services.web.ports.0: … is not valid …"] (empty when it conforms)."""
+    validator = _compose_validator()
+    if validator is None:
+        return []
+    out = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = ".".join(str(p) for p in err.absolute_path)
+        out.append(f"{path or COMPOSE_FILE}: {err.message}")
+    return out[:10]
 
 
 __all__ = ["Problem", "validate_stack", "errors", "check_rule", "parse_compose_text", "Bundle"]

@@ -14,6 +14,7 @@ Names are imported lazily, so a command that needs none of them loads no docker-
 _EXPORTS = {
     "EngineError": "client", "stack_status": "operations", "stop": "operations", "down": "operations",
     "restart_service": "operations", "container_logs": "operations", "follow_logs": "operations",
+    "compose_projects": "operations", "record_adoption": "operations",
     "get_backend": "backend", "Desired": "plan", "Plan": "plan",
 }
 

@@ -79,7 +79,8 @@ class Applier:
                 raise EngineError(f"Build context {build.get('context')} is outside the stack's directory.",
                                   permanent=True)
             self.report(f"Building {step.target} from {build.get('context')}")
-            docker_seam.build(self.api, step.target, context, build.get("dockerfile"), self.report)
+            docker_seam.build(self.api, step.target, context, build.get("dockerfile"), self.report,
+                              args=build.get("args"), target=build.get("target"))
 
     def rehash_new_images(self):
         """Services whose image was just pulled or built carry its id in their hash."""
@@ -131,18 +132,23 @@ class Applier:
 
     # --- containers -----------------------------------------------------------------
     def create(self, name, number):
-        cfg = container_config(self.project, self.desired.directory, self.desired.compose, name, number,
-                               self.hashes[name], self.applied[name])
         try:
+            cfg = container_config(self.project, self.desired.directory, self.desired.compose, name, number,
+                                   self.hashes[name], self.applied[name])
             host_config = self.api.create_host_config(**cfg["host_config"])
             networking = self.api.create_networking_config(
-                {cfg["primary_network"]: self.api.create_endpoint_config(aliases=cfg["aliases"])})
+                {cfg["primary_network"]: self.api.create_endpoint_config(aliases=cfg["aliases"])}
+            ) if cfg["primary_network"] else None
             created = self.api.create_container(cfg["image"], name=cfg["name"], host_config=host_config,
                                                 networking_config=networking, **cfg["create"])
             for net in cfg["extra_networks"]:
                 self.api.connect_container_to_network(created["Id"], net, aliases=cfg["aliases"])
         except Exception as exc:  # noqa: BLE001 — said in the user's terms
             raise explain(exc, f"service {name}") from None
+        if cfg["not_applied"] and number == 1:
+            self.report(f"service {name}: kept but not applied by the panel's engine: "
+                        + ", ".join(cfg["not_applied"]) + " (docker-compose applies them from the rendered file)",
+                        "info")
         return created["Id"], cfg["name"]
 
     def start(self, container_id, label):

@@ -110,9 +110,12 @@ def _pull_once(api, image, repo, tag, report):
     report(f"Pulled {image}")
 
 
-def build(api, image, context, dockerfile, report):
+def build(api, image, context, dockerfile, report, args=None, target=None):
+    if isinstance(args, list):  # Compose's list form: ["KEY=value"]
+        args = dict(a.partition("=")[::2] for a in args)
     try:
-        for event in api.build(path=str(context), dockerfile=dockerfile or None, tag=image, rm=True, decode=True):
+        for event in api.build(path=str(context), dockerfile=dockerfile or None, tag=image, rm=True, decode=True,
+                               buildargs={k: str(v) for k, v in (args or {}).items()} or None, target=target):
             if "error" in event:
                 raise EngineError(f"Build of {image} failed: {event['error'].strip()}", permanent=True)
             line = (event.get("stream") or "").strip()

@@ -100,3 +100,59 @@ def follow_logs(project, service, tail=100, follow=False):
             yield line.decode(errors="replace")
     if buffer:
         yield buffer.decode(errors="replace")
+
+
+def compose_projects():
+    """Projects running on the engine, from their containers' Compose labels:
+    {project: {"working_dir", "config_files": [paths], "services": {name: [container dicts]}}}."""
+    engine = api()
+    projects = {}
+    for c in translated("listing projects")(engine.containers)(all=True, filters={"label": L.PROJECT}):
+        lab = c["Labels"] or {}
+        if lab.get(L.ONEOFF, "False") != "False":
+            continue
+        p = projects.setdefault(lab[L.PROJECT], {"working_dir": lab.get(L.WORKING_DIR, ""),
+                                                 "config_files": [f for f in lab.get(L.CONFIG_FILES, "").split(",")
+                                                                  if f],
+                                                 "services": {}})
+        p["services"].setdefault(lab.get(L.SERVICE, ""), []).append(c)
+    return projects
+
+
+@translated("adopt")
+def record_adoption(project, directory, compose):
+    """Remember, in the stack's state file, the config hash docker-compose put on
+    each running service and what the panel renders for it now, so the next plan
+    keeps those containers (engine.plan._adopted). A service that bind-mounts
+    files from the project's directory is not recorded: the panel's containers
+    mount them from the stack's directory, so it is recreated on the first deploy.
+    Returns the services recorded."""
+    import json
+
+    from stacks.composefile import image_of
+
+    from .client import image_id
+    from .plan import STATE_FILE, adoption_digest
+
+    engine = api()
+    running = compose_projects().get(project, {}).get("services", {})
+    path = directory / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    recorded = []
+    for name, spec in compose["services"].items():
+        containers = running.get(name) or []
+        hashes = {c["Labels"].get(L.CONFIG_HASH) for c in containers}
+        mounts = any(str(v).split(":")[0].startswith(".") for v in spec.get("volumes") or [])
+        if not containers or len(hashes) != 1 or None in hashes or mounts:
+            continue
+        ref = image_of(project, name, spec)
+        if {c["ImageID"] for c in containers} != {image_id(engine, ref)}:
+            continue  # its image moved on since: the first deploy recreates it, as Compose would
+        state[f"adopted:{name}"] = {"hash": hashes.pop(), "digest": adoption_digest(spec, image_id(engine, ref))}
+        recorded.append(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, sort_keys=True))
+    return recorded

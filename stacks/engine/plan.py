@@ -5,7 +5,7 @@ which setting changed) / start / remove, per service reload (which file), and
 the file diff. No Docker calls here: testable without an engine."""
 import difflib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from stacks.composefile import dependency_levels, image_of
@@ -181,6 +181,7 @@ def plan(desired, observed):
         image_id = observed.images.get(image_of(desired.project, name, spec), "")
         result.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, desired.files))
         result.applied[name] = applied = applied_record(spec, image_id, role, desired.files)
+        by_service[name] = _adopted(name, spec, image_id, result, observed, by_service.get(name, []))
 
         def reason(c, applied=applied):
             return ", ".join(what_changed(c.applied, applied)) + " changed"
@@ -198,6 +199,24 @@ def plan(desired, observed):
             for c in sorted(containers, key=lambda c: -c.number):
                 result.actions.append(Action("remove", svc, c.number, c, "service no longer in the stack"))
     return result
+
+
+def adoption_digest(spec, image_id):
+    """What an adopted service ran with, in the panel's terms: its rendered spec
+    and its image, as recorded when the project was adopted."""
+    return config_hash(spec, image_id)
+
+
+def _adopted(name, spec, image_id, result, observed, containers):
+    """Containers docker-compose created (its own config hash on them) count as
+    up to date while the service's spec and image are those recorded at adoption
+    (stacks.adopt): the first deploys after adopting do not recreate them."""
+    record = observed.state.get(f"adopted:{name}")
+    if not record or record.get("digest") != adoption_digest(spec, image_id):
+        return containers
+    result.state[f"adopted:{name}"] = record
+    return [replace(c, config_hash=result.hashes[name]) if c.config_hash == record.get("hash") else c
+            for c in containers]
 
 
 def _reload_files(before, digests, digest):

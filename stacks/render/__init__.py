@@ -21,6 +21,15 @@ DASHBOARDS_DIR = "grafana/dashboards"
 FLUENTD_FILE = "fluentd/conf/fluent.conf"
 LOGSTASH_FILE = "logstash/pipeline/logstash.conf"
 
+# What each generated file takes over in the stack's directory: the panel writes
+# it only when a service mounts it and the team keeps no file of its own there
+# (an imported config the rows cannot hold exactly stays a stack file).
+OWNED_AREA = {
+    PROMETHEUS_FILE: PROMETHEUS_FILE, RULES_FILE: "prometheus/rules/", ALERTMANAGER_FILE: ALERTMANAGER_FILE,
+    DATASOURCES_FILE: "grafana/provisioning/datasources/", PROVIDERS_FILE: "grafana/provisioning/dashboards/",
+    DASHBOARDS_DIR: DASHBOARDS_DIR + "/", FLUENTD_FILE: "fluentd/conf/", LOGSTASH_FILE: "logstash/pipeline/",
+}
+
 SECRET_REF = re.compile(r"\$\{secret:([a-z0-9][a-z0-9_-]*)\}")
 MASK = "••••••••"
 
@@ -99,6 +108,28 @@ def _target_resolver(stack, services, networks):
     return targets.Resolver(stack, services, networks, prom, others.values())
 
 
+def _mounted_sources(services):
+    """Paths inside the stack's directory that some service bind-mounts."""
+    sources = set()
+    for svc in services:
+        for vol in svc.volumes:
+            source = vol.split(":", 1)[0]
+            if source.startswith("./"):
+                sources.add(source[2:].rstrip("/"))
+            elif source == ".":
+                sources.add("")
+    return sources
+
+
+def takes_over(path, mounted, kept):
+    """Whether the panel writes generated file `path`: mounted by a service, and
+    no stack file of the team's own in its area."""
+    if not any(src == "" or path == src or path.startswith(src + "/") for src in mounted):
+        return False
+    area = OWNED_AREA.get(path, path)
+    return not any(k == area or (area.endswith("/") and k.startswith(area)) for k in kept)
+
+
 def render_bundle(stack):
     from stacks.alerting.auth import webhook_token
     from stacks.models import Secret
@@ -109,21 +140,29 @@ def render_bundle(stack):
     roles = {svc.role for svc in services}
     secrets = Secrets(dict(Secret.objects.values_list("name", "value")))
     files = {}
+    kept = {f.path: f.content for f in stack.files.all()}
+    mounted = _mounted_sources(services)
+
+    def ours(path):
+        return takes_over(path, mounted, kept)
 
     doc = compose.compose_dict(stack, services, networks, volumes, secrets, settings.STACKS_PUBLIC_HOST)
     files[COMPOSE_FILE] = dump_yaml(doc)
 
     if "prometheus" in roles:
-        rules = [r for r in stack.alert_rules.all() if r.enabled]
+        rules = [r for r in stack.alert_rules.all() if r.enabled] if ours(RULES_FILE) else []
+        kept_rules = any(p.startswith(OWNED_AREA[RULES_FILE]) for p in kept)
         am_targets = [f"{svc.name}:{svc.ui_port or 9093}" for svc in services if svc.role == "alertmanager"]
         jobs = list(stack.scrape_jobs.all())
         token = secrets.add(webhook_token()) if any(j.panel_token for j in jobs) else ""
-        files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
-            stack, jobs, am_targets, bool(rules), token, resolve=_target_resolver(stack, services, networks)))
+        if ours(PROMETHEUS_FILE):
+            files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
+                stack, jobs, am_targets, bool(rules) or kept_rules, token,
+                resolve=_target_resolver(stack, services, networks)))
         if rules:
             files[RULES_FILE] = dump_yaml(prometheus.rules_dict(rules))
 
-    if "alertmanager" in roles:
+    if "alertmanager" in roles and ours(ALERTMANAGER_FILE):
         receivers = list(stack.receivers.all())
         token = secrets.add(webhook_token()) if any(r.kind == "panel" for r in receivers) else ""
         files[ALERTMANAGER_FILE] = dump_yaml(alertmanager.alertmanager_dict(
@@ -131,20 +170,23 @@ def render_bundle(stack):
             list(stack.inhibit_rules.all()), panel_webhook_url(), token))
 
     if "grafana" in roles:
-        files[DATASOURCES_FILE] = dump_yaml(grafana.datasources_dict(list(stack.datasources.all())))
-        files[PROVIDERS_FILE] = dump_yaml(grafana.providers_dict())
-        for dashboard in stack.dashboards.all():
-            files[f"{DASHBOARDS_DIR}/{dashboard.slug}.json"] = dump_json(grafana.dashboard_dict(dashboard))
+        if ours(DATASOURCES_FILE):
+            files[DATASOURCES_FILE] = dump_yaml(grafana.datasources_dict(list(stack.datasources.all())))
+        if ours(PROVIDERS_FILE):
+            files[PROVIDERS_FILE] = dump_yaml(grafana.providers_dict())
+        if ours(DASHBOARDS_DIR + "/"):
+            for dashboard in stack.dashboards.all():
+                files[f"{DASHBOARDS_DIR}/{dashboard.slug}.json"] = dump_json(grafana.dashboard_dict(dashboard))
 
     es = next((svc.name for svc in services if svc.role == "elasticsearch"), "elasticsearch")
     routes = list(stack.log_routes.all())
-    if "fluentd" in roles:
+    if "fluentd" in roles and ours(FLUENTD_FILE):
         files[FLUENTD_FILE] = logs.fluentd_conf(routes, es)
-    if "logstash" in roles:
+    if "logstash" in roles and ours(LOGSTASH_FILE):
         files[LOGSTASH_FILE] = logs.logstash_conf(routes, f"http://{es}:9200")
 
-    for extra in stack.files.all():
-        files.setdefault(extra.path, extra.content)
+    for path, content in kept.items():
+        files.setdefault(path, content)
 
     return Bundle(stack_slug=stack.slug, files=dict(sorted(files.items())), compose=doc,
                   secret_values=secrets.used, missing_secrets=secrets.missing)

@@ -1,4 +1,6 @@
 """docker-compose.yml from a stack's rows."""
+from stacks.compose_keys import merge_extra
+
 from .yamlio import sorted_dict
 
 
@@ -85,6 +87,10 @@ def service_dict(service, secrets, public_host="localhost"):
         s["extra_hosts"] = list(service.extra_hosts)
     if service.user:
         s["user"] = service.user
+    if service.extra:
+        # Kept keys are written as the user wrote them (no $ escaping: Compose
+        # interpolates them as it did before the import).
+        s = merge_extra(s, service.extra)
     return s
 
 

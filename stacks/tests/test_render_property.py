@@ -17,7 +17,8 @@ label_name = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True).filte
 @pytest.fixture
 def stack(db):
     stack = Stack.objects.create(slug="prop", name="prop")
-    Service.objects.create(stack=stack, name="prometheus", role="prometheus", image="prom/prometheus")
+    Service.objects.create(stack=stack, name="prometheus", role="prometheus", image="prom/prometheus",
+                           volumes=["./prometheus/rules:/etc/prometheus/rules:ro"])
     return stack
 
 

@@ -7,13 +7,22 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
-from stacks.importer import import_compose
-from stacks.validate import validate_stack
+from stacks.importer import import_and_validate, import_project
+from stacks.project_dir import MAX_TOTAL_BYTES, read_archive
 
 
 class ImportForm(forms.Form):
     slug = forms.SlugField(label="Stack name", max_length=63)
-    compose = forms.CharField(label="docker-compose.yml", widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}))
+    compose = forms.CharField(label="docker-compose.yml", required=False,
+                              widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}))
+    archive = forms.FileField(label="or the project's directory as a .zip or .tar.gz", required=False,
+                              help_text="Its Compose file and every file the services mount or build from.")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("compose") and not data.get("archive"):
+            raise forms.ValidationError("Paste a Compose file or upload the project's directory.")
+        return data
 
 
 def service_lines(text):
@@ -39,7 +48,7 @@ def annotate(text, problems):
         m = re.match(r"line (\d+)", p)
         line = int(m.group(1)) if m else None
         if line is None:
-            svc = re.match(r"(?:error: |warning: )?service ([a-z0-9_-]+)", p)
+            svc = re.match(r"(?:error: |warning: )?services?[ .]([a-z0-9_-]+)", p)
             line = where.get(svc.group(1)) if svc else None
         by_line.setdefault(line or 0, []).append(p)
     numbered = [{"n": i, "text": t, "problems": by_line.get(i, [])} for i, t in enumerate(text.splitlines(), 1)]
@@ -49,20 +58,24 @@ def annotate(text, problems):
 def stack_import(request):
     if request.method == "POST" and not request.user.has_perm("stacks.add_stack"):
         raise PermissionDenied("Operators only.")
-    form = ImportForm(request.POST or None)
+    form = ImportForm(request.POST or None, request.FILES or None)
     numbered, general = [], []
     if request.method == "POST" and form.is_valid():
-        text, slug = form.cleaned_data["compose"], form.cleaned_data["slug"]
+        text, slug, upload = form.cleaned_data["compose"], form.cleaned_data["slug"], form.cleaned_data["archive"]
         problems = []
         try:
-            stack = import_compose(text, slug)
-        except ValueError as exc:
-            problems = [str(exc)]
-        else:
-            problems = [str(p) for p in validate_stack(stack)]
-            if any(p.startswith("error") for p in problems):
-                stack.delete()  # nothing is kept from a file that does not validate
+            if upload:
+                if upload.size > MAX_TOTAL_BYTES:
+                    raise ValueError(f"{upload.name}: {upload.size} bytes, over the limit of {MAX_TOTAL_BYTES}.")
+                project = read_archive(upload.read(), upload.name)
+                text = project.compose_text
+                stack, problems = import_project(project, slug)
             else:
+                stack, problems = import_and_validate(text, slug)
+        except ValueError as exc:
+            stack, problems = None, [str(exc)]
+        else:
+            if stack is not None:
                 for p in problems:
                     messages.warning(request, p)
                 messages.success(request, f"Imported stack {stack.slug} with {stack.services.count()} services.")

@@ -26,6 +26,18 @@ def stacks_with_state():
             .prefetch_related(linked))
 
 
+def unmanaged_projects():
+    """Compose projects running on the engine that no stack manages: [] when the
+    engine cannot be asked (the page still shows the stacks)."""
+    from stacks.adopt import unmanaged_projects as listing
+    from stacks.engine import EngineError
+
+    try:
+        return listing()
+    except EngineError:
+        return []
+
+
 def overview(request):
     from stacks.queues import served_queues
 
@@ -33,4 +45,7 @@ def overview(request):
     served = served_queues()  # one cached answer per page, however many engines
     for s in stacks:
         s.engine_served = s.engine.queue in served
-    return render_page(request, "stacks/overview.html", {"stacks": stacks}, partial="stack-rows")
+    polling = request.htmx and not request.htmx.boosted  # the 5s refresh needs only the rows
+    context = {"stacks": stacks, "unmanaged": [] if polling else unmanaged_projects(),
+               "can_adopt": request.user.has_perm("stacks.add_stack")}
+    return render_page(request, "stacks/overview.html", context, partial="stack-rows")

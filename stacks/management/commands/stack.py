@@ -26,8 +26,9 @@ class Command(BaseCommand):
         p = sub.add_parser("render", help="Write a stack's bundle into a directory.")
         p.add_argument("slug")
         p.add_argument("--out", required=True)
-        p = sub.add_parser("import", help="Create a stack from a docker-compose.yml.")
-        p.add_argument("file")
+        p = sub.add_parser("import", help="Create a stack from a Compose project: a directory, or a Compose "
+                                          "file with the files beside it that its services use.")
+        p.add_argument("file", metavar="PATH")
         p.add_argument("--name", required=True, help="The new stack's slug.")
         p.add_argument("--engine", help="The engine it runs on (default: local).")
         p = sub.add_parser("move", help="Put a stack on another engine: its next deploy brings it up there "
@@ -37,6 +38,10 @@ class Command(BaseCommand):
         p = sub.add_parser("plan", help="What a deploy would do now, changing nothing.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
+        p = sub.add_parser("adopt", help="Take over a Compose project running on the engine: its files "
+                                         "(from its containers' labels) become a stack; unchanged containers stay.")
+        p.add_argument("project")
+        p.add_argument("--name", help="The stack's slug: the project's name.")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
         p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
@@ -143,17 +148,20 @@ class Command(BaseCommand):
         return engine
 
     def do_import(self, file, name, engine=None, **opts):
-        from stacks.importer import import_compose
+        from stacks.importer import import_project
+        from stacks.project_dir import read_path
 
         target = self._engine(engine) if engine else None
         try:
-            text = Path(file).read_text()
+            stack, problems = import_project(read_path(file), name)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            stack = import_compose(text, name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        for problem in problems:
+            self.stderr.write(problem)
+        if stack is None:
+            raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
@@ -171,6 +179,21 @@ class Command(BaseCommand):
         stack.save(update_fields=["engine", "moved_from"])
         self.stdout.write(f"{slug} now belongs to engine {target.name}; deploy it to bring it up there"
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
+
+    def do_adopt(self, project, name=None, **opts):
+        from stacks.adopt import adopt
+        from stacks.engine import EngineError
+
+        try:
+            stack, problems, kept = adopt(project, name)
+        except (ValueError, EngineError) as exc:
+            raise CommandError(str(exc)) from None
+        for problem in problems:
+            self.stderr.write(problem)
+        if stack is None:
+            raise CommandError(f"{project}: not adopted, {sum(p.startswith('error') for p in problems)} error(s).")
+        self.stdout.write(f"Adopted {project} as stack {stack.slug} ({stack.services.count()} services; "
+                          f"kept as they run: {', '.join(kept) or 'none'}).")
 
     def _run_operation(self, stack, action, options, wait):
         from stacks.models import Busy

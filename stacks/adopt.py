@@ -1,0 +1,55 @@
+"""Adopting a Compose project that already runs on the engine (started with
+docker-compose or docker compose): its files are found from its containers'
+labels and imported as a directory is; what runs is recorded so that the first
+deploy leaves unchanged containers alone."""
+from pathlib import Path
+
+from .importer import ImportError_, import_project
+from .models import Stack
+from .project_dir import read_path
+
+
+def unmanaged_projects():
+    """[{"project", "working_dir", "services", "containers"}] running on the engine
+    with no stack of that name. Raises EngineError when the engine is unreachable."""
+    from .engine import compose_projects
+
+    managed = set(Stack.objects.values_list("slug", flat=True))
+    out = []
+    for name, p in sorted(compose_projects().items()):
+        if name in managed:
+            continue
+        out.append({"project": name, "working_dir": p["working_dir"], "services": sorted(p["services"]),
+                    "containers": sum(len(cs) for cs in p["services"].values())})
+    return out
+
+
+def adopt(project, slug=None):
+    """(stack or None, [problem text], [services kept as they run]); ValueError
+    (or EngineError) in the user's terms when it cannot be adopted."""
+    from .engine import compose_projects, record_adoption
+    from .render import render_bundle
+
+    slug = slug or project
+    if slug != project:
+        raise ImportError_(f"A stack's name is its Compose project's name: adopt {project!r} as {project!r} "
+                           f"(with another name the panel would start a second copy beside it).")
+    found = compose_projects().get(project)
+    if not found:
+        raise ImportError_(f"No Compose project named {project!r} runs on the engine.")
+    if not found["working_dir"]:
+        raise ImportError_(f"{project}: its containers do not say where its files are (no working_dir label).")
+    files = found["config_files"] or []
+    if len(files) > 1:
+        raise ImportError_(f"{project} was started from several Compose files ({', '.join(files)}); "
+                           "the panel imports one: merge them (docker-compose config) and import that.")
+    working_dir = Path(found["working_dir"])
+    path = working_dir / files[0] if files else working_dir
+    if not path.exists():
+        raise ImportError_(f"{path}: not found on this machine (the panel reads the project's files from where "
+                           "it was started).")
+    stack, problems = import_project(read_path(path), slug)
+    if stack is None:
+        return None, problems, []
+    recorded = record_adoption(project, stack.directory, render_bundle(stack).compose)
+    return stack, problems, recorded

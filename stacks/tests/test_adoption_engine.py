@@ -1,0 +1,117 @@
+"""Adopted projects on the real Docker engine: the kept service keys are applied
+to the containers, and a project already running under docker-compose is taken
+over without recreating what did not change."""
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from stacks.models import Deployment, Stack
+from stacks.tasks import execute
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db]
+NODE = "panel-local/node-exporter:latest"
+
+
+def deploy(stack):
+    d = Deployment.objects.create(stack=stack, action="deploy")
+    execute(d)
+    d.refresh_from_db()
+    return d
+
+
+def test_the_kept_keys_are_applied_to_the_container(project, docker_api, tmp_path):
+    (tmp_path / "box.env").write_text("QUEUE=jobs\n")
+    (tmp_path / "compose.yaml").write_text(f"""
+services:
+  box:
+    image: {NODE}
+    cap_drop: [NET_RAW]
+    tmpfs: [/scratch]
+    ulimits: {{nofile: {{soft: 1024, hard: 2048}}}}
+    sysctls: {{net.core.somaxconn: 512}}
+    shm_size: 32m
+    working_dir: /tmp
+    stop_signal: SIGINT
+    stop_grace_period: 3s
+    init: true
+    read_only: true
+    env_file: ./box.env
+    environment: [MODE=x]
+    restart: on-failure:3
+    deploy:
+      resources:
+        limits: {{memory: 64M}}
+""")
+    call_command("stack", "import", str(tmp_path), "--name", project, stdout=StringIO(), stderr=StringIO())
+    d = deploy(Stack.objects.get(slug=project))
+    assert d.status == "succeeded", d.error
+    (c,) = docker_api.containers(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    info = docker_api.inspect_container(c["Id"])
+    host, config = info["HostConfig"], info["Config"]
+    # (privileged and cap_add are applied the same way; this sandboxed engine cannot start such a container)
+    assert host["CapDrop"] == ["NET_RAW"] and "/scratch" in host["Tmpfs"]
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    assert host["Sysctls"] == {"net.core.somaxconn": "512"} and host["ShmSize"] == 32 * 1024 * 1024
+    assert host["Init"] is True and host["ReadonlyRootfs"] is True and host["Memory"] == 64 * 1024 * 1024
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert config["WorkingDir"] == "/tmp" and config["StopSignal"] == "SIGINT" and config["StopTimeout"] == 3
+    assert {"QUEUE=jobs", "MODE=x"} <= set(config["Env"])
+
+
+def test_a_running_docker_compose_project_is_adopted_without_recreating_its_containers(project, docker_api, tmp_path):
+    import subprocess
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.conf").write_text("level = info\n")
+    (tmp_path / "docker-compose.yml").write_text(f"""
+services:
+  node:
+    image: {NODE}
+  sleeper:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    environment: {{MODE: x}}
+    init: true
+  conf:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    volumes: ["./conf:/conf:ro"]
+""")
+    up = subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=tmp_path, capture_output=True,
+                        text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+
+    def ids():
+        found = docker_api.containers(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        return {c["Labels"]["com.docker.compose.service"]: c["Id"] for c in found}
+
+    before = ids()
+    out = StringIO()
+    call_command("stack", "adopt", project, stdout=out, stderr=StringIO())
+    assert f"Adopted {project} as stack {project} (3 services; kept as they run: node, sleeper)" in out.getvalue()
+    stack = Stack.objects.get(slug=project)
+    assert stack.files.get().path == "conf/app.conf"
+
+    d = deploy(stack)
+    assert d.status == "succeeded", d.error
+    after = ids()
+    assert after["node"] == before["node"] and after["sleeper"] == before["sleeper"]
+    # conf mounted ./conf from the project's directory; the panel's container mounts the stack's copy.
+    assert after["conf"] != before["conf"]
+    assert deploy(stack).status == "succeeded" and ids() == after  # and the next deploy changes nothing
+
+
+def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project, docker_api, tmp_path, client,
+                                                                         operator):
+    import subprocess
+
+    (tmp_path / "docker-compose.yml").write_text(f"services:\n  node:\n    image: {NODE}\n")
+    subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=120)
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    assert project in html and f'action="/stacks/adopt/"' in html
+    r = client.post("/stacks/adopt/", {"project": project})
+    assert r.status_code == 302 and r["Location"] == f"/stacks/{project}/"
+    assert Stack.objects.filter(slug=project).exists()

@@ -1,0 +1,30 @@
+"""Adopt a Compose project that runs on the engine but not in the panel (the
+overview lists them)."""
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from stacks.adopt import adopt
+from stacks.engine import EngineError
+
+
+@require_POST
+def stack_adopt(request):
+    if not request.user.has_perm("stacks.add_stack"):
+        raise PermissionDenied("Operators only.")
+    project = request.POST.get("project", "")
+    try:
+        stack, problems, kept = adopt(project)
+    except (ValueError, EngineError) as exc:
+        messages.error(request, str(exc))
+        return redirect("overview")
+    if stack is None:
+        for p in problems:
+            messages.error(request, f"{project}: {p}")
+        return redirect("overview")
+    for p in problems:
+        messages.warning(request, p)
+    messages.success(request, f"Adopted {project}: {stack.services.count()} services; "
+                              f"left running as they are: {', '.join(kept) or 'none'}.")
+    return redirect(stack.get_absolute_url())
