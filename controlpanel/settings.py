@@ -144,6 +144,9 @@ DEFAULT_PUBLISH_ADDRESS = env("DEFAULT_PUBLISH_ADDRESS", "127.0.0.1")
 STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
+# Graphs: how long CPU/memory samples are kept, and the Prometheus query timeout.
+RESOURCE_SAMPLE_HOURS = float(env("RESOURCE_SAMPLE_HOURS", "6"))
+PROMETHEUS_QUERY_TIMEOUT = float(env("PROMETHEUS_QUERY_TIMEOUT", "5"))
 
 LOGGING = {
     "version": 1,
