@@ -1,10 +1,13 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
-from .views import alerts, deployments, imports, logs, metrics, overview, stack
+from .views import alerts, charts, deployments, imports, logs, metrics, overview, stack
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("charts/overview.json", charts.overview_strips, name="overview-strips"),
+    path("stacks/<slug:slug>/charts.json", charts.stack_charts, name="stack-charts"),
+    path("alerts/<int:pk>/graph.json", charts.alert_graph, name="alert-graph"),
     path("stacks/import/", imports.stack_import, name="stack-import"),
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
