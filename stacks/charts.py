@@ -136,8 +136,7 @@ def alert_graph(alert, now=None):
         found, step = Prometheus(base, timeout=settings.PROMETHEUS_QUERY_TIMEOUT).query_range(
             graphed, start, end, step=max(1, seconds(alert.stack.scrape_interval)))
     except PrometheusError as exc:
-        return {**out, "error": f"Prometheus unreachable or refusing: {exc}", "status": 502 if not exc.permanent
-                else 422}
+        return {**out, "error": str(exc), "status": 422 if exc.permanent else 502}
     mine = [s for s in found if _matches(s["labels"], alert.labels)] or found
     xs = sorted({t for s in mine for t, _ in s["points"]})
     index = {t: i for i, t in enumerate(xs)}
@@ -148,6 +147,11 @@ def alert_graph(alert, now=None):
             values[index[t]] = v
         series.append({"label": _series_label(s["labels"]), "values": values})
     out.update({"x": [int(t) for t in xs], "series": series, "step": step, "points": len(xs)})
+    if xs:
+        # Prometheus has nothing before its first sample (a young stack): start the
+        # picture there, or at the first operation shown, not at an empty half hour.
+        first = min([xs[0]] + [m["t"] for m in out["markers"]])
+        out["start"] = max(out["start"], int(first) - 2 * step)
     return out
 
 

@@ -31,11 +31,11 @@ class Prometheus:
         t0, t1 = start.timestamp(), end.timestamp()
         step = max(step, step_for(t0, t1))
         params = {"query": expr, "start": f"{t0:.3f}", "end": f"{t1:.3f}", "step": f"{step}s",
-                  "timeout": f"{self.timeout}s"}
+                  "timeout": f"{int(self.timeout * 1000)}ms"}
         try:
             resp = requests.get(f"{self.base}/api/v1/query_range", params=params, timeout=self.timeout + 1)
         except requests.RequestException as exc:
-            raise PrometheusError(f"Prometheus at {self.base} is unreachable ({exc.__class__.__name__}).") from None
+            raise PrometheusError(f"Prometheus unreachable at {self.base} ({exc.__class__.__name__}).") from None
         try:
             body = resp.json()
         except ValueError:

@@ -75,8 +75,8 @@
   }
 
   function mount(box, opts, data) {
-    box.querySelectorAll(".uplot").forEach(function (n) { n.remove(); });
     if (box._plot) box._plot.destroy();
+    box.replaceChildren();
     var u = new uPlot(opts, data, box);
     box._plot = u;
     box.setAttribute("data-points", data[0].length);
@@ -153,7 +153,7 @@
     var u = mount(box, {
       width: widthOf(box, 140), height: 36, legend: { show: false }, cursor: { y: false, points: { size: 4 } },
       axes: [{ show: false }, { show: false }], scales: { x: { time: true } },
-      series: [{}, { stroke: "#2454c7", fill: "rgba(36,84,199,.12)", width: 1.5 }],
+      series: [{}, { stroke: "#2454c7", fill: "rgba(36,84,199,.12)", width: 1.5, points: { show: false } }],
       plugins: [overlays(markers, [])]
     }, [t, values]);
     var known = values.filter(function (v) { return v != null; });
@@ -169,12 +169,13 @@
 
   function healthStrip(box, h, markers) {
     var u = mount(box, {
-      width: widthOf(box, 300), height: 64, legend: { show: false },
+      width: widthOf(box, 300), height: 84, legend: { show: false },
       scales: { x: { time: true }, y: { range: [0, 3] } },
       axes: [{ size: 22, font: "10px system-ui" },
              { size: 64, font: "10px system-ui", splits: function () { return [0, 1, 2, 3]; },
                values: function (u, vals) { return vals.map(function (v) { return LEVELS[v] || ""; }); } }],
-      series: [{}, { stroke: "#1f7a3a", fill: "rgba(31,122,58,.12)", width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
+      series: [{}, { stroke: "#1f7a3a", fill: "rgba(31,122,58,.12)", width: 2, points: { show: false },
+                    paths: uPlot.paths.stepped({ align: 1 }) }],
       plugins: [overlays(markers, [])]
     }, [h.t, h.level]);
     u.over.addEventListener("mousemove", function () {

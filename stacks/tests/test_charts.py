@@ -123,7 +123,7 @@ def test_the_alert_graph_says_when_prometheus_does_not_answer(client, viewer, st
     r = client.get(f"/alerts/{alert.pk}/graph.json")
     assert r.status_code == 502
     body = r.json()
-    assert "unreachable" in body["error"] and body["threshold"] == 0.0 and body["for_seconds"] == 60
+    assert "Prometheus unreachable" in body["error"] and body["threshold"] == 0.0 and body["for_seconds"] == 60
     assert body["live"] is True
     assert 'id="alert-graph"' in client.get(f"/alerts/{alert.pk}/").content.decode()
 
@@ -133,3 +133,14 @@ def test_the_alert_graph_names_a_missing_rule(client, viewer, stack):
     client.force_login(viewer)
     r = client.get(f"/alerts/{alert.pk}/graph.json")
     assert r.status_code == 404 and "No alert rule named Gone" in r.json()["error"]
+
+
+def test_samples_older_than_the_retention_are_pruned(stack, settings):
+    from stacks.resources import prune
+
+    settings.RESOURCE_SAMPLE_HOURS = 6
+    web = stack.services.get()
+    for hours in (7, 5, 0):
+        ResourceSample.objects.create(service=web, at=NOW - timedelta(hours=hours), cpu_ns=1, mem_bytes=1)
+    prune(now=NOW)
+    assert sorted(ResourceSample.objects.values_list("at", flat=True)) == [NOW - timedelta(hours=5), NOW]
