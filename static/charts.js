@@ -29,7 +29,9 @@
 
   /* A visually-hidden table: the numbers behind a chart, for screen readers. */
   function textTable(caption, head, rows) {
-    var t = el("table", { "class": "visually-hidden" });
+    // The wrapper is hidden, not the table: a table grows to its content whatever its width says.
+    var wrap = el("div", { "class": "visually-hidden" });
+    var t = wrap.appendChild(el("table"));
     t.appendChild(el("caption", {}, caption));
     var tr = el("tr");
     head.forEach(function (h) { tr.appendChild(el("th", { scope: "col" }, h)); });
@@ -39,7 +41,7 @@
       var row = body.appendChild(el("tr"));
       r.forEach(function (c) { row.appendChild(el("td", {}, c)); });
     });
-    return t;
+    return wrap;
   }
   function markerRows(markers) {
     return (markers || []).map(function (m) { return [when(m.t), m.label + " (" + m.status + ")"]; });
@@ -172,7 +174,7 @@
       width: widthOf(box, 300), height: 84, legend: { show: false },
       scales: { x: { time: true }, y: { range: [0, 3] } },
       axes: [{ size: 22, font: "10px system-ui" },
-             { size: 64, font: "10px system-ui", splits: function () { return [0, 1, 2, 3]; },
+             { size: 72, font: "10px system-ui", splits: function () { return [0, 1, 2, 3]; },
                values: function (u, vals) { return vals.map(function (v) { return LEVELS[v] || ""; }); } }],
       series: [{}, { stroke: "#1f7a3a", fill: "rgba(31,122,58,.12)", width: 2, points: { show: false },
                     paths: uPlot.paths.stepped({ align: 1 }) }],
