@@ -111,11 +111,13 @@ def alert_graph(alert, now=None):
     now = now or timezone.now()
     firing_end = None if alert.status == "firing" else (alert.resolved_at or alert.ends_at or now)
     out = {"live": alert.status == "firing", "now": unix(now)}
-    rule = (AlertRule.objects.filter(stack_id=alert.stack_id, name=alert.name).order_by("-enabled", "id").first()
-            if alert.stack_id else None)
+    # The rule lives with the Prometheus that evaluates it, which may belong to
+    # another stack than the one the alert is about (a monitoring stack watching
+    # an app stack): prefer the alert's own stack, else the rule of that name.
+    rules = list(AlertRule.objects.filter(name=alert.name).select_related("stack").order_by("-enabled", "id"))
+    rule = next((r for r in rules if r.stack_id == alert.stack_id), rules[0] if rules else None)
     if rule is None:
-        return {**out, "error": f"No alert rule named {alert.name} in this alert's stack: nothing to graph.",
-                "status": 404}
+        return {**out, "error": f"No alert rule named {alert.name} in the panel: nothing to graph.", "status": 404}
     for_s = seconds(rule.for_duration)
     lead = max(30 * 60, 4 * for_s)
     start = alert.starts_at - timedelta(seconds=lead)
@@ -126,15 +128,15 @@ def alert_graph(alert, now=None):
         "start": unix(start), "end": unix(end),
         "pending": [unix(alert.starts_at) - for_s, unix(alert.starts_at)] if for_s else None,
         "firing": [unix(alert.starts_at), unix(firing_end) if firing_end else None],
-        "markers": operation_markers([alert.stack_id], start, end),
+        "markers": operation_markers([alert.stack_id or rule.stack_id], start, end),
     })
-    base = prometheus_for(alert.stack)
+    base = prometheus_for(rule.stack)
     if base is None:
-        return {**out, "error": f"Stack {alert.stack.slug} runs no Prometheus with a published port: "
+        return {**out, "error": f"Stack {rule.stack.slug} runs no Prometheus with a published port: "
                                 f"nothing to query.", "status": 404}
     try:
         found, step = Prometheus(base, timeout=settings.PROMETHEUS_QUERY_TIMEOUT).query_range(
-            graphed, start, end, step=max(1, seconds(alert.stack.scrape_interval)))
+            graphed, start, end, step=max(1, seconds(rule.stack.scrape_interval)))
     except PrometheusError as exc:
         return {**out, "error": str(exc), "status": 422 if exc.permanent else 502}
     mine = [s for s in found if _matches(s["labels"], alert.labels)] or found

@@ -132,7 +132,7 @@ def test_the_alert_graph_names_a_missing_rule(client, viewer, stack):
     alert = Alert.objects.create(fingerprint="f", starts_at=NOW, status="resolved", name="Gone", stack=stack)
     client.force_login(viewer)
     r = client.get(f"/alerts/{alert.pk}/graph.json")
-    assert r.status_code == 404 and "No alert rule named Gone" in r.json()["error"]
+    assert r.status_code == 404 and "No alert rule named Gone in the panel" in r.json()["error"]
 
 
 def test_samples_older_than_the_retention_are_pruned(stack, settings):
@@ -144,3 +144,16 @@ def test_samples_older_than_the_retention_are_pruned(stack, settings):
         ResourceSample.objects.create(service=web, at=NOW - timedelta(hours=hours), cpu_ns=1, mem_bytes=1)
     prune(now=NOW)
     assert sorted(ResourceSample.objects.values_list("at", flat=True)) == [NOW - timedelta(hours=5), NOW]
+
+
+def test_the_alert_graph_asks_the_prometheus_that_evaluates_the_rule(client, viewer, stack):
+    monitoring = Stack.objects.create(slug="monitoring", name="Monitoring")
+    port = free_port()
+    Service.objects.create(stack=monitoring, name="prometheus", role="prometheus", image="x",
+                           ports=[f"127.0.0.1:{port}:9090"], ui_port=9090)
+    AlertRule.objects.create(stack=monitoring, name="ShopSlow", expr="latency > 2")
+    alert = Alert.objects.create(fingerprint="f", starts_at=NOW - timedelta(minutes=5), status="firing",
+                                 name="ShopSlow", stack=stack)  # about the shop, evaluated by monitoring
+    client.force_login(viewer)
+    body = client.get(f"/alerts/{alert.pk}/graph.json").json()
+    assert f"127.0.0.1:{port}" in body["error"] and body["expr"] == "latency" and body["threshold"] == 2

@@ -102,6 +102,11 @@ def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deploye
     assert _attr(page, strip, "data-markers") == "1"
     assert "up to 1 firing at once, 1 operation" in _attr(page, strip, "aria-label")
     shot(page, "overview-strips")
+    page.evaluate("""() => { window.__swapped = false;
+        document.body.addEventListener('htmx:afterSettle', () => { window.__swapped = true; }, {once: true});
+        htmx.ajax('GET', '/', {target: '#stacks tbody', swap: 'innerHTML'}); }""")
+    page.wait_for_function("window.__swapped")
+    assert page.locator(f"{strip} canvas").count() == 1  # the rows' refresh keeps the strip (hx-preserve)
 
     prometheus = Service.objects.get(stack=deployed, name="prometheus")
     docker_api.stop(f"{deployed.slug}_{prometheus.name}_1", timeout=1)
