@@ -94,6 +94,10 @@ def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deploye
         .filter(e => !e.closest('.visually-hidden, dialog') && e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)""")
     assert too_wide == []  # the graphs fit a phone's width
     shot(phone, "stack-resources-phone")
+    phone.goto(f"{base_url}/alerts/{alert.pk}/")
+    phone.wait_for_selector(f"{box}[data-points]:not([data-points='0'])")
+    assert phone.evaluate(f"document.querySelector('{box} canvas').getBoundingClientRect().right") <= 390
+    shot(phone, "alert-graph-phone")
 
     page.goto(f"{base_url}/")
     strip = f"#firing-strip-{deployed.slug} .strip.firing"
