@@ -229,7 +229,7 @@
                  { label: "memory", stroke: "#7c3aed", width: 2, dash: [5, 3], scale: "mem", value: function (u, v) { return mib(v); } }],
         axes: [{}, { scale: "%", size: 50, values: function (u, vs) { return vs.map(function (v) { return v + "%"; }); } },
                { scale: "mem", side: 1, size: 70, grid: { show: false },
-                 values: function (u, vs) { return vs.map(function (v) { return (v / 1048576).toFixed(0) + " MiB"; }); } }],
+                 values: function (u, vs) { return vs.map(function (v) { return (v / 1048576).toFixed(1) + " MiB"; }); } }],
         plugins: [overlays(section._markers || [], [])]
       }, [r.t, r.cpu, r.mem]);
     });
