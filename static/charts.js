@@ -43,6 +43,14 @@
     });
     return wrap;
   }
+  /* The same as a visually-hidden list, where a table would nest in a table row. */
+  function textList(caption, items) {
+    var wrap = el("div", { "class": "visually-hidden" });
+    wrap.appendChild(el("p", {}, caption));
+    var ul = wrap.appendChild(el("ul"));
+    items.forEach(function (text) { ul.appendChild(el("li", {}, text)); });
+    return wrap;
+  }
   function markerRows(markers) {
     return (markers || []).map(function (m) { return [when(m.t), m.label + " (" + m.status + ")"]; });
   }
@@ -260,9 +268,10 @@
         box.setAttribute("aria-label", words);
         box.title = words;
         var text = box.parentNode.querySelector(".chart-text");
-        if (text) text.replaceChildren(textTable("Firing alerts per half hour, " + box.dataset.firingStrip,
-          ["from", "firing"], t.map(function (x, i) { return [when(x), String(s.counts[i])]; }).filter(function (r, i) { return s.counts[i]; })
-            .concat(markerRows(s.markers))));
+        var items = t.map(function (x, i) { return s.counts[i] ? when(x) + ": " + s.counts[i] + " firing" : null; })
+          .filter(Boolean).concat(markerRows(s.markers).map(function (r) { return r.join(": "); }));
+        if (text) text.replaceChildren(textList("Firing alerts per half hour and operations, " + box.dataset.firingStrip +
+                                                ", last 24 hours", items));
       });
     }
     function load() { getJSON(source.dataset.src).then(function (d) { last = d; paint(); }); }

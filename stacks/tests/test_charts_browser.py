@@ -105,6 +105,7 @@ def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deploye
     assert _attr(page, strip, "data-points") == "48"
     assert _attr(page, strip, "data-markers") == "1"
     assert "up to 1 firing at once, 1 operation" in _attr(page, strip, "aria-label")
+    assert "deploy" in page.locator(f"#firing-strip-{deployed.slug} .chart-text li").last.inner_text()
     shot(page, "overview-strips")
     page.evaluate("""() => { window.__swapped = false;
         document.body.addEventListener('htmx:afterSettle', () => { window.__swapped = true; }, {once: true});
