@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
+from . import footprint
 from . import models as m
 from .validate import check_rule, errors, validate_stack
 
@@ -14,8 +15,11 @@ class _Rollback(Exception):
 
 def problems_introduced(instance, stack):
     """Problems the stack would have with `instance` saved, that it does not have
-    now. The change is tried in a transaction that is always rolled back."""
-    before = {str(p) for p in errors(validate_stack(stack))} if stack.pk else set()
+    now. The change is tried in a transaction that is always rolled back; the
+    stack as it is now is validated only when the change shows errors."""
+    # Other stacks' footprints are derived out here: derived in the rolled-back
+    # transaction, they would be derived again on every save.
+    footprint.ensure_current()
     after = []
     try:
         with transaction.atomic():
@@ -28,6 +32,9 @@ def problems_introduced(instance, stack):
     if instance._state.adding:
         instance.pk = None
         instance.id = None
+    if not after:
+        return []
+    before = {str(p) for p in errors(validate_stack(stack))} if stack.pk else set()
     return [p for p in after if str(p) not in before]
 
 

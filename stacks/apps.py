@@ -7,6 +7,9 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
+        from .alerting import auth, ingest
         from .roles import ensure_roles
 
         post_migrate.connect(ensure_roles, sender=self)
+        auth.connect_signals()
+        ingest.connect_signals()

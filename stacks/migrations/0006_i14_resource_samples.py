@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stacks', '0004_alert_search_text'),
+        ('stacks', '0005_i13_alert_search_and_footprints'),
     ]
 
     operations = [
