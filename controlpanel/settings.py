@@ -162,6 +162,9 @@ PANEL_WORKER_QUEUES_TTL = int(env("PANEL_WORKER_QUEUES_TTL", "10"))
 # How Swarm stacks publish short-syntax ports: "ingress" (the routing mesh, as
 # `docker stack deploy`) or "host" (on the node running the task).
 PANEL_SWARM_PUBLISH_MODE = env("PANEL_SWARM_PUBLISH_MODE", "ingress")
+# Graphs: how long CPU/memory samples are kept, and the Prometheus query timeout.
+RESOURCE_SAMPLE_HOURS = float(env("RESOURCE_SAMPLE_HOURS", "6"))
+PROMETHEUS_QUERY_TIMEOUT = float(env("PROMETHEUS_QUERY_TIMEOUT", "5"))
 
 LOGGING = {
     "version": 1,

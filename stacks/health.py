@@ -84,6 +84,26 @@ def poll_all(engine=None):
     for stack, rows in zip(stacks, statuses):
         if rows is not None:
             poll_stack(stack, rows)
+            with using(stack.engine):  # stats come from the stack's own engine
+                sample_resources(stack, rows)
+    prune_resources()
+
+
+def sample_resources(stack, rows):
+    """CPU and memory for the stack page's graphs (stacks.resources): one stats
+    call per running container. A failure here never fails the health poll."""
+    from .resources import sample_stack
+
+    try:
+        sample_stack(stack, rows, list(stack.services.all()))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("Resource sampling of %s: %s", stack.slug, exc)
+
+
+def prune_resources():
+    from .resources import prune
+
+    prune()
 
 
 def poll_one(stack):

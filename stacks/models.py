@@ -827,3 +827,18 @@ class NetworkMember(models.Model):
     footprint = models.ForeignKey(StackFootprint, on_delete=models.CASCADE, related_name="members")
     service = models.CharField(max_length=63, db_index=True)
     network = models.CharField(max_length=127, db_index=True, help_text="The engine's network name.")
+
+
+class ResourceSample(models.Model):
+    """CPU and memory of one service at one health poll, summed over its running
+    containers: cumulative CPU time (the rate is taken between samples when read)
+    and memory in use. Kept for settings.RESOURCE_SAMPLE_HOURS."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="resource_samples")
+    at = models.DateTimeField(db_index=True)
+    cpu_ns = models.BigIntegerField()
+    mem_bytes = models.BigIntegerField()
+    containers = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["service", "at"], name="resource_service_at")]

@@ -1,10 +1,13 @@
 from django.urls import path
 
 from .alerting.webhook import alertmanager_webhook
-from .views import adopt, alerts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from .views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("charts/overview.json", charts.overview_strips, name="overview-strips"),
+    path("stacks/<slug:slug>/charts.json", charts.stack_charts, name="stack-charts"),
+    path("alerts/<int:pk>/graph.json", charts.alert_graph, name="alert-graph"),
     path("stacks/import/", imports.stack_import, name="stack-import"),
     path("stacks/adopt/", adopt.stack_adopt, name="stack-adopt"),
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),

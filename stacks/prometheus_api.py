@@ -1,0 +1,60 @@
+"""Prometheus' HTTP query API, for the panel's graphs: the one module that asks a
+stack's Prometheus for data. Every call has a timeout and a bounded number of
+points; every failure is a PrometheusError saying whether trying again can help."""
+import math
+
+import requests
+
+MAX_POINTS = 600     # per series: enough for a chart a screen wide, small enough to answer fast
+MAX_SERIES = 10      # a graph with more lines than this is unreadable anyway
+
+
+class PrometheusError(Exception):
+    def __init__(self, message, permanent=False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def step_for(start, end, min_step=1, max_points=MAX_POINTS):
+    """Seconds between points so that [start, end] holds at most max_points."""
+    return max(min_step, math.ceil((end - start) / max(1, max_points - 1)))
+
+
+class Prometheus:
+    def __init__(self, base_url, timeout=5):
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def query_range(self, expr, start, end, step, max_series=MAX_SERIES):
+        """[{"labels": {...}, "points": [(unix_seconds, float|None), ...]}] for start..end
+        (datetimes), at most MAX_POINTS points and max_series series."""
+        t0, t1 = start.timestamp(), end.timestamp()
+        step = max(step, step_for(t0, t1))
+        params = {"query": expr, "start": f"{t0:.3f}", "end": f"{t1:.3f}", "step": f"{step}s",
+                  "timeout": f"{int(self.timeout * 1000)}ms"}
+        try:
+            resp = requests.get(f"{self.base}/api/v1/query_range", params=params, timeout=self.timeout + 1)
+        except requests.RequestException as exc:
+            raise PrometheusError(f"Prometheus unreachable at {self.base} ({exc.__class__.__name__}).") from None
+        try:
+            body = resp.json()
+        except ValueError:
+            raise PrometheusError(f"Prometheus at {self.base} answered HTTP {resp.status_code} without JSON.",
+                                  permanent=resp.status_code < 500) from None
+        if body.get("status") != "success":
+            # 400/422: the expression itself is wrong; trying again will not help.
+            raise PrometheusError(f"Prometheus refused the query: {body.get('error', resp.status_code)}",
+                                  permanent=resp.status_code in (400, 422))
+        data = body.get("data", {})
+        if data.get("resultType") != "matrix":
+            raise PrometheusError(f"Prometheus answered a {data.get('resultType')}, not a range.", permanent=True)
+        out = []
+        for series in data["result"][:max_series]:
+            points = [(float(t), _number(v)) for t, v in series["values"]]
+            out.append({"labels": series["metric"], "points": points})
+        return out, step
+
+
+def _number(text):
+    value = float(text)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,26 @@
+"""JSON behind the graphs: same login and role rules as the pages (reading needs
+a login; nothing here writes)."""
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from stacks import charts
+from stacks.models import Alert, Stack
+
+
+@require_GET
+def alert_graph(request, pk):
+    alert = get_object_or_404(Alert.objects.select_related("stack"), pk=pk)
+    data = charts.alert_graph(alert)
+    return JsonResponse(data, status=data.pop("status", 200))
+
+
+@require_GET
+def stack_charts(request, slug):
+    stack = get_object_or_404(Stack, slug=slug)
+    return JsonResponse(charts.stack_charts(stack))
+
+
+@require_GET
+def overview_strips(request):
+    return JsonResponse(charts.overview_strips())
