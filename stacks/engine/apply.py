@@ -12,6 +12,7 @@ from pathlib import Path
 import docker.errors
 import requests
 
+from stacks import safe_paths
 from stacks.render.compose import unescape_dollars
 
 from . import labels as L
@@ -41,27 +42,6 @@ def _duration_ns(text):
     for value, unit in re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text):
         total += float(value) * units[unit]
     return int(total)
-
-
-def write_bundle(directory, files):
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = []
-    for path, text in files.items():
-        dest = directory / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
-            if dest.read_text() == text:
-                continue
-            # Rewritten in place, never replaced: a container that bind-mounts this
-            # single file holds its inode, and would not see a new one.
-            with open(dest, "r+") as f:
-                f.write(text)
-                f.truncate()
-        else:
-            dest.write_text(text)
-        changed.append(path)
-    return changed
 
 
 class Deployer:
@@ -175,7 +155,7 @@ class Deployer:
 
     def build(self, image, build):
         context = (self.directory / build.get("context", ".")).resolve()
-        if not str(context).startswith(str(self.directory)):
+        if not safe_paths.is_inside(self.directory, build.get("context", ".")):
             raise EngineError(f"Build context {build.get('context')} is outside the stack's directory.", permanent=True)
         self.report(f"Building {image} from {build.get('context')}")
         for event in self.api.build(path=str(context), dockerfile=build.get("dockerfile") or None,
@@ -425,7 +405,10 @@ class Deployer:
             raise failure
 
     def write_files(self):
-        changed = write_bundle(self.directory, self.files)
+        try:
+            changed = safe_paths.write_bundle(self.directory, self.files)
+        except safe_paths.UnsafePath as exc:
+            raise EngineError(f"Refused to write the bundle: {exc}", permanent=True) from None
         if changed:
             self.report(f"Wrote {len(changed)} changed file(s): " + ", ".join(changed[:10])
                         + ("…" if len(changed) > 10 else ""))
