@@ -15,7 +15,10 @@ class _Rollback(Exception):
 def problems_introduced(instance, stack):
     """Problems the stack would have with `instance` saved, that it does not have
     now. The change is tried in a transaction that is always rolled back."""
-    before = {str(p) for p in errors(validate_stack(stack))} if stack.pk else set()
+    # "Before" is the stack as stored, never the instance being edited: a Stack
+    # form's instance already carries the new values.
+    stored = m.Stack.objects.filter(pk=stack.pk).first() if stack.pk else None
+    before = {str(p) for p in errors(validate_stack(stored))} if stored else set()
     after = []
     try:
         with transaction.atomic():
@@ -57,7 +60,20 @@ class ValidatedForm(forms.ModelForm):
         problems = problems_introduced(instance, stack)
         instance._state.adding = adding
         for p in problems:
-            self.add_error(None, f"{p.where}: {p.message}")
+            field = self._field_for(p)
+            self.add_error(field, p.message if field else f"{p.where}: {p.message}")
+
+    # Which form field a stack-wide problem is about, when the tool's message
+    # names the rendered key of a field of this form.
+    FIELD_HINTS = {"group_by": "alert_group_by", "group_wait": "alert_group_wait",
+                   "group_interval": "alert_group_interval", "repeat_interval": "alert_repeat_interval",
+                   "scrape_interval": "scrape_interval", "evaluation_interval": "evaluation_interval"}
+
+    def _field_for(self, problem):
+        for hint, field in self.FIELD_HINTS.items():
+            if field in self.fields and hint in problem.message:
+                return field
+        return None
 
 
 class ValidatedAdmin(admin.ModelAdmin):
@@ -66,8 +82,41 @@ class ValidatedAdmin(admin.ModelAdmin):
 
 @admin.register(m.Stack)
 class StackAdmin(ValidatedAdmin):
-    list_display = ["slug", "name", "updated"]
+    list_display = ["slug", "name", "allow_host_access", "updated"]
     search_fields = ["slug", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Host-level power (privileged, host namespaces, the Docker socket) is an
+        # admin's decision: operators are staff, but not superusers.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("allow_host_access")
+        return fields
+
+
+@admin.register(m.AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """The audit log, for admins: read only."""
+
+    list_display = ["at", "username", "action", "target", "address"]
+    list_filter = ["action"]
+    search_fields = ["username", "target", "detail"]
+    date_hierarchy = "at"
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(m.Service)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import audit
 from .models import Deployment, Stack
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def request_operation(stack, action, user=None, options=None):
                 raise Busy(f"{active.action} of {stack.slug} (#{active.pk}) is {active.status}; "
                            "wait for it to finish.")
         deployment = Deployment.objects.create(stack=stack, action=action, requested_by=user, options=options or {})
+        audit.record(action, f"stack {stack.slug}", user=user, detail=f"operation #{deployment.pk} {options or ''}")
         transaction.on_commit(lambda: _enqueue(deployment))
     return deployment
 

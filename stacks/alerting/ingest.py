@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from stacks.models import Alert, AlertDelivery, Service
 
 ZERO_TIME_PREFIX = "0001-01-01"
+UPSERT_CHUNK = 1000  # rows per statement: 15,000 parameters
 
 
 class PayloadError(ValueError):
@@ -159,15 +160,21 @@ def store(payload, incoming, truncated):
                    a.labels.get("severity", "")[:40], json.dumps(a.labels), json.dumps(a.annotations),
                    a.generator_url, stack_id, service_id, now, now, now if a.status == "resolved" else None,
                    Alert.make_search_text(a.labels, a.annotations)]
+    width = len(params) // len(keys) if keys else 0
     with transaction.atomic():
         ids = []
-        if keys:
-            with connection.cursor() as cursor:
-                cursor.execute(UPSERT.format(table=Alert._meta.db_table, values=", ".join([row] * len(keys))), params)
-                ids = [r[0] for r in cursor.fetchall()]
+        # In chunks: one statement for 20,000 alerts exceeds the databases'
+        # limits on parameters; the transaction keeps it all or nothing.
+        with connection.cursor() as cursor:
+            for start in range(0, len(keys), UPSERT_CHUNK):
+                chunk = keys[start:start + UPSERT_CHUNK]
+                cursor.execute(UPSERT.format(table=Alert._meta.db_table, values=", ".join([row] * len(chunk))),
+                               params[start * width:(start + len(chunk)) * width])
+                ids += [r[0] for r in cursor.fetchall()]
         delivery = AlertDelivery.objects.create(
             receiver=payload["receiver"].replace("\\", "")[:200], group_key=payload["groupKey"],
             status=payload["status"], received_at=now, alert_count=len(incoming), truncated=truncated)
         through = AlertDelivery.alerts.through
-        through.objects.bulk_create([through(alertdelivery_id=delivery.pk, alert_id=i) for i in ids])
+        through.objects.bulk_create([through(alertdelivery_id=delivery.pk, alert_id=i) for i in ids],
+                                    batch_size=UPSERT_CHUNK)
     return delivery

@@ -88,7 +88,7 @@ def panel_webhook_url():
 
 
 def render_bundle(stack):
-    from stacks.alerting.auth import webhook_token
+    from stacks.alerting.auth import metrics_token, webhook_token
     from stacks.models import Secret
 
     services = list(stack.services.all())
@@ -105,7 +105,7 @@ def render_bundle(stack):
         rules = [r for r in stack.alert_rules.all() if r.enabled]
         am_targets = [f"{svc.name}:{svc.ui_port or 9093}" for svc in services if svc.role == "alertmanager"]
         jobs = list(stack.scrape_jobs.all())
-        token = secrets.add(webhook_token()) if any(j.panel_token for j in jobs) else ""
+        token = secrets.add(metrics_token()) if any(j.panel_token for j in jobs) else ""
         files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(stack, jobs, am_targets, bool(rules), token))
         if rules:
             files[RULES_FILE] = dump_yaml(prometheus.rules_dict(rules))

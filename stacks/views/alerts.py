@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from stacks import audit
 from stacks.alerting.api import Alertmanager, AlertmanagerError
 from stacks.models import Alert, Service, Stack
 
@@ -105,6 +106,8 @@ def alert_silence(request, pk):
         try:
             silence_id = am.create_silence(matchers, timedelta(hours=hours), request.user.get_username(), comment)
             messages.success(request, f"Silenced for {hours}h (silence {silence_id}).")
+            audit.record("silence", f"alert {alert.name} #{alert.pk}", request=request,
+                         detail=f"silence {silence_id} for {hours}h on {matchers}: {comment}")
         except AlertmanagerError as exc:
             messages.error(request, str(exc))
     return redirect("alert-detail", pk=pk)
@@ -120,6 +123,8 @@ def silence_expire(request, pk, silence_id):
             raise AlertmanagerError("No Alertmanager to talk to.")
         am.expire(silence_id)
         messages.success(request, "Silence expired.")
+        audit.record("expire silence", f"alert {alert.name} #{alert.pk}", request=request,
+                     detail=f"silence {silence_id}")
     except AlertmanagerError as exc:
         messages.error(request, str(exc))
     return redirect("alert-detail", pk=pk)
@@ -129,8 +134,9 @@ def silence_expire(request, pk, silence_id):
 def alert_acknowledge(request, pk):
     _require_silence_perm(request)
     alert = get_object_or_404(Alert, pk=pk)
-    Alert.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
-        acknowledged_by=request.user, acknowledged_at=timezone.now())
+    if Alert.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
+            acknowledged_by=request.user, acknowledged_at=timezone.now()):
+        audit.record("acknowledge", f"alert {alert.name} #{alert.pk}", request=request)
     messages.success(request, f"{alert.name} acknowledged.")
     nxt = request.POST.get("next", "")
     if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):

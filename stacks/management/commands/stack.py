@@ -97,11 +97,10 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if errors(problems):
             raise CommandError(f"{slug}: {len(errors(problems))} problem(s); nothing written.")
+        from stacks.safe_paths import write_bundle
+
         target = Path(out)
-        for path, text in bundle.files.items():
-            dest = target / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text)
+        write_bundle(target, bundle.files)  # `out` becomes 0700: the files carry secrets
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
     def do_import(self, file, name, **opts):
