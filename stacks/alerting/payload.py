@@ -110,8 +110,8 @@ def decode(body):
             raise Rejected(413, f"{len(alerts)} alerts in one message; at most {max_alerts()} (set max_alerts "
                                 "on the webhook receiver).")
         truncated = document.get("truncatedAlerts", 0)
-        if isinstance(truncated, int) and not isinstance(truncated, bool) and truncated > MAX_COUNT:
-            raise Rejected(400, f"'truncatedAlerts' is larger than {MAX_COUNT}.")
+        if isinstance(truncated, bool) or (isinstance(truncated, int) and truncated > MAX_COUNT):
+            raise Rejected(400, f"'truncatedAlerts' must be an integer from 0 to {MAX_COUNT}.")
         for i, alert in enumerate(alerts if isinstance(alerts, list) else []):
             if isinstance(alert, dict):
                 _check_time(alert.get("startsAt"), f"alerts[{i}].startsAt", allow_zero=False)
