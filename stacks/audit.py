@@ -72,3 +72,15 @@ def _admin_edit(sender, instance, created, **kwargs):
     record(_ADMIN_ACTIONS.get(instance.action_flag, "admin"),
            f"{instance.content_type.model if instance.content_type else ''} {instance.object_repr}".strip(),
            detail=detail, user=instance.user)
+
+
+def _connect_lockouts():
+    from axes.signals import user_locked_out
+
+    @receiver(user_locked_out, weak=False)
+    def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+        record("login locked", str(username or "")[:150], request=request,
+               detail=f"locked after repeated failures from {ip_address}")
+
+
+_connect_lockouts()
