@@ -193,6 +193,7 @@ DEFAULT_PUBLISH_ADDRESS = env("DEFAULT_PUBLISH_ADDRESS", "127.0.0.1")
 # Where the web process and the health poller reach ports the stacks publish.
 STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
+WEBHOOK_MAX_ALERTS = int(env("WEBHOOK_MAX_ALERTS", "100000"))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 
 LOGGING = {

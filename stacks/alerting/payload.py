@@ -34,7 +34,7 @@ class Outage(Exception):
 
 
 def max_alerts():
-    return int(getattr(settings, "WEBHOOK_MAX_ALERTS", 100_000))
+    return settings.WEBHOOK_MAX_ALERTS
 
 
 def _depth_exceeds(body, limit):
