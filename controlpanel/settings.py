@@ -98,6 +98,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "stacks.audit.client_address"
 
 ROOT_URLCONF = env("ROOT_URLCONF", "controlpanel.urls")
 

@@ -233,3 +233,13 @@ def test_a_token_from_the_environment_is_not_rotated_here(defaults, monkeypatch)
     with pytest.raises(CommandError, match="PANEL_METRICS_TOKEN"):
         call_command("tokens", "rotate", "metrics", stdout=StringIO())
     assert not Secret.objects.filter(name="panel_metrics_token").exists()
+
+
+def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(rf, settings):
+    from stacks.audit import client_address
+
+    request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert client_address(request) == "127.0.0.1"
+    settings.PANEL_HTTPS = True
+    assert client_address(request) == "203.0.113.9"
+    assert client_address(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="junk")) == "127.0.0.1"
