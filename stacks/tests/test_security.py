@@ -243,3 +243,15 @@ def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(rf, sett
     settings.PANEL_HTTPS = True
     assert client_address(request) == "203.0.113.9"
     assert client_address(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="junk")) == "127.0.0.1"
+
+
+def test_an_acknowledgement_is_audited_once(client, operator):
+    from stacks.models import Alert
+
+    alert = Alert.objects.create(fingerprint="ab12", starts_at="2026-11-24T10:00Z", status="firing", name="Down",
+                                 labels={"alertname": "Down"})
+    client.force_login(operator)
+    for _ in range(2):
+        assert client.post(f"/alerts/{alert.pk}/acknowledge/", REMOTE_ADDR="10.0.0.7").status_code == 302
+    entry = AuditRecord.objects.get(action="acknowledge")
+    assert (entry.username, entry.target, entry.address) == ("olga", f"alert Down #{alert.pk}", "10.0.0.7")
