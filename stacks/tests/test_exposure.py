@@ -7,7 +7,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import requests
 import yaml
 
 from stacks.defaults.demo import mini_monitoring
-from stacks.models import Deployment, Service, Stack
+from stacks.models import Deployment, Service
 
 from .conftest import ROOT, database_url, free_port, wait_until
 from .test_engine import containers, deploy
