@@ -1,5 +1,6 @@
 """Safe by default: login limits, the production settings check, host-level
 options, tokens, the admin's stack-wide validation and the audit log."""
+import json
 import logging
 import os
 import stat
@@ -8,7 +9,6 @@ import sys
 from io import StringIO
 
 import pytest
-import yaml
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
@@ -160,7 +160,7 @@ def test_only_an_admin_ticks_allow_host_access(client, defaults, operator):
 
 def stack_form(stack, **changes):
     data = {"slug": stack.slug, "name": stack.name, "description": stack.description,
-            "alert_group_by": yaml.safe_dump(stack.alert_group_by, default_flow_style=True).strip(),
+            "alert_group_by": json.dumps(stack.alert_group_by),
             "alert_group_wait": stack.alert_group_wait, "alert_group_interval": stack.alert_group_interval,
             "alert_repeat_interval": stack.alert_repeat_interval, "scrape_interval": stack.scrape_interval,
             "evaluation_interval": stack.evaluation_interval}
