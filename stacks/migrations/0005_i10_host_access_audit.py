@@ -6,6 +6,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def mark_default_monitoring(apps, schema_editor):
+    # The default monitoring stack (node-exporter, cAdvisor) already ran with
+    # host bind mounts before this field existed: keep it deployable, as
+    # `stack load-defaults` marks it on a fresh install.
+    apps.get_model("stacks", "Stack").objects.filter(
+        slug="monitoring", services__role__in=["node-exporter", "cadvisor"]).update(allow_host_access=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -35,4 +43,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-at', '-id'],
             },
         ),
+        migrations.RunPython(mark_default_monitoring, migrations.RunPython.noop),
     ]
