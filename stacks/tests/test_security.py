@@ -70,8 +70,14 @@ def test_an_admin_unlocks_a_locked_account(client, operator):
 
 # --- Production mode -------------------------------------------------------------
 
+def production_env(**extra):
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright in this
+    # process; a deployment never has it.
+    return {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, "DEBUG": "0", **extra}
+
+
 def test_check_deploy_is_clean_behind_a_tls_proxy():
-    env = {**os.environ, "PANEL_HTTPS": "1", "DEBUG": "0"}
+    env = production_env(PANEL_HTTPS="1")
     out = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -79,7 +85,7 @@ def test_check_deploy_is_clean_behind_a_tls_proxy():
 
 
 def test_without_https_check_deploy_names_what_is_missing():
-    env = {**os.environ, "PANEL_HTTPS": "0", "DEBUG": "0"}
+    env = production_env(PANEL_HTTPS="0")
     out = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert "security.W004" in out.stderr + out.stdout
