@@ -97,10 +97,13 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if errors(problems):
             raise CommandError(f"{slug}: {len(errors(problems))} problem(s); nothing written.")
-        from stacks.safe_paths import write_bundle
+        from stacks.safe_paths import UnsafePath, write_bundle
 
         target = Path(out)
-        write_bundle(target, bundle.files)  # `out` becomes 0700: the files carry secrets
+        try:
+            write_bundle(target, bundle.files)  # `out` becomes 0700: the files carry secrets
+        except UnsafePath as exc:
+            raise CommandError(f"Nothing more written to {target}: {exc}") from None
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
     def do_import(self, file, name, **opts):
