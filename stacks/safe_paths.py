@@ -70,12 +70,16 @@ def private_dir(path):
 def _open_dir_nofollow(parent_fd, name):
     try:
         os.mkdir(name, SHARED_DIR, dir_fd=parent_fd)
+        created = True
     except FileExistsError:
-        pass
+        created = False
     try:
-        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
     except OSError as exc:
         raise UnsafePath(f"{name!r} is not a directory of the stack (a symlink?): {exc.strerror}.") from None
+    if created:
+        os.fchmod(fd, SHARED_DIR)  # whatever the umask: containers traverse it
+    return fd
 
 
 def write_file(directory, path, text):
@@ -98,14 +102,16 @@ def write_file(directory, path, text):
         except OSError as exc:
             raise UnsafePath(f"Cannot write {path!r}: {exc.strerror} (a symlink?).") from None
         with os.fdopen(fd, "r+b") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 raise UnsafePath(f"{path!r} is not a regular file.")
+            if stat.S_IMODE(st.st_mode) != SHARED_FILE:
+                os.fchmod(f.fileno(), SHARED_FILE)  # whatever the umask: containers read it
             if f.read() == data:
                 return False
             f.seek(0)
             f.write(data)
             f.truncate()
-            os.fchmod(f.fileno(), SHARED_FILE)
         return True
     finally:
         os.close(dir_fd)

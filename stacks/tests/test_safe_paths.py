@@ -27,6 +27,17 @@ def test_it_writes_owner_only_directories_and_files_containers_can_read(tmp_path
         "prometheus/prometheus.yml"]
 
 
+def test_containers_can_read_the_files_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        write_bundle(tmp_path / "app", {"grafana/provisioning/x.yml": "a"})
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "app") == 0o700
+    assert mode(tmp_path / "app/grafana") == mode(tmp_path / "app/grafana/provisioning") == 0o755
+    assert mode(tmp_path / "app/grafana/provisioning/x.yml") == 0o644
+
+
 def test_it_tightens_an_existing_open_directory(tmp_path):
     stack_dir = tmp_path / "app"
     stack_dir.mkdir(mode=0o755)
