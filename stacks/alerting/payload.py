@@ -37,44 +37,26 @@ def max_alerts():
     return settings.WEBHOOK_MAX_ALERTS
 
 
-def _depth_exceeds(body, limit):
-    """True when brackets nest deeper than `limit`, outside strings: checked on
-    the bytes, before the parser recurses."""
-    depth, in_string, escaped = 0, False, False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
-
-
 def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def _check_strings(value, where="body"):
+def _too_deep():
+    return Rejected(400, f"The body nests deeper than {MAX_DEPTH} levels: not an Alertmanager payload.")
+
+
+def _check_values(value, depth=0):
+    """Depth, and strings PostgreSQL cannot store (NUL, unpaired surrogates)."""
     if isinstance(value, str):
         if "\x00" in value or _SURROGATE.search(value):
-            raise Rejected(400, f"{where} holds a NUL character or an unpaired surrogate.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(key, where)
-            _check_strings(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            _check_strings(item, where)
+            raise Rejected(400, "The body holds a NUL character or an unpaired surrogate.")
+    elif isinstance(value, (dict, list)):
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if isinstance(key, str):
+                _check_values(key, depth)
+            _check_values(item, depth + 1)
 
 
 def _check_time(value, where, allow_zero):
@@ -97,13 +79,13 @@ def decode(body):
     limit = settings.WEBHOOK_MAX_BYTES
     if len(body) > limit:
         raise Rejected(413, f"The body is larger than {limit} bytes.")
-    if _depth_exceeds(body, MAX_DEPTH):
-        raise Rejected(400, f"The body nests deeper than {MAX_DEPTH} levels: not an Alertmanager payload.")
     try:
         document = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, 5,000-digit numbers
+    except RecursionError:  # the C parser stops at the interpreter's limit, cleanly
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, 5,000-digit numbers
         raise Rejected(400, f"The body is not valid JSON: {str(exc)[:200]}.") from None
-    _check_strings(document)
+    _check_values(document)
     if isinstance(document, dict):
         alerts = document.get("alerts")
         if isinstance(alerts, list) and len(alerts) > max_alerts():
