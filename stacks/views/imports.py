@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
+from stacks import audit
 from stacks.importer import import_compose
 from stacks.validate import validate_stack
 
@@ -65,6 +66,7 @@ def stack_import(request):
             else:
                 for p in problems:
                     messages.warning(request, p)
+                audit.record("import", f"stack {stack.slug}", request=request)
                 messages.success(request, f"Imported stack {stack.slug} with {stack.services.count()} services.")
                 return redirect(stack.get_absolute_url())
         numbered, general = annotate(text, problems)

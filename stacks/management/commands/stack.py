@@ -117,6 +117,9 @@ class Command(BaseCommand):
             stack = import_compose(text, name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        from stacks import audit
+
+        audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def _run_operation(self, stack, action, options, wait):
