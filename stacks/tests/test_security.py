@@ -261,3 +261,16 @@ def test_an_acknowledgement_is_audited_once(client, operator):
         assert client.post(f"/alerts/{alert.pk}/acknowledge/", REMOTE_ADDR="10.0.0.7").status_code == 302
     entry = AuditRecord.objects.get(action="acknowledge")
     assert (entry.username, entry.target, entry.address) == ("olga", f"alert Down #{alert.pk}", "10.0.0.7")
+
+
+def test_an_import_with_host_level_options_is_refused_by_name_and_a_good_one_audited(client, defaults, operator):
+    client.force_login(operator)
+    text = "services:\n  agent:\n    image: x\n    volumes: ['/var/run/docker.sock:/var/run/docker.sock']\n"
+    r = client.post("/stacks/import/", {"slug": "agent", "compose": text})
+    assert r.status_code == 200 and "bind mount of /var/run/docker.sock" in r.content.decode()
+    assert not Stack.objects.filter(slug="agent").exists()
+    r = client.post("/stacks/import/", {"slug": "plain", "compose": "services:\n  web:\n    image: nginx\n"},
+                    REMOTE_ADDR="10.0.0.8")
+    assert r.status_code == 302
+    assert AuditRecord.objects.filter(action="import", target="stack plain", username="olga",
+                                      address="10.0.0.8").exists()
