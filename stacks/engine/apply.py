@@ -426,13 +426,13 @@ class Deployer:
         changes = the_plan.changes
         self.report("Plan: " + (", ".join(str(a) for a in changes) if changes else "nothing to change"))
         state_path = self.directory / STATE_FILE
-        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        state = json.loads(state_path.read_text()) if state_path.is_file() and not state_path.is_symlink() else {}
         for orphan in [a for a in the_plan.actions if a.service not in self.services]:
             self.api.remove_container(orphan.container.id, force=True)
             self.report(f"Removed {orphan.container.name} (service no longer in the stack)")
         self.precreate(the_plan, hashes)
         self.converge_all(the_plan, hashes, state)
-        state_path.write_text(json.dumps(state, sort_keys=True))
+        safe_paths.write_file(self.directory, STATE_FILE, json.dumps(state, sort_keys=True))
         return the_plan
 
 

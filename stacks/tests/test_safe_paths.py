@@ -103,3 +103,17 @@ def test_a_row_forced_past_the_model_is_refused_by_validation_and_by_the_engine(
         deployer.write_files()
     assert not (Path(settings.STACKS_DIR).parent / "escaped.txt").exists()
     assert not (settings.STACKS_DIR / "app" / "escaped.txt").exists()
+
+
+def test_a_symlink_a_container_planted_in_the_stack_directory_is_not_followed(tmp_path):
+    # A service that bind-mounts its stack directory read-write could plant one.
+    from stacks.safe_paths import write_file
+
+    stack_dir = tmp_path / "app"
+    write_bundle(stack_dir, {"docker-compose.yml": "a"})
+    target = tmp_path / "victim"
+    target.write_text("keep")
+    (stack_dir / ".panel-state.json").symlink_to(target)
+    with pytest.raises(UnsafePath):
+        write_file(stack_dir, ".panel-state.json", "{}")
+    assert target.read_text() == "keep"
