@@ -181,7 +181,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "poll-health": {"task": "stacks.tasks.poll_health", "schedule": float(env("HEALTH_POLL_SECONDS", "15"))},
+    "prune-alerts": {"task": "stacks.tasks.prune_alerts", "schedule": float(env("ALERT_PRUNE_SECONDS", "3600"))},
 }
+# Resolved alerts older than this are pruned (stacks.alerting.retention).
+ALERT_RETENTION_DAYS = int(env("ALERT_RETENTION_DAYS", "90"))
 
 # Where rendered bundles are written. When the worker runs in a container this
 # path must be mounted at the same absolute path inside and out (see README).

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
+from . import footprint
 from . import models as m
 from .validate import check_rule, errors, validate_stack
 
@@ -14,11 +15,11 @@ class _Rollback(Exception):
 
 def problems_introduced(instance, stack):
     """Problems the stack would have with `instance` saved, that it does not have
-    now. The change is tried in a transaction that is always rolled back."""
-    # "Before" is the stack as stored, never the instance being edited: a Stack
-    # form's instance already carries the new values.
-    stored = m.Stack.objects.filter(pk=stack.pk).first() if stack.pk else None
-    before = {str(p) for p in errors(validate_stack(stored))} if stored else set()
+    now. The change is tried in a transaction that is always rolled back; the
+    stack as it is now is validated only when the change shows errors."""
+    # Other stacks' footprints are derived out here: derived in the rolled-back
+    # transaction, they would be derived again on every save.
+    footprint.ensure_current()
     after = []
     try:
         with transaction.atomic():
@@ -31,6 +32,12 @@ def problems_introduced(instance, stack):
     if instance._state.adding:
         instance.pk = None
         instance.id = None
+    if not after:
+        return []
+    # "Before" is the stack as stored, never the instance being edited: a Stack
+    # form's instance already carries the new values.
+    stored = m.Stack.objects.filter(pk=stack.pk).first() if stack.pk else None
+    before = {str(p) for p in errors(validate_stack(stored))} if stored else set()
     return [p for p in after if str(p) not in before]
 
 

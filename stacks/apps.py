@@ -10,9 +10,12 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
+        from .alerting import auth, ingest
         from .roles import ensure_roles
 
         post_migrate.connect(ensure_roles, sender=self)
+        auth.connect_signals()
+        ingest.connect_signals()
         connection_created.connect(_private_sqlite_file)
         from . import audit  # noqa: F401  (connects the login and admin signals)
 

@@ -567,16 +567,18 @@ class Alert(models.Model):
     fingerprint = models.CharField(max_length=64)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, db_index=True)  # firing | resolved
-    name = models.CharField(max_length=200, db_index=True)
-    severity = models.CharField(max_length=40, blank=True, db_index=True)
+    # status, severity and stack are indexed together with starts_at (Meta.indexes).
+    status = models.CharField(max_length=10)  # firing | resolved
+    name = models.CharField(max_length=200)
+    severity = models.CharField(max_length=40, blank=True)
     labels = models.JSONField(default=dict)
     annotations = models.JSONField(default=dict)
     generator_url = models.TextField(blank=True)
     # Lower-cased name, summary, instance and job: what the alerts page searches,
     # without extracting JSON from every row.
     search_text = models.TextField(blank=True, editable=False)
-    stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
+                              db_index=False)
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     first_received = models.DateTimeField(default=timezone.now)
     last_received = models.DateTimeField(default=timezone.now)
@@ -586,8 +588,15 @@ class Alert(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alert_occurrence")]
+        # Every filter of the alerts page reads its own index in starts_at order,
+        # so a page costs the same with 1,000 or 1,000,000 rows stored. On
+        # PostgreSQL a generated tsvector column with a GIN index serves search
+        # (migration 0005; stacks.alerting.search).
         indexes = [models.Index(fields=["-starts_at", "-id"], name="alert_recent"),
-                   models.Index(fields=["status", "-starts_at"], name="alert_status_recent")]
+                   models.Index(fields=["status", "-starts_at"], name="alert_status_recent"),
+                   models.Index(fields=["stack", "-starts_at"], name="alert_stack_recent"),
+                   models.Index(fields=["severity", "-starts_at"], name="alert_severity_recent"),
+                   models.Index(fields=["stack"], condition=models.Q(status="firing"), name="alert_firing_stack")]
         ordering = ["-starts_at", "-id"]
         permissions = [("silence_alert", "Can silence and acknowledge alerts")]
 
@@ -622,6 +631,33 @@ class AlertDelivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["received_at"], name="delivery_received")]  # retention
+
+
+# --- What other stacks' validation needs from a stack ---------------------------
+
+class StackFootprint(models.Model):
+    """The host ports a stack publishes and the networks its services join, derived
+    from its Compose document once per change (stacks.footprint), so validating
+    one stack never renders the others. Deleted by database triggers when the
+    stack's services, networks or slug change; derived again when next needed."""
+
+    stack = models.OneToOneField(Stack, on_delete=models.CASCADE, related_name="footprint")
+    source_hash = models.CharField(max_length=64)
+
+
+class HostPortClaim(models.Model):
+    footprint = models.ForeignKey(StackFootprint, on_delete=models.CASCADE, related_name="ports")
+    service = models.CharField(max_length=63)
+    ip = models.CharField(max_length=45)
+    proto = models.CharField(max_length=5)
+    port = models.PositiveIntegerField(db_index=True)
+
+
+class NetworkMember(models.Model):
+    footprint = models.ForeignKey(StackFootprint, on_delete=models.CASCADE, related_name="members")
+    service = models.CharField(max_length=63, db_index=True)
+    network = models.CharField(max_length=127, db_index=True, help_text="The engine's network name.")
 
 
 class AuditRecord(models.Model):

@@ -195,6 +195,13 @@ def poll_health():
     poll_all()
 
 
+@shared_task
+def prune_alerts():
+    from .alerting.retention import prune
+
+    prune()
+
+
 # --- Container logs: fetched by the worker, read by the web process ------------
 LOG_LINES = 200
 

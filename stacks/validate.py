@@ -15,8 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from . import host_access
-from .models import Stack, parse_port
+from . import footprint, host_access
+from .footprint import engine_network_names as _engine_network_names
+from .footprint import service_networks as _service_networks
+from .models import parse_port
 from .safe_paths import relative_path_problem
 from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
@@ -43,14 +45,14 @@ def errors(problems):
     return [p for p in problems if p.severity == "error"]
 
 
-def validate_stack(stack, bundle=None, all_stacks=None):
+def validate_stack(stack, bundle=None):
     bundle = bundle or render_bundle(stack)
     problems = []
     for name in sorted(bundle.missing_secrets):
         problems.append(Problem("secrets", f"${{secret:{name}}} is used but no secret named {name!r} exists."))
     problems += check_compose_schema(bundle)
     problems += check_with_tools(bundle)
-    problems += check_cross_objects(stack, bundle, all_stacks)
+    problems += check_cross_objects(stack, bundle)
     problems += check_bundle_paths(bundle)
     problems += host_access.check(stack, bundle.compose)
     return problems
@@ -160,37 +162,11 @@ def check_rule(rule):
 
 # --- Cross-object checks ---------------------------------------------------------
 
-def _service_networks(spec):
-    nets = spec.get("networks") or ["default"]
-    return list(nets) if isinstance(nets, list) else list(nets)
-
-
-def _engine_network_names(slug, compose_doc, keys):
-    defs = compose_doc.get("networks") or {}
-    names = set()
-    for key in keys:
-        d = defs.get(key) or {}
-        names.add(d.get("name") or f"{slug}_{key}")
-    return names
-
-
-def _host_ports(port_spec, replicas):
-    """Host ports a service claims: [(ip, proto, port)]; a single port with more
-    than one replica is claimed once per replica (that is the clash)."""
-    ip, host, _container, proto = parse_port(port_spec)
-    if not host:
-        return []
-    if "-" in host:
-        lo, hi = (int(x) for x in host.split("-"))
-        return [(ip or "0.0.0.0", proto, p) for p in range(lo, hi + 1)]
-    return [(ip or "0.0.0.0", proto, int(host))] * replicas
-
-
 def _ips_overlap(a, b):
     return a == b or "0.0.0.0" in (a, b) or "::" in (a, b)
 
 
-def check_cross_objects(stack, bundle, all_stacks=None):
+def check_cross_objects(stack, bundle):
     doc = bundle.compose
     services = doc.get("services", {})
     problems = []
@@ -241,10 +217,13 @@ def check_cross_objects(stack, bundle, all_stacks=None):
                                                "from starting while Fluentd is down.", "warning"))
         problems += _check_cycles(name, services)
 
-    others = _other_bundles(stack, all_stacks)
-    problems += _check_host_port_clashes(stack, bundle, others)
-    problems += _check_scrape_targets(stack, bundle, others)
-    problems += _check_log_tags(stack, bundle, all_stacks)
+    # Other stacks are seen through their footprints (stacks.footprint): what
+    # one validation costs does not depend on how many or how large they are.
+    if stack.pk:
+        footprint.record(stack, doc)
+    problems += _check_host_port_clashes(stack, bundle)
+    problems += _check_scrape_targets(stack, bundle)
+    problems += _check_log_tags(stack, bundle)
     problems += _check_alerting(stack, bundle)
     return _dedupe(problems)
 
@@ -276,40 +255,26 @@ def _check_cycles(start, services):
     return []
 
 
-def _other_bundles(stack, all_stacks):
-    if all_stacks is None:
-        all_stacks = list(Stack.objects.exclude(pk=stack.pk))
-    return [(other, render_bundle(other)) for other in all_stacks if other.pk != stack.pk]
-
-
-def _claims(slug, doc):
-    for name, spec in (doc.get("services") or {}).items():
-        for port in spec.get("ports") or []:
-            try:
-                for claim in _host_ports(port, 1):
-                    yield claim, f"{slug}/{name}"
-            except ValueError:
-                continue
-
-
-def _check_host_port_clashes(stack, bundle, others):
+def _check_host_port_clashes(stack, bundle):
     problems = []
-    mine = list(_claims(stack.slug, bundle.compose))
+    mine = [(claim, f"{stack.slug}/{svc}") for claim, svc in footprint.claims(bundle.compose)]
     for i, ((ip, proto, port), owner) in enumerate(mine):
         for (ip2, proto2, port2), owner2 in mine[i + 1:]:
             if port == port2 and proto == proto2 and _ips_overlap(ip, ip2) and owner != owner2:
                 problems.append(Problem(f"service {owner.split('/')[1]}",
                                         f"host port {port}/{proto} is also published by {owner2}."))
-    for other, other_bundle in others:
-        for (ip2, proto2, port2), owner2 in _claims(other.slug, other_bundle.compose):
-            for (ip, proto, port), owner in mine:
-                if port == port2 and proto == proto2 and _ips_overlap(ip, ip2):
-                    problems.append(Problem(f"service {owner.split('/')[1]}",
-                                            f"host port {port}/{proto} is also published by {owner2}."))
+    by_port = {}
+    for (ip, proto, port), owner in mine:
+        by_port.setdefault(port, []).append((ip, proto, owner))
+    for (ip2, proto2, port2), owner2 in (footprint.claims_on(by_port, exclude=stack) if by_port else []):
+        for ip, proto, owner in by_port[port2]:
+            if proto == proto2 and _ips_overlap(ip, ip2):
+                problems.append(Problem(f"service {owner.split('/')[1]}",
+                                        f"host port {port2}/{proto} is also published by {owner2}."))
     return problems
 
 
-def _check_scrape_targets(stack, bundle, others):
+def _check_scrape_targets(stack, bundle):
     prom_names = {svc.name for svc in stack.services.all() if svc.role == "prometheus"}
     prom = [(n, s) for n, s in bundle.compose.get("services", {}).items() if n in prom_names]
     if not prom:
@@ -321,16 +286,12 @@ def _check_scrape_targets(stack, bundle, others):
     for svc_name, svc in bundle.compose["services"].items():
         if prom_nets & _engine_network_names(stack.slug, bundle.compose, _service_networks(svc)):
             reachable.add(svc_name)
-    elsewhere = {}
-    for other, other_bundle in others:
-        for svc_name, svc in other_bundle.compose.get("services", {}).items():
-            nets = _engine_network_names(other.slug, other_bundle.compose, _service_networks(svc))
-            if prom_nets & nets:
-                reachable.add(svc_name)
-            else:
-                elsewhere.setdefault(svc_name, other.slug)
+    reachable |= footprint.services_on(prom_nets, exclude=stack)
+    jobs = list(stack.scrape_jobs.all())
+    unresolved = {t.rsplit(":", 1)[0] for job in jobs for t in job.targets} - reachable
+    elsewhere = footprint.stacks_running(unresolved, exclude=stack) if unresolved else {}
     problems = []
-    for job in stack.scrape_jobs.all():
+    for job in jobs:
         for target in job.targets:
             host = target.rsplit(":", 1)[0]
             if host in reachable or host.replace(".", "").isdigit():
@@ -344,7 +305,7 @@ def _check_scrape_targets(stack, bundle, others):
     return problems
 
 
-def _check_log_tags(stack, bundle, all_stacks):
+def _check_log_tags(stack, bundle):
     from .models import LogRoute
 
     routes = list(LogRoute.objects.all())

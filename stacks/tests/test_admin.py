@@ -70,3 +70,13 @@ def test_it_adds_a_new_rule_once(admin_client):
     r = admin_client.post("/admin/stacks/alertrule/add/", rule_form(rule))
     assert r.status_code == 302, r.content.decode()[:2000]
     assert AlertRule.objects.filter(name="AlwaysOne").count() == 1
+
+
+def test_other_stacks_footprints_are_derived_once_not_on_every_save(admin_client):
+    from stacks.models import StackFootprint
+
+    Stack.objects.bulk_create([Stack(slug=f"extra{i}", name=f"extra{i}") for i in range(3)])
+    rule = AlertRule.objects.get(name="ServiceDown")
+    r = admin_client.post(f"/admin/stacks/alertrule/{rule.pk}/change/", rule_form(rule, expr="up == 0 or absent(up)"))
+    assert r.status_code == 302
+    assert StackFootprint.objects.filter(stack__slug__startswith="extra").count() == 3

@@ -111,3 +111,42 @@ def test_it_refuses_a_mount_of_a_file_the_stack_does_not_produce(defaults):
 def test_the_default_stacks_have_no_errors(defaults):
     for stack in Stack.objects.all():
         assert errors(validate_stack(stack)) == []
+
+
+def test_validating_a_stack_costs_the_same_whatever_the_other_stacks(defaults):
+    """Other stacks are seen through their footprints (published ports, network
+    members), derived once per change: never rendered, their files never read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stacks.models import StackFile
+
+    def add_stacks(first, n):
+        for i in range(first, first + n):
+            other = Stack.objects.create(slug=f"other{i}", name=f"other{i}")
+            Service.objects.create(stack=other, name="web", image="nginx", ports=[f"127.0.0.1:{30000 + i}:80"])
+            StackFile.objects.create(stack=other, path="big.txt", content="x" * 200_000)
+
+    def cost():
+        monitoring = Stack.objects.get(slug="monitoring")
+        validate_stack(monitoring)  # derives what is new
+        with CaptureQueriesContext(connection) as queries:
+            validate_stack(monitoring)
+        return [q["sql"] for q in queries.captured_queries]
+
+    add_stacks(0, 3)
+    few = cost()
+    add_stacks(3, 30)
+    many = cost()
+    assert len(many) == len(few)
+    assert not [sql for sql in many if "stacks_stackfile" in sql and "monitoring" not in sql
+                and '"stack_id" = ' not in sql]
+
+
+def test_a_change_to_another_stack_is_seen_however_it_was_made(defaults):
+    monitoring = Stack.objects.get(slug="monitoring")
+    assert not [m for m in messages(monitoring) if "also published by app/" in m]  # footprints derived here
+    Service.objects.filter(stack__slug="app", name="web").update(ports=["9090:3000"], replicas=1)
+    assert "service prometheus: host port 9090/tcp is also published by app/web." in messages(monitoring)
+    Stack.objects.filter(slug="app").update(slug="shop")
+    assert "service prometheus: host port 9090/tcp is also published by shop/web." in messages(monitoring)

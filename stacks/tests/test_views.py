@@ -210,3 +210,37 @@ def test_the_default_monitoring_stack_scrapes_the_panel_with_its_token(defaults,
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "control-panel")
     assert job["static_configs"] == [{"targets": ["host.docker.internal:8000"]}]
     assert job["authorization"] == {"type": "Bearer", "credentials": "metrics-token-123"}
+
+
+def _stack_with_history(i):
+    from stacks.models import AlertDelivery, DeploymentStep
+
+    stack = Stack.objects.create(slug=f"s{i:03d}", name=f"s{i}")
+    for j in range(3):
+        svc = Service.objects.create(stack=stack, name=f"svc{j}", image="x", ui_name="UI" if j == 0 else "",
+                                     ui_port=80, ports=[f"127.0.0.1:{21000 + i * 10 + j}:80"])
+        ServiceHealth.objects.create(service=svc, state="running")
+    d = Deployment.objects.create(stack=stack, status="succeeded", files={"docker-compose.yml": f"x: {i}\n"})
+    DeploymentStep.objects.create(deployment=d, message="done")
+    alerts = [Alert.objects.create(fingerprint=f"{i}-{k}", starts_at=f"2026-11-24T10:0{k}Z", name=f"A{k}",
+                                   status="firing" if k else "resolved", stack=stack, service=svc,
+                                   annotations={"summary": f"disk full {i}"}) for k in range(2)]
+    delivery = AlertDelivery.objects.create(receiver="panel", group_key="g", status="firing", alert_count=2)
+    delivery.alerts.add(*alerts)
+    return stack, d, alerts[1]
+
+
+def test_every_page_runs_as_many_queries_with_50_stacks_as_with_1(as_viewer):
+    _stack, deployment, alert = _stack_with_history(0)
+    pages = ["/", "/stacks/s000/", "/alerts/", "/alerts/?status=firing", "/alerts/?severity=critical",
+             "/alerts/?stack=s000", "/alerts/?q=disk", f"/alerts/{alert.pk}/", f"/deployments/{deployment.pk}/"]
+
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert as_viewer.get(url).status_code == 200
+        return len(queries)
+
+    one = {url: count(url) for url in pages}
+    for i in range(1, 50):
+        _stack_with_history(i)
+    assert {url: count(url) for url in pages} == one

@@ -158,3 +158,73 @@ def test_concurrent_deliveries_of_a_group_store_each_alert_once(live_server, set
     assert Alert.objects.count() == 50
     assert AlertDelivery.objects.count() == 16
     assert Stack.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_a_delivery_is_one_statement(client, defaults):
+    """The token and the service map are kept in the process: storing a delivery
+    is the one INSERT … ON CONFLICT that also records the delivery and its links."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    post(client, payload(alert()))
+    many = [alert(fingerprint=f"{i:016x}", job="node", instance="node-exporter:9100") for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, payload(*many)).status_code == 200
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["WITH"]
+    assert AlertDelivery.objects.first().alerts.count() == 3
+    assert {a.service.name for a in Alert.objects.filter(fingerprint__in=[a["fingerprint"] for a in many])} == {
+        "node-exporter"}
+
+
+def test_the_generated_token_is_checked_without_reading_it_again(client, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stacks.alerting.auth import webhook_token
+
+    monkeypatch.delenv("PANEL_WEBHOOK_TOKEN")
+    token = webhook_token()
+    assert post(client, payload(alert()), token=token).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, payload(alert()), token=token).status_code == 200
+    assert not [q for q in queries.captured_queries if "stacks_secret" in q["sql"]]
+
+
+def test_a_token_changed_by_another_process_is_accepted_at_once(client, monkeypatch):
+    from stacks.alerting.auth import webhook_token
+    from stacks.models import Secret
+
+    monkeypatch.delenv("PANEL_WEBHOOK_TOKEN")
+    assert post(client, payload(alert()), token=webhook_token()).status_code == 200
+    Secret.objects.filter(name="panel_webhook_token").update(value="rotated-elsewhere-123")  # no signal here
+    assert post(client, payload(alert()), token="rotated-elsewhere-123").status_code == 200
+    assert post(client, payload(alert()), token="never-the-token").status_code == 401
+
+
+def test_an_alert_for_a_service_added_by_another_process_links_to_it(client, defaults, monkeypatch):
+    from stacks.alerting.ingest import Linker
+    from stacks.models import Service
+
+    monkeypatch.setattr(Linker, "LINKER_RECHECK", 0.0)
+    post(client, payload(alert()))  # the map is built now
+    stack = Stack.objects.get(slug="app")
+    Service.objects.bulk_create([Service(stack=stack, name="worker", image="x")])  # sends no signal
+    post(client, payload(alert(fingerprint="ffff000011112222", stack="app", service="worker")))
+    linked = Alert.objects.get(fingerprint="ffff000011112222")
+    assert (linked.stack.slug, linked.service.name) == ("app", "worker")
+
+
+def test_a_service_deleted_by_another_process_leaves_the_alert_unlinked_not_refused(client, defaults):
+    from django.db import connection
+
+    from stacks.models import Service
+
+    post(client, payload(alert()))  # the map is built now, with node-exporter in it
+    gone = Service.objects.get(stack__slug="monitoring", name="node-exporter")
+    with connection.cursor() as cursor:  # as another process would: no signal reaches this one
+        cursor.execute("DELETE FROM stacks_service WHERE id = %s", [gone.pk])
+    r = post(client, payload(alert(fingerprint="abcdabcdabcdabcd", stack="monitoring", service="node-exporter")))
+    assert r.status_code == 200
+    stored = Alert.objects.get(fingerprint="abcdabcdabcdabcd")
+    assert stored.stack.slug == "monitoring" and stored.service_id is None

@@ -70,22 +70,25 @@ def test_thousands_of_alerts_are_stored_in_one_go(client):
     assert AlertDelivery.objects.get().alerts.count() == 5_000
 
 
-def test_a_value_the_database_refuses_late_rolls_everything_back(client, monkeypatch):
-    # Every chunk but the last goes in, then the database refuses: nothing stays.
-    from django.db import DataError
+def test_a_value_the_database_refuses_after_the_alerts_went_in_leaves_nothing(client, monkeypatch):
+    # The up-front checks leave the database nothing to refuse, so the refusal is
+    # made here: the whole payload is stored, then DataError, as PostgreSQL raises
+    # for an out-of-range value. The answer is final (400) and nothing stays.
+    from django.db import DataError, transaction
 
-    from stacks.alerting import ingest
+    from stacks.alerting import payload as module
 
-    monkeypatch.setattr(ingest, "UPSERT_CHUNK", 2)
-    real = ingest.AlertDelivery.objects.create
+    real_store = module.store
 
-    def refuse(**kwargs):
-        raise DataError("value out of range")  # what the real database says for such a value
+    def store_then_refuse(*args):
+        with transaction.atomic():
+            real_store(*args)
+            assert Alert.objects.count() == 5
+            raise DataError("integer out of range")
 
-    monkeypatch.setattr(ingest.AlertDelivery.objects, "create", refuse)
+    monkeypatch.setattr(module, "store", store_then_refuse)
     r = post(client, payload(*[alert(fingerprint=f"f{i}") for i in range(5)]))
-    monkeypatch.setattr(ingest.AlertDelivery.objects, "create", real)
-    assert r.status_code == 400
+    assert r.status_code == 400 and "refused a value" in r.json()["error"]
     assert nothing_stored()
 
 

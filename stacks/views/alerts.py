@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from stacks import audit
+from stacks.alerting import search
 from stacks.alerting.api import Alertmanager, AlertmanagerError
 from stacks.models import Alert, Service, Stack
 
@@ -21,30 +22,41 @@ PAGE = 100
 
 
 def filtered(params):
+    """Alerts matching the page's filters. Each filter has an index that reads in
+    starts_at order (Alert.Meta.indexes); search has the GIN index on PostgreSQL."""
     qs = Alert.objects.all()
     if params.get("status") in ("firing", "resolved"):
         qs = qs.filter(status=params["status"])
     if params.get("severity"):
         qs = qs.filter(severity=params["severity"])
     if params.get("stack"):
-        qs = qs.filter(stack__slug=params["stack"])
-    if params.get("q"):
-        qs = qs.filter(search_text__contains=params["q"].lower())
+        stack_id = Stack.objects.filter(slug=params["stack"]).values_list("id", flat=True).first()
+        qs = qs.filter(stack_id=stack_id) if stack_id else qs.none()
     return qs
 
 
 def alert_list(request):
-    """The most recent alerts that match, grouped by name. Group headers count the
-    firing ones (an index lookup) rather than the whole history."""
+    """The most recent alerts that match, grouped by name (a search: the best of
+    the recent matches, ranked). Group headers count the firing ones (an index
+    lookup) rather than the whole history."""
     params = request.GET
     qs = filtered(params)
-    alerts = list(qs.select_related("stack", "service", "acknowledged_by").order_by("-starts_at", "-id")[:PAGE])
+    text = params.get("q", "").strip()
+    if text:
+        shown = search.ranked(qs, text, PAGE)
+        qs = search.matching(qs, text)
+    else:
+        shown = qs.order_by("-starts_at", "-id")[:PAGE]
+    alerts = list(shown.select_related("stack", "service", "acknowledged_by"))
     firing = dict(qs.filter(status="firing").order_by().values_list("name").annotate(n=Count("id")))
     groups = {}
-    for a in alerts:
-        groups.setdefault(a.name, {"name": a.name, "alerts": [], "firing": firing.get(a.name, 0)})["alerts"].append(a)
+    for position, a in enumerate(alerts):
+        groups.setdefault(a.name, {"name": a.name, "alerts": [], "firing": firing.get(a.name, 0),
+                                   "best": position})["alerts"].append(a)
+    # A search lists its most relevant group first; otherwise what fires most.
+    order = (lambda g: (g["best"], g["name"])) if text else (lambda g: (-g["firing"], g["name"]))
     context = {
-        "groups": sorted(groups.values(), key=lambda g: (-g["firing"], g["name"])), "shown": len(alerts),
+        "groups": sorted(groups.values(), key=order), "shown": len(alerts),
         "page_size": PAGE, "params": params,
         "stacks": list(Stack.objects.values_list("slug", flat=True)),
         "severities": ["critical", "warning", "info"],

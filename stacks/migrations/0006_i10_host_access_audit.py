@@ -17,7 +17,7 @@ def mark_default_monitoring(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stacks', '0004_alert_search_text'),
+        ('stacks', '0005_i13_alert_search_and_footprints'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
