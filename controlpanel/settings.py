@@ -1,5 +1,6 @@
 """Settings, read from the environment with defaults that work on a laptop."""
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -29,10 +30,24 @@ def _local_secret_key():
     if not path.exists():
         import secrets
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def _private_dir(path):
+    # The panel's own directories (var/, the stacks) hold secrets: owner only.
+    # Containers still read their bind-mounted files, which they reach without
+    # traversing these directories.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+_private_dir(BASE_DIR / "var")
 
 
 SECRET_KEY = env("SECRET_KEY") or _local_secret_key()
@@ -50,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "stacks",
 ]
 
@@ -64,7 +80,25 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "stacks.audit.RequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login attempts are limited per user name and per address (django-axes): after
+# AXES_FAILURE_LIMIT failures within the cool-off time, "try again later".
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "stacks.audit.client_address"
 
 ROOT_URLCONF = env("ROOT_URLCONF", "controlpanel.urls")
 
@@ -120,6 +154,23 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 
+# Behind a TLS-terminating proxy (which sets X-Forwarded-Proto): Secure cookies,
+# HSTS, redirect to https. Alertmanager and Prometheus reach the webhook and
+# /metrics directly over the Docker bridge, so those two are not redirected.
+PANEL_HTTPS = env_bool("PANEL_HTTPS", False)
+if PANEL_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^webhooks/", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(env("PANEL_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PANEL_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("PANEL_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Asking browsers to preload the domain is its owner's decision, not ours.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # Celery: Redis broker; progress and outcomes live in our own rows.
 CELERY_BROKER_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -140,7 +191,7 @@ ALERT_RETENTION_DAYS = int(env("ALERT_RETENTION_DAYS", "90"))
 
 # Where rendered bundles are written. When the worker runs in a container this
 # path must be mounted at the same absolute path inside and out (see README).
-STACKS_DIR = Path(env("STACKS_DIR", str(BASE_DIR / "var" / "stacks")))
+STACKS_DIR = _private_dir(Path(env("STACKS_DIR", str(BASE_DIR / "var" / "stacks"))))
 # How containers of the stacks reach the panel (Alertmanager's webhook, the
 # panel's own /metrics). host-gateway makes host.docker.internal work on Linux.
 PANEL_URL_FOR_STACKS = env("PANEL_URL_FOR_STACKS", "http://host.docker.internal:8000")
@@ -154,6 +205,7 @@ STACKS_PUBLIC_HOST = env("STACKS_PUBLIC_HOST", "localhost")
 # An acknowledgement silences its alert until it resolves, at most this long.
 ACK_SILENCE_HOURS = int(env("ACK_SILENCE_HOURS", "168"))
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
+WEBHOOK_MAX_ALERTS = int(env("WEBHOOK_MAX_ALERTS", "100000"))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 # Engine queues are `engine.NAME`; a prefix keeps separate runs (tests) apart on one broker.
 PANEL_ENGINE_QUEUE_PREFIX = env("PANEL_ENGINE_QUEUE_PREFIX", "")

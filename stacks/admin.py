@@ -36,7 +36,10 @@ def problems_introduced(instance, stack):
         instance.id = None
     if not after:
         return []
-    before = {str(p) for p in errors(validate_stack(stack))} if stack.pk else set()
+    # "Before" is the stack as stored, never the instance being edited: a Stack
+    # form's instance already carries the new values.
+    stored = m.Stack.objects.filter(pk=stack.pk).first() if stack.pk else None
+    before = {str(p) for p in errors(validate_stack(stored))} if stored else set()
     return [p for p in after if str(p) not in before]
 
 
@@ -73,7 +76,20 @@ class ValidatedForm(forms.ModelForm):
         problems = problems_introduced(instance, stack)
         instance._state.adding = adding
         for p in problems:
-            self.add_error(None, f"{p.where}: {p.message}")
+            field = self._field_for(p)
+            self.add_error(field, p.message if field else f"{p.where}: {p.message}")
+
+    # Which form field a stack-wide problem is about, when the tool's message
+    # names the rendered key of a field of this form.
+    FIELD_HINTS = {"group_by": "alert_group_by", "group_wait": "alert_group_wait",
+                   "group_interval": "alert_group_interval", "repeat_interval": "alert_repeat_interval",
+                   "scrape_interval": "scrape_interval", "evaluation_interval": "evaluation_interval"}
+
+    def _field_for(self, problem):
+        for hint, field in self.FIELD_HINTS.items():
+            if field in self.fields and hint in problem.message:
+                return field
+        return None
 
 
 class ValidatedAdmin(admin.ModelAdmin):
@@ -143,7 +159,7 @@ class StackAdmin(ValidatedAdmin):
     change is checked as a render would check it once every inline is saved, and
     undone (nothing kept) when it brings new errors."""
 
-    list_display = ["slug", "name", "engine", "updated"]
+    list_display = ["slug", "name", "engine", "allow_host_access", "updated"]
     search_fields = ["slug", "name"]
     inlines = [ServiceInline, NetworkInline, VolumeInline, ScrapeJobInline, AlertRuleInline, ReceiverInline,
                RouteInline, InhibitRuleInline, DatasourceInline, DashboardInline, LogRouteInline, StackFileInline]
@@ -174,6 +190,39 @@ class _StackRefused(Exception):
     def __init__(self, problems):
         super().__init__(problems)
         self.problems = problems
+
+    def get_readonly_fields(self, request, obj=None):
+        # Host-level power (privileged, host namespaces, the Docker socket) is an
+        # admin's decision: operators are staff, but not superusers.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("allow_host_access")
+        return fields
+
+
+@admin.register(m.AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """The audit log, for admins: read only."""
+
+    list_display = ["at", "username", "action", "target", "address"]
+    list_filter = ["action"]
+    search_fields = ["username", "target", "detail"]
+    date_hierarchy = "at"
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(m.Service)

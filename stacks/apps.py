@@ -1,4 +1,7 @@
+import os
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -13,3 +16,14 @@ class StacksConfig(AppConfig):
         post_migrate.connect(ensure_roles, sender=self)
         auth.connect_signals()
         ingest.connect_signals()
+        connection_created.connect(_private_sqlite_file)
+        from . import audit  # noqa: F401  (connects the login and admin signals)
+
+
+def _private_sqlite_file(sender, connection, **kwargs):
+    # The SQLite file holds the secrets and the sessions: owner only.
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict.get("NAME") or "")
+        if name and not name.startswith(":memory:") and "mode=memory" not in name and os.path.exists(name):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)

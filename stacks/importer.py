@@ -117,11 +117,16 @@ def import_compose(text, slug, name=None, files=None):
     return stack
 
 
-def import_and_validate(text, slug, name=None, files=None):
+def import_and_validate(text, slug, name=None, files=None, allow_host_access=False):
     """What the import page and `stack import` both do: import, then validate the
-    stack as a deploy would; a stack with errors is not kept.
+    stack as a deploy would; a stack with errors is not kept. `allow_host_access`
+    is an admin's choice (a superuser on the page, the host's own shell user on
+    the command line): host-level options are refused without it.
     Returns (stack or None, [problem text])."""
     stack = import_compose(text, slug, name, files)
+    if allow_host_access:
+        stack.allow_host_access = True
+        stack.save(update_fields=["allow_host_access"])
     problems = [str(p) for p in validate_stack(stack)]
     if any(p.startswith("error") for p in problems):
         stack.delete()  # nothing is kept from a file that does not validate
@@ -129,7 +134,7 @@ def import_and_validate(text, slug, name=None, files=None):
     return stack, problems
 
 
-def import_project(project, slug, name=None):
+def import_project(project, slug, name=None, allow_host_access=False):
     """A project read by stacks.project_dir (a directory, a Compose file and its
     neighbours, or an uploaded archive): import_and_validate with its files."""
-    return import_and_validate(project.compose_text, slug, name, project.files)
+    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access)

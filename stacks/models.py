@@ -121,6 +121,10 @@ class Stack(models.Model):
     alert_repeat_interval = models.CharField(max_length=20, default="4h", validators=[duration])
     scrape_interval = models.CharField(max_length=20, default="15s", validators=[duration])
     evaluation_interval = models.CharField(max_length=20, default="15s", validators=[duration])
+    allow_host_access = models.BooleanField(
+        default=False, help_text="Let services use host-level options (privileged, cap_add ALL, host network/pid/"
+                                 "ipc, bind mounts of /, /proc, /sys or the Docker socket, devices). Only an "
+                                 "admin can tick it.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -171,7 +175,7 @@ class Stack(models.Model):
         (its lock expired) is failed first, so that the next deploy can converge."""
         from django.db import transaction
 
-        from . import broker
+        from . import audit, broker
         from .tasks import run_operation
 
         with transaction.atomic():
@@ -189,6 +193,7 @@ class Stack(models.Model):
                                "wait for it to finish.")
             deployment = Deployment.objects.create(stack=self, action=action, requested_by=user,
                                                    options=options or {})
+            audit.record(action, f"stack {self.slug}", user=user, detail=f"operation #{deployment.pk} {options or ''}")
             run_operation.delay_on_commit(deployment.pk)
         return deployment
 
@@ -287,6 +292,7 @@ class Service(models.Model):
             raise ValidationError({"extra": "Extra keys are a mapping of Compose service keys."})
         if not self.image and not self.build_context and not {"image", "build"} & set(self.extra):
             raise ValidationError("A service needs an image or a build context.")
+        self._check_build_context()
         _check_str_list(self.command, "Command")
         _check_str_list(self.entrypoint, "Entrypoint")
         _check_str_dict(self.environment, "Environment")
@@ -304,6 +310,16 @@ class Service(models.Model):
             raise ValidationError({"healthcheck": "Healthcheck must be a mapping."})
         if self.replicas < 1:
             raise ValidationError({"replicas": "At least one replica."})
+
+    def _check_build_context(self):
+        from .safe_paths import relative_path_problem
+
+        if self.build_context and relative_path_problem(self.build_context):
+            raise ValidationError({"build_context": relative_path_problem(self.build_context)})
+
+    def save(self, *args, **kwargs):
+        self._check_build_context()
+        super().save(*args, **kwargs)
 
     def published_ports(self):
         """[(host_ip, host_port_or_range, container_port, proto)] from the short syntax."""
@@ -339,9 +355,17 @@ class StackFile(models.Model):
         return f"{self.stack.slug}:{self.path}"
 
     def clean(self):
-        parts = self.path.split("/")
-        if self.path.startswith("/") or ".." in parts or not self.path.strip():
-            raise ValidationError({"path": "Use a relative path inside the stack's directory, without '..'."})
+        from .safe_paths import relative_path_problem
+
+        problem = relative_path_problem(self.path)
+        if problem:
+            raise ValidationError({"path": problem})
+
+    def save(self, *args, **kwargs):
+        # Refused here too, not only in forms: a row made by a script or an
+        # import must never make the engine write outside the stack's directory.
+        self.clean()
+        super().save(*args, **kwargs)
 
 
 class Secret(models.Model):
@@ -842,3 +866,23 @@ class ResourceSample(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["service", "at"], name="resource_service_at")]
+
+
+class AuditRecord(models.Model):
+    """Who did what, when, from where: edits in the admin, silences,
+    acknowledgements, token rotations, logins and failed logins. Operations
+    (deploy, stop, …) are recorded as Deployments and noted here too."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=40, db_index=True)
+    target = models.CharField(max_length=300, blank=True)
+    detail = models.TextField(blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.target}"

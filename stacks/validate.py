@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from . import footprint
+from . import footprint, host_access
 from .composefile import find_cycle, host_port_range, parse_port, service_network_names, service_networks
+from .safe_paths import relative_path_problem
 from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
 # Debian's docker-compose package ships the Compose specification's schema; so
@@ -50,6 +51,8 @@ def validate_stack(stack, bundle=None):
     problems += checks_of_the_files(bundle)
     problems += check_cross_objects(stack, bundle)
     problems += check_rule_tests(stack)
+    problems += check_bundle_paths(bundle)
+    problems += host_access.check(stack, bundle.compose)
     return problems
 
 
@@ -87,6 +90,11 @@ def checks_of_the_files(bundle):
     except broker.BrokerError:
         pass
     return problems
+
+
+def check_bundle_paths(bundle):
+    return [Problem(f"file {path}", problem) for path in bundle.files
+            if (problem := relative_path_problem(path))]
 
 
 # --- Compose schema ------------------------------------------------------------
@@ -134,7 +142,10 @@ def _run(args, cwd):
 
 def _tool_message(output, workdir):
     # Show the tool's own words, with our temporary directory taken out.
+    # amtool puts its reason on the "Checking 'file'  FAILED: reason" line itself.
     lines = [line.replace(str(workdir) + "/", "") for line in output.splitlines()]
+    lines = [line[line.index("FAILED:"):] if line.startswith("Checking ") and "FAILED:" in line else line
+             for line in lines]
     return "\n".join(line for line in lines if line.strip() and not line.startswith("Checking "))
 
 

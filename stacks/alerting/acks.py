@@ -59,6 +59,10 @@ def acknowledge(alert, user, comment=""):
     claimed = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_by=user, acknowledged_at=now, ack_comment=comment[:500])
     alert.refresh_from_db()
+    if claimed:
+        from stacks import audit
+
+        audit.record("acknowledge", f"alert {alert.name} #{alert.pk}", user=user, detail=comment)
     if not claimed or alert.status != "firing":
         return ""
     am = alertmanager_for(alert)

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from stacks.models import Alert, AlertDelivery, Service
 
 ZERO_TIME_PREFIX = "0001-01-01"
+UPSERT_CHUNK = 1000  # rows per statement where rows are parameters (SQLite): 15,000 parameters
 
 
 class PayloadError(ValueError):
@@ -259,10 +260,16 @@ def store(payload, incoming, truncated):
                  resolved_at, text) in rows:
                 params += [fp, starts, ends, status, name, severity, json.dumps(labels), json.dumps(annotations),
                            url, stack_id, service_id, now, now, resolved_at, text]
-            values = "VALUES " + ", ".join([row] * len(keys))
+            # In chunks: one statement for thousands of alerts exceeds SQLite's
+            # limit on parameters; the transaction keeps it all or nothing.
+            width = len(params) // len(keys)
             with connection.cursor() as cursor:
-                cursor.execute(UPSERT.format(table=Alert._meta.db_table, source=values), params)
-                ids = [r[0] for r in cursor.fetchall()]
+                for start in range(0, len(keys), UPSERT_CHUNK):
+                    count = min(UPSERT_CHUNK, len(keys) - start)
+                    values = "VALUES " + ", ".join([row] * count)
+                    cursor.execute(UPSERT.format(table=Alert._meta.db_table, source=values),
+                                   params[start * width:(start + count) * width])
+                    ids += [r[0] for r in cursor.fetchall()]
         delivery.save()
         through = AlertDelivery.alerts.through
         through.objects.bulk_create([through(alertdelivery_id=delivery.pk, alert_id=i) for i in ids])

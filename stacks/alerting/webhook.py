@@ -2,7 +2,6 @@
 
 Status codes follow what Alertmanager does with them: 2xx done; 4xx final (a
 payload we will never accept); 5xx retried (503 when we cannot store it now)."""
-import json
 import logging
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .auth import authorization_ok
-from .ingest import PayloadError, parse, store
+from .payload import Outage, Rejected, checked, save
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,15 @@ def alertmanager_webhook(request):
     except DatabaseError:
         log.warning("Webhook: database unavailable while checking the token")
         return _error(503, "The panel's database is unavailable; retry later.", Retry_After="5")
-    length = int(request.headers.get("Content-Length") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
-        return _error(413, f"The body is larger than {settings.WEBHOOK_MAX_BYTES} bytes.")
-    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
-    if len(body) > settings.WEBHOOK_MAX_BYTES:
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > settings.WEBHOOK_MAX_BYTES:
         return _error(413, f"The body is larger than {settings.WEBHOOK_MAX_BYTES} bytes.")
     try:
-        payload, alerts, truncated = parse(json.loads(body))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, f"The body is not valid JSON: {exc}.")
-    except PayloadError as exc:
-        return _error(400, f"Not an Alertmanager webhook payload: {exc}")
-    try:
-        delivery = store(payload, alerts, truncated)
-    except DatabaseError:
+        payload, alerts, truncated = checked(request.read(settings.WEBHOOK_MAX_BYTES + 1))
+        delivery = save(payload, alerts, truncated)
+    except Rejected as exc:
+        return _error(exc.status, exc.message)
+    except Outage:
         log.exception("Webhook: could not store %d alert(s); Alertmanager will retry", len(alerts))
         return _error(503, "The panel's database is unavailable; retry later.", Retry_After="5")
     return JsonResponse({"stored": delivery.alert_count, "delivery": delivery.pk})

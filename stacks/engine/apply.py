@@ -5,8 +5,8 @@ no service uses. Every step is reported through `report(message, kind)`."""
 import json
 import os
 import time
-from pathlib import Path
 
+from stacks import safe_paths
 from stacks.composefile import depends_on, dependency_graph, image_of
 
 from . import client as docker_seam
@@ -23,25 +23,19 @@ STOP_TIMEOUT = 10
 PULLS_AT_ONCE = 5  # as Compose
 
 
-def write_bundle(directory, files):
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = []
-    for path, text in files.items():
-        dest = directory / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
-            if dest.read_text() == text:
-                continue
-            # Rewritten in place, never replaced: a container that bind-mounts this
-            # single file holds its inode, and would not see a new one.
-            with open(dest, "r+") as f:
-                f.write(text)
-                f.truncate()
-        else:
-            dest.write_text(text)
-        changed.append(path)
-    return changed
+def write_files(plan, report):
+    """The plan's changed files, written inside the stack's directory only
+    (stacks.safe_paths: resolved paths, no symlink followed)."""
+    if not plan.files:
+        return
+    try:
+        changed = safe_paths.write_bundle(plan.desired.directory,
+                                          {f.path: plan.desired.files[f.path] for f in plan.files})
+    except safe_paths.UnsafePath as exc:
+        raise EngineError(f"Refused to write the bundle: {exc}", permanent=True) from None
+    if changed:
+        report(f"Wrote {len(changed)} changed file(s): " + ", ".join(changed[:10])
+               + ("…" if len(changed) > 10 else ""))
 
 
 class Applier:
@@ -75,7 +69,7 @@ class Applier:
             build = self.services[step.key]["build"]
             directory = self.desired.directory
             context = (directory / build.get("context", ".")).resolve()
-            if not str(context).startswith(str(directory)):
+            if not safe_paths.is_inside(directory, build.get("context", ".")):  # resolved, not a string prefix
                 raise EngineError(f"Build context {build.get('context')} is outside the stack's directory.",
                                   permanent=True)
             self.report(f"Building {step.target} from {build.get('context')}")
@@ -94,12 +88,7 @@ class Applier:
                 self.applied[name] = applied_record(spec, image_id, role, self.desired.files)
 
     def write_files(self):
-        if not self.plan.files:
-            return
-        changed = write_bundle(self.desired.directory, {f.path: self.desired.files[f.path] for f in self.plan.files})
-        if changed:
-            self.report(f"Wrote {len(changed)} changed file(s): " + ", ".join(changed[:10])
-                        + ("…" if len(changed) > 10 else ""))
+        write_files(self.plan, self.report)
 
     @docker_seam.translated("networks")
     def create_networks(self):
@@ -284,9 +273,7 @@ class Applier:
         self.precreate()
         self.converge_all()
         self.remove_networks()
-        self.desired.directory.mkdir(parents=True, exist_ok=True)
-        state_path = self.desired.directory / STATE_FILE
-        state_path.write_text(json.dumps(self.plan.state, sort_keys=True))
+        safe_paths.write_bundle(self.desired.directory, {STATE_FILE: json.dumps(self.plan.state, sort_keys=True)})
         self.report.flush()
         return self.plan
 

@@ -80,12 +80,17 @@ class ComposeBackend:
 
 
 def read_files(desired):
-    """{bundle path: text on disk or None}."""
+    """{bundle path: text on disk or None}. A path that leaves the directory (a
+    symlink a container planted, say) reads as absent: its content never reaches
+    the plan's diff, and the write refuses it."""
+    from stacks import safe_paths
+
     out = {}
     for path in desired.files:
         try:
-            out[path] = (desired.directory / path).read_text()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            target = safe_paths.contained(desired.directory, path)
+            out[path] = target.read_text()
+        except (safe_paths.UnsafePath, FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
             out[path] = None
     return out
 

@@ -153,6 +153,7 @@ def record_adoption(project, directory, compose):
             continue  # its image moved on since: the first deploy recreates it, as Compose would
         state[f"adopted:{name}"] = {"hash": hashes.pop(), "digest": adoption_digest(spec, image_id(engine, ref))}
         recorded.append(name)
-    directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, sort_keys=True))
+    from stacks import safe_paths
+
+    safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
     return recorded

@@ -131,7 +131,7 @@ def takes_over(path, mounted, kept):
 
 
 def render_bundle(stack):
-    from stacks.alerting.auth import webhook_token
+    from stacks.alerting.auth import metrics_token, webhook_token
     from stacks.models import Secret
 
     services = list(stack.services.all())
@@ -154,7 +154,7 @@ def render_bundle(stack):
         kept_rules = any(p.startswith(OWNED_AREA[RULES_FILE]) for p in kept)
         am_targets = [f"{svc.name}:{svc.ui_port or 9093}" for svc in services if svc.role == "alertmanager"]
         jobs = list(stack.scrape_jobs.all())
-        token = secrets.add(webhook_token()) if any(j.panel_token for j in jobs) else ""
+        token = secrets.add(metrics_token()) if any(j.panel_token for j in jobs) else ""
         if ours(PROMETHEUS_FILE):
             files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
                 stack, jobs, am_targets, bool(rules) or kept_rules, token,

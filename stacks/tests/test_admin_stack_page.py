@@ -60,7 +60,7 @@ def form_data(html):
 @pytest.fixture
 def imported(client):
     call_command("stack", "import", str(FIXTURES / "projects" / "monitoring"), "--name", "mon",
-                 stdout=StringIO(), stderr=StringIO())
+                 "--allow-host-access", stdout=StringIO(), stderr=StringIO())  # node-exporter, cAdvisor
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-pw-pw-pw"))
     return Stack.objects.get(slug="mon")
 

@@ -199,6 +199,11 @@ def test_an_operator_silences_a_stored_alert_from_its_page(deployed, client, ope
     r = client.post(f"/alerts/{alert.pk}/silences/{silence['id']}/expire/", follow=True)
     assert "Silence expired." in r.content.decode()
     assert Alertmanager(deployed.am).silences() == []
+    from stacks.models import AuditRecord
+
+    assert list(AuditRecord.objects.filter(target=f"alert TargetDown #{alert.pk}").order_by("id")
+                .values_list("username", "action")) == [("olga", "silence"), ("olga", "expire silence")]
+
     # Acknowledged, then its silence expired by hand in Alertmanager: the panel's
     # sweep finds the alert gone from Alertmanager and records the end once.
     assert alert.acknowledge(operator, "by hand")

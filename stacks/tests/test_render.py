@@ -98,7 +98,7 @@ def test_secrets_are_masked_for_display(defaults):
     bundle = render_bundle(Stack.objects.get(slug="monitoring"))
     masked = bundle.masked_files()
     for value in bundle.secret_values:
-        assert value in bundle.files[COMPOSE_FILE] + bundle.files[ALERTMANAGER_FILE]
+        assert value in bundle.files[COMPOSE_FILE] + bundle.files[ALERTMANAGER_FILE] + bundle.files[PROMETHEUS_FILE]
         assert all(value not in text for text in masked.values())
 
 

@@ -91,7 +91,7 @@ def normalise(doc):
 @pytest.mark.parametrize("name", ["monitoring", "logging", "app"])
 def test_the_tutorials_compose_files_import_and_render_equivalently(name, tmp_path):
     source = next((FIXTURES / "projects" / name).glob("docker-compose*.yml"))
-    out, _ = run("import", str(source), "--name", f"imported-{name}")
+    out, _ = run("import", str(source), "--name", f"imported-{name}", "--allow-host-access")
     assert "Imported" in out
     stack = Stack.objects.get(slug=f"imported-{name}")
     rendered = yaml.safe_load(render_bundle(stack).files["docker-compose.yml"])

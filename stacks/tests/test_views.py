@@ -208,9 +208,12 @@ def test_a_viewer_cannot_import(as_viewer, defaults):
 
 
 def test_metrics_need_the_token_or_a_login(client, defaults, monkeypatch):
-    monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", "metrics-token-123")
+    monkeypatch.setenv("PANEL_METRICS_TOKEN", "metrics-token-123")
+    monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", "webhook-token-456")
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    # The webhook's token is not the scrape's: each client holds only its own.
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer webhook-token-456").status_code == 401
     r = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-123")
     assert r.status_code == 200 and r["Content-Type"].startswith("text/plain")
     assert "panel_stacks 3.0" in r.content.decode()
@@ -221,7 +224,7 @@ def test_the_default_monitoring_stack_scrapes_the_panel_with_its_token(defaults,
 
     from stacks.render import PROMETHEUS_FILE, render_bundle
 
-    monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", "metrics-token-123")
+    monkeypatch.setenv("PANEL_METRICS_TOKEN", "metrics-token-123")
     prom = yaml.safe_load(render_bundle(Stack.objects.get(slug="monitoring")).files[PROMETHEUS_FILE])
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "control-panel")
     assert job["static_configs"] == [{"targets": ["host.docker.internal:8000"]}]

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from stacks import audit
 from stacks.alerting import search
 from stacks.alerting.acks import alertmanager_for, silence_matches
 from stacks.alerting.api import AlertmanagerError
@@ -102,6 +103,8 @@ def alert_silence(request, pk):
         try:
             silence_id = am.create_silence(matchers, timedelta(hours=hours), request.user.get_username(), comment)
             messages.success(request, f"Silenced for {hours}h (silence {silence_id}).")
+            audit.record("silence", f"alert {alert.name} #{alert.pk}", request=request,
+                         detail=f"silence {silence_id} for {hours}h on {matchers}: {comment}")
         except AlertmanagerError as exc:
             messages.error(request, str(exc))
     return redirect("alert-detail", pk=pk)
@@ -117,6 +120,8 @@ def silence_expire(request, pk, silence_id):
             raise AlertmanagerError("No Alertmanager to talk to.")
         am.expire(silence_id)
         messages.success(request, "Silence expired.")
+        audit.record("expire silence", f"alert {alert.name} #{alert.pk}", request=request,
+                     detail=f"silence {silence_id}")
     except AlertmanagerError as exc:
         messages.error(request, str(exc))
     return redirect("alert-detail", pk=pk)

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
+from stacks import audit
 from stacks.importer import import_and_validate, import_project
 from stacks.project_dir import MAX_TOTAL_BYTES, read_archive
 
@@ -17,6 +18,16 @@ class ImportForm(forms.Form):
                               widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}))
     archive = forms.FileField(label="or the project's directory as a .zip or .tar.gz", required=False,
                               help_text="Its Compose file and every file the services mount or build from.")
+
+    allow_host_access = forms.BooleanField(
+        label="Allow host access", required=False,
+        help_text="Admins only: lets its services use host-level options (privileged, host network, "
+                  "bind mounts of /, /proc, /sys or the Docker socket).")
+
+    def __init__(self, *args, admin=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not admin:
+            del self.fields["allow_host_access"]
 
     def clean(self):
         data = super().clean()
@@ -58,10 +69,11 @@ def annotate(text, problems):
 def stack_import(request):
     if request.method == "POST" and not request.user.has_perm("stacks.add_stack"):
         raise PermissionDenied("Operators only.")
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST or None, request.FILES or None, admin=request.user.is_superuser)
     numbered, general = [], []
     if request.method == "POST" and form.is_valid():
         text, slug, upload = form.cleaned_data["compose"], form.cleaned_data["slug"], form.cleaned_data["archive"]
+        host = bool(form.cleaned_data.get("allow_host_access"))
         problems = []
         try:
             if upload:
@@ -69,15 +81,16 @@ def stack_import(request):
                     raise ValueError(f"{upload.name}: {upload.size} bytes, over the limit of {MAX_TOTAL_BYTES}.")
                 project = read_archive(upload.read(), upload.name)
                 text = project.compose_text
-                stack, problems = import_project(project, slug)
+                stack, problems = import_project(project, slug, allow_host_access=host)
             else:
-                stack, problems = import_and_validate(text, slug)
+                stack, problems = import_and_validate(text, slug, allow_host_access=host)
         except ValueError as exc:
             stack, problems = None, [str(exc)]
         else:
             if stack is not None:
                 for p in problems:
                     messages.warning(request, p)
+                audit.record("import", f"stack {stack.slug}", request=request)
                 messages.success(request, f"Imported stack {stack.slug} with {stack.services.count()} services.")
                 return redirect(stack.get_absolute_url())
         numbered, general = annotate(text, problems)

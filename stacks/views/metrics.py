@@ -1,18 +1,18 @@
 """The panel's own /metrics, in Prometheus' text format, scraped by the default
-monitoring stack with the panel's bearer token (or read by a logged-in user).
+monitoring stack with the panel's metrics token (or read by a logged-in user).
 Counts only: no labels carry secrets or user text."""
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from stacks.alerting.auth import authorization_ok
+from stacks.alerting.auth import metrics_authorization_ok
 from stacks.models import Alert, Deployment, ServiceHealth, Stack
 
 
 @login_not_required
 def metrics(request):
-    if not request.user.is_authenticated and not authorization_ok(request.headers.get("Authorization")):
+    if not request.user.is_authenticated and not metrics_authorization_ok(request.headers.get("Authorization")):
         response = HttpResponse("Bearer token required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from stacks import host_access
 from stacks.models import Busy, Stack
 from stacks.timeline import stack_timeline
 
@@ -22,6 +23,7 @@ def stack_detail(request, slug):
         "firing": stack.alerts.filter(status="firing").count(),
         "can_operate": request.user.has_perm("stacks.deploy_stack"),
         "timeline": stack_timeline(stack) if not request.htmx else [],
+        "host_options": host_access.of_stack(stack, services),
     }
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 

@@ -25,4 +25,7 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user = User.objects.create_user(username, email=email, password=password, is_staff=role == "operator")
         user.groups.add(Group.objects.get(name=OPERATORS if role == "operator" else VIEWERS))
+        from stacks import audit
+
+        audit.record("add user", username, detail=f"{role} (command line)")
         self.stdout.write(f"Created {role} {username} / {password}")

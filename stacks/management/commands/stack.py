@@ -31,6 +31,9 @@ class Command(BaseCommand):
         p.add_argument("file", metavar="PATH")
         p.add_argument("--name", required=True, help="The new stack's slug.")
         p.add_argument("--engine", help="The engine it runs on (default: local).")
+        p.add_argument("--allow-host-access", action="store_true",
+                       help="Let its services use host-level options (privileged, host network/pid, bind mounts "
+                            "of /, /proc, /sys, the Docker socket…); refused without it.")
         p = sub.add_parser("move", help="Put a stack on another engine: its next deploy brings it up there "
                                         "and down on the old one, as one operation.")
         p.add_argument("slug")
@@ -131,11 +134,13 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if errors(problems):
             raise CommandError(f"{slug}: {len(errors(problems))} problem(s); nothing written.")
+        from stacks.safe_paths import UnsafePath, write_bundle
+
         target = Path(out)
-        for path, text in bundle.files.items():
-            dest = target / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text)
+        try:
+            write_bundle(target, bundle.files)  # `out` becomes 0700: the files carry secrets
+        except UnsafePath as exc:
+            raise CommandError(f"Nothing more written to {target}: {exc}") from None
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
     def _engine(self, name):
@@ -147,13 +152,13 @@ class Command(BaseCommand):
             raise CommandError(f"No engine named {name!r} (engines: {known}).")
         return engine
 
-    def do_import(self, file, name, engine=None, **opts):
+    def do_import(self, file, name, engine=None, allow_host_access=False, **opts):
         from stacks.importer import import_project
         from stacks.project_dir import read_path
 
         target = self._engine(engine) if engine else None
         try:
-            stack, problems = import_project(read_path(file), name)
+            stack, problems = import_project(read_path(file), name, allow_host_access=allow_host_access)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
         except ValueError as exc:
@@ -164,6 +169,9 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
+        from stacks import audit
+
+        audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def do_move(self, slug, engine, **opts):
