@@ -98,7 +98,8 @@ def test_panel_image_runs_its_own_compose_file(panel_compose):
     def far_hostname():
         return run(["docker", "inspect", "-f", "{{.Config.Hostname}}", far]).stdout.strip()
 
-    wait_until(far_queue, timeout=90, interval=2, what="the far worker serving engine.far")
+    far_queues = wait_until(far_queue, timeout=90, interval=2, what="the far worker serving engine.far")
+    assert "engine.local" not in far_queues  # it serves what -Q says, nothing more
     compose_worker_queues = compose("exec", "-T", "worker", "celery", "-A", "controlpanel", "inspect",
                                     "active_queues", "-t", "3").stdout
     assert "engine.local" in compose_worker_queues
