@@ -56,10 +56,11 @@ def panel_compose(docker_api, tmp_path):
 def test_panel_image_runs_its_own_compose_file(panel_compose):
     compose, env, project, extra = panel_compose
     compose("build", "web", timeout=1500)
+    # Migrate first (PostgreSQL is started and awaited healthy as a dependency):
+    # a worker reads the engine rows once, at start.
+    migrated = compose("run", "--rm", "web", "python", "manage.py", "migrate", "--noinput", timeout=600)
+    assert "Applying stacks.0001_initial... OK" in migrated.stdout
     compose("up", "-d", "--no-build", timeout=600)
-
-    migrated = compose("exec", "-T", "web", "python", "manage.py", "migrate", "--noinput")
-    assert "Apply" in migrated.stdout or "No migrations to apply" in migrated.stdout
 
     url = f"http://127.0.0.1:{env['PANEL_PORT']}/accounts/login/"
 
@@ -73,8 +74,6 @@ def test_panel_image_runs_its_own_compose_file(panel_compose):
     page = wait_until(login_page, timeout=90, what="the login page")
     assert 'name="username"' in page.text and 'name="password"' in page.text
 
-    # The worker starts once the schema is there (before migrate it exits and
-    # Compose's restart policy brings it back).
     def pong():
         out = compose("exec", "-T", "worker", "celery", "-A", "controlpanel", "inspect", "ping", "-t", "3", check=False)
         return "pong" in out.stdout and out.stdout
