@@ -58,7 +58,7 @@ def test_panel_image_runs_its_own_compose_file(panel_compose):
     compose("build", "web", timeout=1500)
     # Migrate first (PostgreSQL is started and awaited healthy as a dependency):
     # a worker reads the engine rows once, at start.
-    migrated = compose("run", "--rm", "web", "python", "manage.py", "migrate", "--noinput", timeout=600)
+    migrated = compose("run", "--rm", "-T", "web", "python", "manage.py", "migrate", "--noinput", timeout=600)
     assert "Applying stacks.0001_initial... OK" in migrated.stdout
     compose("up", "-d", "--no-build", timeout=600)
 
