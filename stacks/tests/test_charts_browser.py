@@ -26,8 +26,11 @@ def _json(page, url):
 def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deployed, browser, base_url, viewer,
                                                                          docker_api, monkeypatch):
     from stacks.engine.client import client
+    from stacks.engine.connect import using
+    from stacks.models import Stack
 
-    api, calls = client().api, []
+    with using(Stack.objects.get(slug=deployed.slug).engine):  # the poller samples through the stack's engine
+        api, calls = client().api, []
     real_stats = api.stats
     monkeypatch.setattr(api, "stats", lambda cid, **kw: calls.append(cid) or real_stats(cid, **kw))  # a spy
     poll_all()
