@@ -18,6 +18,14 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0) + timedelta(minutes=1)  # after the rows the tests create
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """NOW a minute after each test's own rows: taken when the test starts, not
+    when the module is collected (a long suite would leave it behind them)."""
+    global NOW
+    NOW = timezone.now().replace(microsecond=0) + timedelta(minutes=1)
+
+
 @pytest.fixture
 def stack(db):
     stack = Stack.objects.create(slug="shop", name="Shop")
