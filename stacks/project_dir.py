@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .composefile import is_bind_source, parse_volume
 from .yamlsafe import load_yaml
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -48,8 +49,8 @@ def used_paths(doc):
         where = f"services.{name}"
         for i, vol in enumerate(spec.get("volumes") or []):
             if isinstance(vol, str):
-                source = vol.split(":")[0] if ":" in vol else ""
-                if not source.startswith((".", "/", "~")):
+                source = parse_volume(vol)[0]
+                if not is_bind_source(source):
                     continue  # a named volume (or an anonymous one)
             else:
                 if vol.get("type") != "bind":
