@@ -1,0 +1,179 @@
+"""Adopted config files the rows hold: Grafana provisioning, fluent.conf and DNS
+service discovery become rows when rendering them back means the same (both
+sides parsed), and stay the team's files, byte for byte, when it would not."""
+import shutil
+
+import pytest
+import yaml
+from django.core.exceptions import ValidationError
+
+from stacks.fluentconf import Directive, Unsupported, parse
+from stacks.models import ScrapeJob, Stack
+from stacks.render import FLUENTD_FILE, PROMETHEUS_FILE, render_bundle
+
+from .test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok, without_attribution
+
+pytestmark = pytest.mark.django_db
+
+
+def copy_project(name, tmp_path):
+    target = tmp_path / name
+    shutil.copytree(PROJECTS / name, target)
+    return target
+
+
+# --- Grafana ------------------------------------------------------------------------
+
+def test_grafana_provisioning_named_by_uid_becomes_rows(tmp_path):
+    run("import", str(PROJECTS / "grafana-rows"), "--name", "grafana")
+    stack = Stack.objects.get(slug="grafana")
+    assert not stack.files.exists()
+    assert list(stack.datasources.values_list("name", "uid", "url", "is_default", "editable", "json_data")) == [
+        ("Loki", "", "http://loki:3100", False, True, {}),
+        ("Prometheus", "prom", "http://prometheus:9090", True, False, {"timeInterval": "15s"})]
+    assert stack.grafana_dashboard_provider == {"name": "team", "folder": "Services", "disableDeletion": False,
+                                                "updateIntervalSeconds": 60}
+    dashboard = stack.dashboards.get()
+    assert (dashboard.slug, dashboard.title) == ("http-overview", "HTTP overview")
+    assert grafana_view(rendered_dir("grafana", tmp_path)) == grafana_view(PROJECTS / "grafana-rows")
+
+
+def test_a_dashboard_the_rows_cannot_hold_keeps_its_whole_directory(tmp_path):
+    project = copy_project("grafana-rows", tmp_path)
+    (project / "grafana/dashboards/no-uid.json").write_text('{"title": "No uid", "panels": []}\n')
+    run("import", str(project), "--name", "grafana")
+    stack = Stack.objects.get(slug="grafana")
+    assert not stack.dashboards.exists() and stack.datasources.count() == 2
+    assert sorted(stack.files.values_list("path", flat=True)) == [
+        "grafana/dashboards/http-overview.json", "grafana/dashboards/no-uid.json"]
+    target = rendered_dir("grafana", tmp_path)
+    for name in ("http-overview.json", "no-uid.json"):
+        assert (target / "grafana/dashboards" / name).read_bytes() == (project / "grafana/dashboards" / name).read_bytes()
+
+
+@pytest.mark.parametrize("change", [
+    "    secureJsonData:\n      password: hunter2\n",  # the rows keep no secrets of Grafana's
+    "    access: direct\n",
+    "    orgId: 2\n",
+])
+def test_a_datasource_the_rows_cannot_hold_stays_the_teams_file(change, tmp_path):
+    project = copy_project("grafana-rows", tmp_path)
+    path = project / "grafana/provisioning/datasources/datasources.yaml"
+    path.write_text(path.read_text() + change)
+    run("import", str(project), "--name", "grafana")
+    stack = Stack.objects.get(slug="grafana")
+    assert not stack.datasources.exists()
+    files = render_bundle(stack).files
+    # The team's file alone: the panel writes none of its own beside it.
+    assert [p for p in files if "datasources" in p] == ["grafana/provisioning/datasources/datasources.yaml"]
+    assert files["grafana/provisioning/datasources/datasources.yaml"] == path.read_text()
+
+
+def test_a_provider_reading_elsewhere_stays_the_teams_file(tmp_path):
+    project = copy_project("grafana-rows", tmp_path)
+    path = project / "grafana/provisioning/dashboards/providers.yml"
+    path.write_text(path.read_text().replace("/var/lib/grafana/dashboards", "/etc/grafana/provisioning/dashboards"))
+    run("import", str(project), "--name", "grafana")
+    stack = Stack.objects.get(slug="grafana")
+    assert stack.grafana_dashboard_provider == {}
+    assert stack.files.filter(path="grafana/provisioning/dashboards/providers.yml").exists()
+    assert "grafana/provisioning/dashboards/dashboards.yml" not in render_bundle(stack).files
+
+
+def test_provider_settings_are_checked_on_save():
+    stack = Stack(slug="s", name="s", grafana_dashboard_provider={"updateIntervalSeconds": "10"})
+    with pytest.raises(ValidationError, match="updateIntervalSeconds: a int"):
+        stack.full_clean(exclude=["engine"])
+    stack.grafana_dashboard_provider = {"options": {"path": "/x"}}
+    with pytest.raises(ValidationError, match="options: not a setting the panel renders"):
+        stack.full_clean(exclude=["engine"])
+
+
+# --- fluent.conf -----------------------------------------------------------------------
+
+def test_the_tutorials_fluent_conf_becomes_log_routes(tmp_path):
+    run("import", str(PROJECTS / "logging"), "--name", "logging")
+    stack = Stack.objects.get(slug="logging")
+    assert list(stack.log_routes.values_list("tag_pattern", "index", "flush_interval", "options")) == [
+        ("docker.**", "docker-logs", "1s", {"type_name": "_doc"})]
+    # The tutorial has no <match fluent.**>: Fluentd's own events go to its stdout match, as they did.
+    assert (stack.fluentd_drop_own_events, stack.fluentd_stdout_unmatched) == (False, True)
+    assert list(stack.files.values_list("path", flat=True)) == ["fluentd/Dockerfile", "logstash/pipeline/logstash.conf"]
+    target = rendered_dir("logging", tmp_path)
+    assert parse((target / FLUENTD_FILE).read_text()) == parse((PROJECTS / "logging" / FLUENTD_FILE).read_text())
+
+
+@pytest.mark.parametrize("change", [
+    ("<match **>", "<filter docker.**>\n  @type record_transformer\n</filter>\n\n<match **>"),
+    ("<match **>", "@include extra.conf\n\n<match **>"),
+    ("host elasticsearch", "host logs.example.com"),
+    ("@type elasticsearch", "@type file\n  path /var/log/td"),
+    ("flush_interval 1s", "flush_interval 1s\n    chunk_limit_size 8m"),
+    ("index_name docker-logs", 'index_name "docker-#{ENV[\'STAGE\']}"'),
+    ("  port 24224", "  port 24225"),
+])
+def test_a_fluent_conf_that_does_not_map_cleanly_stays_verbatim(change, tmp_path):
+    project = copy_project("logging", tmp_path)
+    path = project / FLUENTD_FILE
+    path.write_text(path.read_text().replace(*change))
+    run("import", str(project), "--name", "logging")
+    stack = Stack.objects.get(slug="logging")
+    assert not stack.log_routes.exists()
+    assert render_bundle(stack).files[FLUENTD_FILE] == path.read_text()
+
+
+def test_the_fluentd_reader_reads_values_as_fluentd_does():
+    conf = parse('<match app.**>  # a comment\n  @type elasticsearch\n  host "es\\"1" # quoted\n'
+                 "  index_name 'logs' \n  tag a#b\n  hosts [\"x\", \"y\"]\n  flag\n  <buffer tag>\n"
+                 "  </buffer>\n</match>\n")
+    assert conf.children == [Directive("match", "app.**", {
+        "@type": "elasticsearch", "host": 'es"1', "index_name": "logs", "tag": "a#b",
+        "hosts": ("json", '["x", "y"]'), "flag": ""}, [Directive("buffer", "tag")])]
+    for text, message in [("<match a>\n", "not closed"), ("</match>\n", "closes nothing"),
+                          ("@include x.conf\n", "@include"), ('<match a>\n k "#{1}"\n</match>\n', "embeds Ruby")]:
+        with pytest.raises(Unsupported, match=message):
+            parse(text)
+
+
+# --- DNS service discovery -------------------------------------------------------------------
+
+def test_dns_discovery_jobs_become_rows_and_mean_the_same(tmp_path):
+    run("import", str(PROJECTS / "dns-sd"), "--name", "dns")
+    stack = Stack.objects.get(slug="dns")
+    assert not stack.files.exists()
+    web, registry = stack.scrape_jobs.get(job_name="web"), stack.scrape_jobs.get(job_name="registry")
+    assert (web.targets, web.dns_sd_configs) == ([], [{"names": ["web"], "type": "A", "port": 3000}])
+    assert registry.dns_sd_configs == [{"names": ["_metrics._tcp.registry.example.com"], "refresh_interval": "1m"}]
+    target = rendered_dir("dns", tmp_path)
+    tool_ok(["promtool", "check", "config", "--syntax-only", PROMETHEUS_FILE], target)
+    rendered = yaml.safe_load((target / PROMETHEUS_FILE).read_text())
+    # Every replica found names its stack and service; the registry's are not ours to name.
+    web_job = next(j for j in rendered["scrape_configs"] if j["job_name"] == "web")
+    assert {(r["target_label"], r["replacement"]) for r in web_job["relabel_configs"]} == {
+        ("stack", "dns"), ("service", "web")}
+    registry_job = next(j for j in rendered["scrape_configs"] if j["job_name"] == "registry")
+    assert "relabel_configs" not in registry_job
+
+
+def test_a_dns_job_with_what_the_rows_do_not_hold_stays_verbatim(tmp_path):
+    project = copy_project("dns-sd", tmp_path)
+    path = project / PROMETHEUS_FILE
+    path.write_text(path.read_text().replace("        type: A\n", "        type: MX\n"))
+    run("import", str(project), "--name", "dns")
+    stack = Stack.objects.get(slug="dns")
+    assert not stack.scrape_jobs.exists()
+    assert render_bundle(stack).files[PROMETHEUS_FILE] == path.read_text()
+
+
+@pytest.mark.parametrize("configs,message", [
+    ([{"names": ["web"], "type": "A"}], "needs the port"),
+    ([{"names": ["_x._tcp.web"], "port": 80}], "SRV record names its own port"),
+    ([{"names": [], "type": "A", "port": 80}], "names is a list"),
+    ([{"names": ["web"], "type": "A", "port": 80, "tls": True}], "a mapping of"),
+    ([], "A job scrapes targets"),
+])
+def test_a_jobs_dns_discovery_is_checked(configs, message):
+    stack = Stack.objects.create(slug="s", name="s")
+    job = ScrapeJob(stack=stack, job_name="j", targets=[], dns_sd_configs=configs)
+    with pytest.raises(ValidationError, match=message):
+        job.full_clean()
