@@ -352,7 +352,7 @@ KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
 def _check_rows_not_rendered(stack):
     """Rows that no file carries: their file is the team's own (kept verbatim) or
     no service mounts it. Said, rather than silently ignored."""
-    from .render import _mounted_sources, takes_over
+    from .render import DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA, _mounted_sources, takes_over
 
     services = list(stack.services.all())
     roles = {s.role for s in services}
@@ -360,12 +360,16 @@ def _check_rows_not_rendered(stack):
     kept = set(stack.files.values_list("path", flat=True))
     checks = [("prometheus", RULES_FILE, stack.alert_rules.filter(enabled=True).exists(), "Alert rules"),
               ("prometheus", PROMETHEUS_FILE, stack.scrape_jobs.exists(), "Scrape jobs"),
-              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes")]
+              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes"),
+              ("grafana", DATASOURCES_FILE, stack.datasources.exists(), "Grafana datasources"),
+              ("grafana", DASHBOARDS_DIR + "/", stack.dashboards.exists(), "Grafana dashboards"),
+              ("fluentd", FLUENTD_FILE, stack.log_routes.exists(), "Log routes")]
     problems = []
     for role, path, has_rows, what in checks:
         if has_rows and role in roles and not takes_over(path, mounted, kept):
-            why = ("the stack keeps its own file there" if path in kept or any(k.startswith("prometheus/rules/")
-                                                                                for k in kept if path == RULES_FILE)
+            area = OWNED_AREA.get(path, path)
+            why = ("the stack keeps its own file there" if any(k == area or (area.endswith("/") and k.startswith(area))
+                                                              for k in kept)
                    else f"no {role} service mounts ./{path}")
             problems.append(Problem(path, f"{what} are not rendered: {why}.", "warning"))
     return problems
