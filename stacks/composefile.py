@@ -89,8 +89,10 @@ def network_name(project, key, spec=None):
 
 
 def volume_name(project, key, spec=None):
-    """Engine name of volume `key`: external volumes keep their key."""
-    return key if (spec or {}).get("external") else f"{project}_{key}"
+    """Engine name of volume `key`: its `name:`, else its key when external, else
+    `{project}_{key}`."""
+    spec = spec or {}
+    return spec.get("name") or (key if spec.get("external") else f"{project}_{key}")
 
 
 def container_name(project, service, number):

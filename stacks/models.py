@@ -121,6 +121,10 @@ class Stack(models.Model):
     alert_repeat_interval = models.CharField(max_length=20, default="4h", validators=[duration])
     scrape_interval = models.CharField(max_length=20, default="15s", validators=[duration])
     evaluation_interval = models.CharField(max_length=20, default="15s", validators=[duration])
+    compose_extra = models.JSONField(
+        default=dict, blank=True,
+        help_text="Top-level Compose keys kept as written and rendered back: configs and secrets (file-based: "
+                  "the engine bind-mounts them, as Compose does on one engine), x-… extension fields.")
     # Grafana's dashboard provider and Fluentd's framing, for a stack that runs them.
     grafana_dashboard_provider = models.JSONField(
         default=dict, blank=True,
@@ -225,6 +229,10 @@ class Network(models.Model):
                             help_text="Engine name; empty means <stack>_<key>.")
     external = models.BooleanField(default=False)
     driver = models.CharField(max_length=30, blank=True)
+    extra = models.JSONField(default=dict, blank=True,
+                             help_text="Other Compose keys of the network, kept as written and applied "
+                                       '(driver_opts, ipam, internal, attachable, enable_ipv6, labels): '
+                                       '{"internal": true}.')
 
     class Meta:
         unique_together = [("stack", "key")]
@@ -242,6 +250,9 @@ class Volume(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="volumes")
     key = models.CharField(max_length=63, validators=[compose_name])
     external = models.BooleanField(default=False)
+    extra = models.JSONField(default=dict, blank=True,
+                             help_text="Other Compose keys of the volume, kept as written and applied "
+                                       '(name, driver, driver_opts, labels): {"driver_opts": {"type": "tmpfs"}}.')
 
     class Meta:
         unique_together = [("stack", "key")]

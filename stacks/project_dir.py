@@ -72,6 +72,12 @@ def used_paths(doc):
             rel = _relative(env, f"{where}.env_file")
             if rel is not None:
                 out.append((rel, f"{where}.env_file"))
+    for key in ("configs", "secrets"):
+        for name, spec in (doc.get(key) or {}).items():
+            source = (spec or {}).get("file") if isinstance(spec, dict) else None
+            rel = _relative(source, f"{key}.{name}.file") if isinstance(source, str) else None
+            if rel is not None:
+                out.append((rel, f"{key}.{name}"))
     return out
 
 

@@ -136,7 +136,8 @@ def grafana_view(directory):
     return {"datasources": datasources, "providers": providers, "dashboards": dashboards}
 
 
-@pytest.mark.parametrize("project", ["monitoring", "logging", "app", "extra-keys", "dns-sd", "grafana-rows"])
+@pytest.mark.parametrize("project", ["monitoring", "logging", "app", "extra-keys", "dns-sd", "grafana-rows",
+                                     "top-level"])
 def test_it_imports_a_project_directory_equivalently(project, tmp_path):
     source = PROJECTS / project
     original = next(p for p in source.iterdir() if p.name.endswith((".yml", ".yaml")) and "compose" in p.name)
@@ -231,7 +232,9 @@ def test_extra_keys_are_rows_of_their_own_kept_as_written():
      "services.web.ports[0].mode: the panel publishes ports in the short syntax"),
     ("services:\n  web:\n    image: x\n    networks: {front: {aliases: [w]}}\nnetworks:\n  front: {}\n",
      "services.web.networks.front.aliases"),
-    ("services:\n  web:\n    image: x\nconfigs:\n  c: {file: ./c}\n", "configs: top-level `configs` is not kept"),
+    ("services:\n  web:\n    image: x\nconfigs:\n  c: {external: true}\n", "configs.c.external: the panel's engine "
+     "mounts configs from a file of the project"),
+    ("name: other\nservices:\n  web:\n    image: x\n", "name: the project is named 'other'"),
     ("services:\n  web:\n    image: x\n    privileged: maybe\n", "services.web.privileged: 'maybe' is not of type 'boolean'"),
 ])
 def test_what_cannot_be_kept_is_refused_by_key_path(text, message, tmp_path):

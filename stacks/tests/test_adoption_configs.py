@@ -177,3 +177,29 @@ def test_a_jobs_dns_discovery_is_checked(configs, message):
     job = ScrapeJob(stack=stack, job_name="j", targets=[], dns_sd_configs=configs)
     with pytest.raises(ValidationError, match=message):
         job.full_clean()
+
+
+# --- Top-level keys ---------------------------------------------------------------------------
+
+def test_top_level_options_configs_and_secrets_are_kept_as_written():
+    run("import", str(PROJECTS / "top-level"), "--name", "top")
+    stack = Stack.objects.get(slug="top")
+    back = stack.networks.get(key="back")
+    assert back.driver == "bridge" and back.extra["internal"] is True
+    assert back.extra["ipam"] == {"config": [{"subnet": "172.28.5.0/24"}]}
+    assert stack.volumes.get(key="archive").extra == {"name": "team-archive"}
+    assert stack.compose_extra["configs"] == {"app_conf": {"file": "./conf/app.conf"}}
+    assert set(stack.compose_extra) == {"x-defaults", "configs", "secrets"}
+    # The files they name come along, kept byte for byte.
+    assert sorted(stack.files.values_list("path", flat=True)) == ["conf/app.conf", "secrets/db_password.txt"]
+    doc = render_bundle(stack).compose
+    assert doc["volumes"]["cache"]["driver_opts"]["type"] == "tmpfs"
+    assert doc["services"]["app"]["secrets"] == ["db_password"]
+
+
+def test_a_top_level_name_is_the_stacks(tmp_path):
+    (tmp_path / "compose.yaml").write_text("name: shop\nservices:\n  web:\n    image: x\n")
+    with pytest.raises(Exception, match="name: the project is named 'shop': import it as 'shop'"):
+        run("import", str(tmp_path), "--name", "other")
+    run("import", str(tmp_path), "--name", "shop")
+    assert "name" not in render_bundle(Stack.objects.get(slug="shop")).compose  # Compose gets it as -p

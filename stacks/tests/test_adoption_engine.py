@@ -115,3 +115,47 @@ def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project
     r = client.post("/stacks/adopt/", {"project": project})
     assert r.status_code == 302 and r["Location"] == f"/stacks/{project}/"
     assert Stack.objects.filter(slug=project).exists()
+
+
+def test_top_level_network_volume_options_configs_and_secrets_are_applied(project, docker_api, tmp_path):
+    (tmp_path / "app.conf").write_text("level = info\n")
+    (tmp_path / "token.txt").write_text("s3cret\n")
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {project}
+services:
+  box:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    networks: [back]
+    volumes: ["scratch:/scratch"]
+    configs: [app_conf, {{source: app_conf, target: /etc/app/app.conf}}]
+    secrets: [token]
+networks:
+  back:
+    internal: true
+    labels: {{team: ops}}
+volumes:
+  scratch:
+    driver_opts: {{type: tmpfs, device: tmpfs, o: size=8m}}
+    labels: {{team: ops}}
+configs:
+  app_conf: {{file: ./app.conf}}
+secrets:
+  token: {{file: ./token.txt}}
+""")
+    call_command("stack", "import", str(tmp_path), "--name", project, stdout=StringIO(), stderr=StringIO())
+    d = deploy(Stack.objects.get(slug=project))
+    assert d.status == "succeeded", d.error
+    network = docker_api.inspect_network(f"{project}_back")
+    assert network["Internal"] is True and network["Labels"]["team"] == "ops"
+    volume = docker_api.inspect_volume(f"{project}_scratch")
+    assert volume["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"} and volume["Labels"]["team"] == "ops"
+    (c,) = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+
+    def read(path):
+        run = docker_api.exec_create(c["Id"], ["cat", path])
+        return docker_api.exec_start(run["Id"]).decode()
+
+    # As Compose mounts them without Swarm: a config at /<name>, a secret under /run/secrets.
+    assert read("/app_conf") == read("/etc/app/app.conf") == "level = info\n"
+    assert read("/run/secrets/token") == "s3cret\n"
