@@ -7,6 +7,7 @@ from django.db import transaction
 
 from .compose_keys import Refused, split_network, split_service, split_top_level, split_volume
 from .config_import import adopt_configs
+from .interpolate import Unresolved, dotenv, interpolate
 from .models import Network, Service, Stack, StackFile, Volume
 from .validate import check_compose_schema_doc, parse_compose_text, validate_stack
 
@@ -44,13 +45,17 @@ def service_fields(name, spec):
                 ui_name=ui_name, ui_port=ui_port, probe_path=probe, ui_path="/" if ui_name else "")
 
 
-def parse_compose(text, project):
+def parse_compose(text, project, env=None):
     """Compose text → dict, bounded (yamlsafe) and checked against the Compose
     specification's schema, every refusal naming its key path. A top-level
     `name:` (newer Compose; Debian's 1.29 schema refuses it) must be `project`,
     the stack's name, which the engine and `docker-compose -p` use: it is taken
-    out here rather than kept."""
+    out here rather than kept. ${VAR} is resolved from `env` (stacks.interpolate)."""
     doc = parse_compose_text(text)
+    try:
+        doc = interpolate(doc, env or {})
+    except Unresolved as exc:
+        raise ImportError_(str(exc)) from None
     if isinstance(doc, dict) and "name" in doc:
         named = doc.pop("name")
         if named != project:
@@ -62,13 +67,13 @@ def parse_compose(text, project):
     return doc
 
 
-def import_compose(text, slug, name=None, files=None):
+def import_compose(text, slug, name=None, files=None, env=None):
     """Create a stack from a Compose file's text and the files its services use
     ({relative path: text}, from stacks.project_dir). Raises ValueError in the
     user's terms."""
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
         raise ImportError_(f"{slug!r} is not a valid stack name: use lower-case letters, digits, '-' and '_'.")
-    doc = parse_compose(text, slug)
+    doc = parse_compose(text, slug, env)
     if Stack.objects.filter(slug=slug).exists():
         raise ImportError_(f"A stack named {slug!r} exists already.")
     try:
@@ -104,13 +109,13 @@ def import_compose(text, slug, name=None, files=None):
     return stack
 
 
-def import_and_validate(text, slug, name=None, files=None, allow_host_access=False):
+def import_and_validate(text, slug, name=None, files=None, allow_host_access=False, env=None):
     """What the import page and `stack import` both do: import, then validate the
     stack as a deploy would; a stack with errors is not kept. `allow_host_access`
     is an admin's choice (a superuser on the page, the host's own shell user on
     the command line): host-level options are refused without it.
     Returns (stack or None, [problem text])."""
-    stack = import_compose(text, slug, name, files)
+    stack = import_compose(text, slug, name, files, env)
     if allow_host_access:
         stack.allow_host_access = True
         stack.save(update_fields=["allow_host_access"])
@@ -121,7 +126,10 @@ def import_and_validate(text, slug, name=None, files=None, allow_host_access=Fal
     return stack, problems
 
 
-def import_project(project, slug, name=None, allow_host_access=False):
+def import_project(project, slug, name=None, allow_host_access=False, environ=None):
     """A project read by stacks.project_dir (a directory, a Compose file and its
-    neighbours, or an uploaded archive): import_and_validate with its files."""
-    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access)
+    neighbours, or an uploaded archive): import_and_validate with its files.
+    ${VAR} comes from its .env, and from `environ` over it: the importing
+    user's environment on the command line, never the web server's."""
+    env = {**dotenv(project.env_text), **(environ or {})}
+    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access, env)

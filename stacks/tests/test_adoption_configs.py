@@ -203,3 +203,61 @@ def test_a_top_level_name_is_the_stacks(tmp_path):
         run("import", str(tmp_path), "--name", "other")
     run("import", str(tmp_path), "--name", "shop")
     assert "name" not in render_bundle(Stack.objects.get(slug="shop")).compose  # Compose gets it as -p
+
+
+# --- ${VAR} interpolation ------------------------------------------------------------------------
+
+def test_variables_come_from_the_projects_env_file(monkeypatch):
+    monkeypatch.delenv("TAG", raising=False)
+    monkeypatch.delenv("MODE", raising=False)
+    run("import", str(PROJECTS / "dotenv"), "--name", "env")
+    web = Stack.objects.get(slug="env").services.get(name="web")
+    assert web.image == "nginx:1.27" and web.ports == ["127.0.0.1:8088:80"]
+    assert web.environment == {"GREETING": "hello $$world", "MODE": "production", "PRICE": "$5"}
+
+
+def test_the_command_lines_environment_wins_over_the_env_file(monkeypatch):
+    monkeypatch.setenv("TAG", "1.28")
+    monkeypatch.setenv("MODE", "staging")
+    run("import", str(PROJECTS / "dotenv"), "--name", "env")
+    web = Stack.objects.get(slug="env").services.get(name="web")
+    assert web.image == "nginx:1.28" and web.environment["MODE"] == "staging"
+
+
+def test_a_variable_set_nowhere_is_refused_by_its_key_path(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx:${PANEL_TEST_UNSET_TAG}\n")
+    with pytest.raises(Exception, match=r"services.web.image: \$\{PANEL_TEST_UNSET_TAG\} is set neither in the "
+                                        r"project's .env nor in the environment"):
+        run("import", str(tmp_path), "--name", "unset")
+    assert not Stack.objects.exists()
+
+
+def test_the_import_page_never_reads_the_servers_environment(client, operator, monkeypatch):
+    monkeypatch.setenv("PANEL_TEST_SERVER_ONLY", "server-secret")
+    client.force_login(operator)
+    r = client.post("/stacks/import/", {"slug": "leak", "compose":
+                                        "services:\n  web:\n    image: x\n    environment:\n      A: ${PANEL_TEST_SERVER_ONLY}\n"})
+    assert r.status_code == 200 and "PANEL_TEST_SERVER_ONLY} is set neither" in r.content.decode()
+    assert not Stack.objects.exists()
+
+
+def test_several_compose_files_are_merged_as_compose_merges_them(tmp_path):
+    from stacks.project_dir import merged_compose, read_path
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.conf").write_text("x = 1\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  web:\n    image: nginx:${TAG:-1.25}\n    environment: [A=1]\n    ports: ['8080:80']\n"
+        "    volumes: ['./conf:/conf:ro']\n")
+    (tmp_path / "docker-compose.prod.yml").write_text(
+        "services:\n  web:\n    environment: [B=2]\n    ports: ['8443:443']\n  db:\n    image: postgres:16\n")
+    text = merged_compose(tmp_path, ["docker-compose.yml", "docker-compose.prod.yml"])
+    project = read_path(tmp_path / "docker-compose.yml", text)
+    assert project.files == {"conf/app.conf": "x = 1\n"}
+    from stacks.importer import import_project
+
+    stack, problems = import_project(project, "merged")
+    web = stack.services.get(name="web")
+    assert web.image == "nginx:1.25" and web.environment == {"A": "1", "B": "2"}
+    assert web.ports == ["8080:80", "8443:443"] and web.volumes == ["./conf:/conf:ro"]
+    assert stack.services.filter(name="db").exists()

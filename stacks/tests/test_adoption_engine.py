@@ -159,3 +159,30 @@ secrets:
     # As Compose mounts them without Swarm: a config at /<name>, a secret under /run/secrets.
     assert read("/app_conf") == read("/etc/app/app.conf") == "level = info\n"
     assert read("/run/secrets/token") == "s3cret\n"
+
+
+def test_a_project_started_from_several_files_is_adopted_merged(project, docker_api, tmp_path):
+    import subprocess
+
+    (tmp_path / ".env").write_text("MODE=x\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  sleeper:\n    image: panel-local/busybox:latest\n    command: [sleep, '3600']\n"
+        "    environment: [\"MODE=${MODE}\"]\n    init: true\n")
+    (tmp_path / "docker-compose.extra.yml").write_text(
+        "services:\n  sleeper:\n    environment: [LEVEL=debug]\n  node:\n    image: panel-local/node-exporter:latest\n")
+    up = subprocess.run(["docker-compose", "-p", project, "-f", "docker-compose.yml", "-f", "docker-compose.extra.yml",
+                         "up", "-d"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                        env={"PATH": "/usr/bin:/bin", "HOME": "/root"})
+    assert up.returncode == 0, up.stderr
+    before = {c["Labels"]["com.docker.compose.service"]: c["Id"]
+              for c in docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})}
+    out = StringIO()
+    call_command("stack", "adopt", project, stdout=out, stderr=StringIO())
+    assert "kept as they run: node, sleeper" in out.getvalue()
+    sleeper = Stack.objects.get(slug=project).services.get(name="sleeper")
+    assert sleeper.environment == {"MODE": "x", "LEVEL": "debug"}
+    d = deploy(Stack.objects.get(slug=project))
+    assert d.status == "succeeded", d.error
+    after = {c["Labels"]["com.docker.compose.service"]: c["Id"]
+             for c in docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})}
+    assert after == before
