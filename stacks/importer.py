@@ -100,7 +100,7 @@ def import_compose(text, slug, name=None, files=None, env=None):
             svc.save()
         kept = adopt_configs(stack, files or {})
         for path, content in kept.items():
-            f = StackFile(stack=stack, path=path, content=content)
+            f = StackFile.kept(stack, path, content)
             try:
                 f.full_clean(exclude=["stack"])
             except ValidationError as exc:

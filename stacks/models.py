@@ -374,6 +374,8 @@ class StackFile(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(max_length=255, help_text="Relative path inside the stack's directory.")
     content = models.TextField(blank=True)
+    binary = models.BooleanField(default=False, help_text="The content is the file's bytes, base64-encoded "
+                                                          "(an image, an archive in a build context).")
 
     class Meta:
         unique_together = [("stack", "path")]
@@ -388,6 +390,28 @@ class StackFile(models.Model):
         problem = relative_path_problem(self.path)
         if problem:
             raise ValidationError({"path": problem})
+        if self.binary:
+            import base64
+            import binascii
+
+            try:
+                base64.b64decode(self.content, validate=True)
+            except binascii.Error:
+                raise ValidationError({"content": "A binary file's content is base64."}) from None
+
+    @classmethod
+    def kept(cls, stack, path, data):
+        """A stack file for `data` as imported: text, or bytes (kept base64)."""
+        if isinstance(data, bytes):
+            import base64
+
+            return cls(stack=stack, path=path, content=base64.b64encode(data).decode(), binary=True)
+        return cls(stack=stack, path=path, content=data)
+
+    def bundle_text(self):
+        from .render import BinaryFile
+
+        return BinaryFile(self.content) if self.binary else self.content
 
     def save(self, *args, **kwargs):
         # Refused here too, not only in forms: a row made by a script or an

@@ -1,7 +1,7 @@
 """A Compose project as a team has it: a directory (or an uploaded .zip/.tar.gz
 of one) with its Compose file and the files its services bind-mount, build from
-or read as env files. Read with limits; what comes along is text kept byte for
-byte (stacks.importer turns it into rows and stack files)."""
+or read as env files. Read with limits; what comes along is kept byte for byte,
+text or binary (stacks.importer turns it into rows and stack files)."""
 import io
 import os
 import posixpath
@@ -29,7 +29,7 @@ class ProjectRefused(ValueError):
 class Project:
     compose_name: str
     compose_text: str
-    files: dict = field(default_factory=dict)  # {relative path: text} of what the services use
+    files: dict = field(default_factory=dict)  # {relative path: text, or bytes for a binary file} the services use
     env_text: str = ""  # the project's .env, which Compose interpolates ${VAR} from
 
 
@@ -114,7 +114,13 @@ def _select(members, doc, links=()):
     for path, (size, read) in sorted(chosen.items()):
         if size > MAX_FILE_BYTES:
             raise ProjectRefused(f"{path}: {size} bytes, over the limit of {MAX_FILE_BYTES} per file.")
-        out[path] = _text(path, read())
+        data = read()
+        if len(data) > MAX_FILE_BYTES:
+            raise ProjectRefused(f"{path}: {len(data)} bytes, over the limit of {MAX_FILE_BYTES} per file.")
+        try:
+            out[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            out[path] = data  # a binary file (an image, a jar in a build context): kept as its bytes
     return out
 
 

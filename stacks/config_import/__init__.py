@@ -73,6 +73,8 @@ def adopt_configs(stack, files):
     services = list(stack.services.all())
     roles = {s.role for s in services}
     kept = _Files(files, services)
+    binary = {p: d for p, d in files.items() if isinstance(d, bytes)}  # no config the panel reads
+    kept.take(binary)
 
     def checked(rows, *values):
         valid(rows)
@@ -129,4 +131,4 @@ def adopt_configs(stack, files):
         _convert(kept, FLUENTD_FILE, OWNED_AREA[FLUENTD_FILE], fluentd,
                  _saving(stack, "fluentd_drop_own_events", "fluentd_stdout_unmatched"))
         stack.refresh_from_db()
-    return kept.files
+    return {**kept.files, **binary}

@@ -69,6 +69,17 @@ class Secrets:
         return value
 
 
+class BinaryFile(str):
+    """A bundle file kept as bytes: shown, hashed and compared as its base64 text,
+    written as the bytes it stands for."""
+
+    @property
+    def data(self):
+        import base64
+
+        return base64.b64decode(self)
+
+
 @dataclass
 class Bundle:
     stack_slug: str
@@ -145,7 +156,7 @@ def render_bundle(stack):
     roles = {svc.role for svc in services}
     secrets = Secrets(dict(Secret.objects.values_list("name", "value")))
     files = {}
-    kept = {f.path: f.content for f in stack.files.all()}
+    kept = {f.path: f.bundle_text() for f in stack.files.all()}
     mounted = _mounted_sources(services)
 
     def ours(path):

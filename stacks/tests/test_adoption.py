@@ -137,7 +137,7 @@ def grafana_view(directory):
 
 
 @pytest.mark.parametrize("project", ["monitoring", "logging", "app", "extra-keys", "dns-sd", "grafana-rows",
-                                     "top-level", "dotenv"])
+                                     "top-level", "dotenv", "binary-context"])
 def test_it_imports_a_project_directory_equivalently(project, tmp_path):
     source = PROJECTS / project
     original = next(p for p in source.iterdir() if p.name.endswith((".yml", ".yaml")) and "compose" in p.name)

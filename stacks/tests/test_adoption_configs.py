@@ -261,3 +261,14 @@ def test_several_compose_files_are_merged_as_compose_merges_them(tmp_path):
     assert web.image == "nginx:1.25" and web.environment == {"A": "1", "B": "2"}
     assert web.ports == ["8080:80", "8443:443"] and web.volumes == ["./conf:/conf:ro"]
     assert stack.services.filter(name="db").exists()
+
+
+# --- Binary files ----------------------------------------------------------------------------------
+
+def test_a_binary_file_in_a_build_context_is_kept_byte_for_byte(tmp_path):
+    run("import", str(PROJECTS / "binary-context"), "--name", "site")
+    logo = Stack.objects.get(slug="site").files.get(path="site/logo.png")
+    assert logo.binary
+    original = (PROJECTS / "binary-context/site/logo.png").read_bytes()
+    assert render_bundle(logo.stack).files["site/logo.png"].data == original
+    assert (rendered_dir("site", tmp_path) / "site/logo.png").read_bytes() == original

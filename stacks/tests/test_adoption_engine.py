@@ -186,3 +186,23 @@ def test_a_project_started_from_several_files_is_adopted_merged(project, docker_
     after = {c["Labels"]["com.docker.compose.service"]: c["Id"]
              for c in docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})}
     assert after == before
+
+
+def test_a_binary_file_of_a_build_context_reaches_the_image_unchanged(project, docker_api):
+    from .test_adoption import PROJECTS
+
+    call_command("stack", "import", str(PROJECTS / "binary-context"), "--name", project, stdout=StringIO(),
+                 stderr=StringIO())
+    stack = Stack.objects.get(slug=project)
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        (c,) = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+        run = docker_api.exec_create(c["Id"], ["cat", "/logo.png"])
+        assert docker_api.exec_start(run["Id"]) == (PROJECTS / "binary-context/site/logo.png").read_bytes()
+        assert stack.plan_deploy()[2].is_empty  # the file on disk is the one the bundle holds
+    finally:
+        try:
+            docker_api.remove_image(f"{project}_site", force=True)
+        except Exception:  # noqa: BLE001
+            pass
