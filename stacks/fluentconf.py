@@ -113,10 +113,8 @@ class _Reader:
 
     def literal(self):
         start = self.peek()
-        if start == '"':
-            return self.double_quoted()
-        if start == "'":
-            return self.single_quoted()
+        if start in "\"'":
+            return self.quoted()
         if start in "[{":
             try:
                 value, end = json.JSONDecoder().raw_decode(self.text, self.pos)
@@ -135,40 +133,25 @@ class _Reader:
             self.pos += 1
         return "".join(out)
 
-    def double_quoted(self):
+    def quoted(self):
+        """A double-quoted value (escapes, and "#{…}" that Ruby would evaluate) or a
+        single-quoted one (only \\' and \\\\ are escapes)."""
+        quote = self.text[self.pos]
         self.pos += 1
         out = []
         while True:
             if self.eof():
-                self.error("a double-quoted value is not closed")
-            ch = self.text[self.pos]
-            if ch == '"':
+                self.error("a quoted value is not closed")
+            ch, nxt = self.text[self.pos], self.text[self.pos + 1:self.pos + 2]
+            if ch == quote:
                 self.pos += 1
                 return "".join(out)
-            if ch == "\\":
-                nxt = self.text[self.pos + 1:self.pos + 2]
-                out.append(_ESCAPES.get(nxt, nxt))
+            if ch == "\\" and (quote == '"' or nxt in ("'", "\\")):
+                out.append(_ESCAPES.get(nxt, nxt) if quote == '"' else nxt)
                 self.pos += 2
                 continue
-            if self.peek(2) == "#{":
+            if quote == '"' and ch + nxt == "#{":
                 raise Unsupported('"#{…}" embeds Ruby: its value is known only when Fluentd runs')
-            out.append(ch)
-            self.pos += 1
-
-    def single_quoted(self):
-        self.pos += 1
-        out = []
-        while True:
-            if self.eof():
-                self.error("a single-quoted value is not closed")
-            ch = self.text[self.pos]
-            if ch == "'":
-                self.pos += 1
-                return "".join(out)
-            if ch == "\\" and self.peek(2) in ("\\'", "\\\\"):
-                out.append(self.text[self.pos + 1])
-                self.pos += 2
-                continue
             out.append(ch)
             self.pos += 1
 

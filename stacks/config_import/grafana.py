@@ -18,46 +18,49 @@ PROVIDER_DEFAULTS = {"orgId": 1, "folder": "", "disableDeletion": False, "update
 DATASOURCE_KEYS = {"name", "uid", "type", "access", "url", "isDefault", "editable", "jsonData", "orgId"}
 
 
-def _yaml_files(files, area):
+def _entries(files, key):
+    """The `key` lists of every YAML file of a provisioning directory, in the order
+    Grafana reads them (by file name)."""
     paths = sorted(files)
     if not all(p.endswith((".yml", ".yaml")) for p in paths):
         raise NotExact()  # Grafana would read only the YAML ones; the rest is the team's, kept with them
-    return [parse_yaml(files[p], p) for p in paths]
+    out = []
+    for path in paths:
+        doc = only(parse_yaml(files[path], path), {"apiVersion", key})
+        if doc.get("apiVersion") != 1 or not isinstance(doc.get(key) or [], list):
+            raise NotExact()
+        out += doc.get(key) or []
+    return out
 
 
 # --- datasources -------------------------------------------------------------------------
 
-def _norm_datasources(docs):
+def _norm_datasources(entries):
     out = {}
-    for doc in docs:
-        for ds in doc.get("datasources") or []:
-            entry = {**DATASOURCE_DEFAULTS, **ds}
-            if entry["name"] in out:
-                raise NotExact()
-            out[entry["name"]] = entry
+    for ds in entries:
+        entry = {**DATASOURCE_DEFAULTS, **ds}
+        if entry["name"] in out:
+            raise NotExact()
+        out[entry["name"]] = entry
     return out
 
 
 def datasource_rows(stack, files):
     """{path: text} of the datasources directory → unsaved GrafanaDatasource rows."""
-    docs = _yaml_files(files, "datasources")
+    entries = _entries(files, "datasources")
     rows = []
-    for doc in docs:
-        only(doc, {"apiVersion", "datasources"})
-        if doc.get("apiVersion") != 1 or not isinstance(doc.get("datasources") or [], list):
+    for ds in entries:
+        only(ds, DATASOURCE_KEYS)
+        texts = [ds.get(k, "") for k in ("name", "uid", "type", "url")]
+        flags = [ds.get(k, False) for k in ("isDefault", "editable")]
+        if (not all(isinstance(t, str) for t in texts) or not all(isinstance(f, bool) for f in flags)
+                or not isinstance(ds.get("jsonData", {}), dict) or ds.get("access", "proxy") != "proxy"
+                or ds.get("orgId", 1) != 1):
             raise NotExact()
-        for ds in doc.get("datasources") or []:
-            only(ds, DATASOURCE_KEYS)
-            texts = [ds.get(k, "") for k in ("name", "uid", "type", "url")]
-            flags = [ds.get(k, False) for k in ("isDefault", "editable")]
-            if (not all(isinstance(t, str) for t in texts) or not all(isinstance(f, bool) for f in flags)
-                    or not isinstance(ds.get("jsonData", {}), dict) or ds.get("access", "proxy") != "proxy"
-                    or ds.get("orgId", 1) != 1):
-                raise NotExact()
-            rows.append(GrafanaDatasource(stack=stack, name=ds["name"], uid=ds.get("uid", ""), type=ds["type"],
-                                          url=ds["url"], is_default=flags[0], editable=flags[1],
-                                          json_data=ds.get("jsonData", {})))
-    if _norm_datasources([render.datasources_dict(rows)]) != _norm_datasources(docs):
+        rows.append(GrafanaDatasource(stack=stack, name=ds["name"], uid=ds.get("uid", ""), type=ds["type"],
+                                      url=ds["url"], is_default=flags[0], editable=flags[1],
+                                      json_data=ds.get("jsonData", {})))
+    if _norm_datasources(render.datasources_dict(rows)["datasources"]) != _norm_datasources(entries):
         raise NotExact()
     return rows
 
@@ -72,13 +75,7 @@ def provider_settings(files):
     """{path: text} of the dashboard providers' directory → the stack's
     grafana_dashboard_provider settings (one file-type provider reading where the
     panel's dashboards are)."""
-    docs = _yaml_files(files, "dashboards")
-    providers = []
-    for doc in docs:
-        only(doc, {"apiVersion", "providers"})
-        if doc.get("apiVersion") != 1 or not isinstance(doc.get("providers") or [], list):
-            raise NotExact()
-        providers += doc.get("providers") or []
+    providers = _entries(files, "providers")
     if len(providers) != 1:
         raise NotExact()
     provider = only(providers[0], {*render.PROVIDER_SETTINGS, "type", "options"})
