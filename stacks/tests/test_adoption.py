@@ -191,6 +191,11 @@ def test_the_tutorials_monitoring_configs_become_rows_and_the_rest_stays_verbati
         ("Prometheus", "", "prometheus", "http://prometheus:9090", True, False)]
     assert stack.grafana_dashboard_provider == {"name": "default", "disableDeletion": False,
                                                 "updateIntervalSeconds": 10}
+    # Grafana refuses that dashboard: the import says so, and keeps it as it is.
+    from stacks.validate import validate_stack
+
+    assert any("grafana/dashboards/docker-compose.json: the dashboard is wrapped" in str(p)
+               for p in validate_stack(stack))
     files = render_bundle(stack).files
     # The panel writes no dashboard of its own beside the team's.
     assert [p for p in files if p.startswith("grafana/")] == [

@@ -272,3 +272,16 @@ def test_a_binary_file_in_a_build_context_is_kept_byte_for_byte(tmp_path):
     original = (PROJECTS / "binary-context/site/logo.png").read_bytes()
     assert render_bundle(logo.stack).files["site/logo.png"].data == original
     assert (rendered_dir("site", tmp_path) / "site/logo.png").read_bytes() == original
+
+
+@pytest.mark.parametrize("compose,message", [
+    ("services:\n  a:\n    image: x\n    configs: [missing]\n", "uses config 'missing', which the stack does not "
+                                                                 "declare"),
+    ("services:\n  a:\n    image: x\n    volumes: ['./nothing:/n']\n", "mounts ./nothing, which the stack does not "
+                                                                       "produce"),
+])
+def test_what_a_service_names_must_exist(compose, message):
+    from stacks.importer import import_and_validate
+
+    stack, problems = import_and_validate(compose, "named")
+    assert stack is None and any(message in p for p in problems)
