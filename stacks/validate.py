@@ -362,6 +362,13 @@ def _check_scrape_targets(stack, bundle):
             else:
                 msg = f"target {target}: no service named {host!r} on {name}'s networks."
             problems.append(Problem(f"scrape job {job.job_name}", msg))
+        for cfg in job.dns_sd_configs:
+            # A bare name is a service Compose's DNS would answer; a dotted one may be anyone's.
+            for host in cfg["names"] if cfg.get("type", "SRV") != "SRV" else []:
+                if "." not in host and host not in reachable:
+                    problems.append(Problem(f"scrape job {job.job_name}", f"DNS name {host}: no service of that "
+                                                                          f"name on {name}'s networks; it finds "
+                                                                          "no target.", "warning"))
     return problems
 
 

@@ -285,3 +285,44 @@ def test_what_a_service_names_must_exist(compose, message):
 
     stack, problems = import_and_validate(compose, "named")
     assert stack is None and any(message in p for p in problems)
+
+
+def test_an_alertmanager_yml_the_rows_hold_becomes_receivers_routes_and_inhibit_rules(tmp_path):
+    (tmp_path / "alertmanager").mkdir()
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  alertmanager:\n    image: prom/alertmanager:v0.27.0\n"
+        "    volumes: ['./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro']\n")
+    (tmp_path / "alertmanager/alertmanager.yml").write_text("""
+route:
+  receiver: team
+  group_by: [alertname]
+  routes:
+    - receiver: pager
+      matchers: ['severity="critical"']
+receivers:
+  - name: team
+    webhook_configs: [{url: 'http://hooks.example.com/team'}]
+  - name: pager
+    webhook_configs: [{url: 'http://hooks.example.com/pager', send_resolved: false}]
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [alertname]
+""")
+    run("import", str(tmp_path), "--name", "am")
+    stack = Stack.objects.get(slug="am")
+    assert not stack.files.exists() and stack.alert_group_by == ["alertname"]
+    assert list(stack.routes.values_list("receiver__name", "matchers")) == [("pager", ['severity="critical"'])]
+    assert stack.receivers.get(is_default=True).name == "team" and stack.inhibit_rules.count() == 1
+    tool_ok(["amtool", "check-config", "alertmanager/alertmanager.yml"], rendered_dir("am", tmp_path))
+
+
+def test_a_dns_name_no_service_answers_is_a_warning():
+    from stacks.validate import validate_stack
+
+    run("import", str(PROJECTS / "dns-sd"), "--name", "dns")
+    stack = Stack.objects.get(slug="dns")
+    assert not [p for p in validate_stack(stack) if "DNS name" in str(p)]
+    stack.scrape_jobs.filter(job_name="web").update(dns_sd_configs=[{"names": ["wbe"], "type": "A", "port": 3000}])
+    assert ("warning: scrape job web: DNS name wbe: no service of that name on prometheus's networks; it finds "
+            "no target.") in [str(p) for p in validate_stack(stack)]
