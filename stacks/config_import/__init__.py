@@ -6,7 +6,6 @@ unsaved rows, rendered back by stacks.render, and compared with the original,
 both parsed (defaults filled in on both sides). Only when they mean the same does
 the file become rows the admin edits; otherwise it stays a stack file, kept and
 written back byte for byte."""
-from stacks.models import AlertRule, GrafanaDashboard, GrafanaDatasource, InhibitRule, LogRoute, ScrapeJob
 from stacks.render import (ALERTMANAGER_FILE, DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA,
                            PROMETHEUS_FILE, PROVIDERS_FILE, RULES_FILE, _mounted_sources, elasticsearch_host,
                            takes_over)

@@ -11,7 +11,7 @@ from stacks.fluentconf import Directive, Unsupported, parse
 from stacks.models import ScrapeJob, Stack
 from stacks.render import FLUENTD_FILE, PROMETHEUS_FILE, render_bundle
 
-from .test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok, without_attribution
+from .test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok
 
 pytestmark = pytest.mark.django_db
 
