@@ -30,8 +30,18 @@ def _summary(h):
     return ", ".join(parts)
 
 
+REPLICA_KEYS = ("name", "number", "state", "health", "node", "desired", "error")
+
+
+def replicas(rows):
+    """What the stack page shows of each container or task: the status rows less
+    what changes on every poll or only the command line needs."""
+    return [{k: r.get(k, "") for k in REPLICA_KEYS} for r in rows]
+
+
 def poll_stack(stack, rows):
-    """rows: stack_status() output for the stack."""
+    """rows: the backend's status() for the stack. Returns the stack's services
+    (read once per poll; the resource sampling reuses them)."""
     services = list(stack.services.all())
     existing = {h.service_id: h for h in ServiceHealth.objects.filter(service__in=services)}
     probes = {}
@@ -54,12 +64,14 @@ def poll_stack(stack, rows):
             h.probe_ok, h.probe_detail = probes[svc.pk].result()
         else:
             h.probe_ok, h.probe_detail = None, ""
+        h.replicas = replicas(mine)
         h.checked = now
         after = _summary(h)
         if after != before:
             h.changed = now
             HealthChange.objects.create(service=svc, summary=after)
         h.save()
+    return services
 
 
 def poll_all(engine=None):
@@ -83,19 +95,19 @@ def poll_all(engine=None):
         statuses = list(pool.map(status, stacks))
     for stack, rows in zip(stacks, statuses):
         if rows is not None:
-            poll_stack(stack, rows)
+            services = poll_stack(stack, rows)
             with using(stack.engine):  # stats come from the stack's own engine
-                sample_resources(stack, rows)
+                sample_resources(stack, rows, services)
     prune_resources()
 
 
-def sample_resources(stack, rows):
+def sample_resources(stack, rows, services):
     """CPU and memory for the stack page's graphs (stacks.resources): one stats
     call per running container. A failure here never fails the health poll."""
     from .resources import sample_stack
 
     try:
-        sample_stack(stack, rows, list(stack.services.all()))
+        sample_stack(stack, rows, services)
     except Exception as exc:  # noqa: BLE001
         log.warning("Resource sampling of %s: %s", stack.slug, exc)
 

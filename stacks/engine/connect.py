@@ -94,6 +94,18 @@ def current():
     return _current.get()
 
 
+_hostnames = {}
+
+
+def host_name(api):
+    """The host the current engine runs on (docker info's Name): where a Compose
+    container runs, on the stack page. Asked once per engine and process."""
+    key = _key(_current.get())
+    if key not in _hostnames:
+        _hostnames[key] = api.info().get("Name", "")
+    return _hostnames[key]
+
+
 def current_client():
     return client_for(_current.get())
 

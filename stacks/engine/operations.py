@@ -59,19 +59,28 @@ def restart_service(project, service, report):
 
 @translated("status")
 def stack_status(project):
-    """Containers of a project as rows, including ones started by hand with Compose."""
+    """Containers of a project as rows, including ones started by hand with Compose;
+    `node` is the host of the engine they run on."""
+    from .connect import host_name
+
     engine = api()
     rows = []
-    for c in sorted(_project_containers(engine, project), key=lambda c: c["Names"][0]):
+    containers = sorted(_project_containers(engine, project), key=lambda c: c["Names"][0])
+    node = host_name(engine) if containers else ""
+    for c in containers:
         lab = c["Labels"]
         info = engine.inspect_container(c["Id"])
+        state = info["State"]
         ports = ", ".join(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
                           for p in c.get("Ports", []) if p.get("PublicPort"))
+        error = state.get("Error") or (f"exit code {state['ExitCode']}" if c["State"] == "exited"
+                                       and state.get("ExitCode") else "")
         rows.append({
             "id": c["Id"][:12], "name": _name(c), "service": lab.get(L.SERVICE, ""),
             "number": lab.get(L.NUMBER, ""), "state": c["State"], "status": c["Status"],
-            "health": (info["State"].get("Health") or {}).get("Status", ""),
+            "health": (state.get("Health") or {}).get("Status", ""),
             "restarts": info.get("RestartCount", 0), "ports": ports, "image": c["Image"],
+            "node": node, "desired": "", "error": error,
         })
     return rows
 

@@ -475,20 +475,31 @@ class SwarmBackend:
 
     @translated("status")
     def status(self, project):
-        """Tasks as rows, with the node each runs on (the shape stack_status gives)."""
+        """Current tasks as rows (the shape stack_status gives), with the node each
+        runs on, its desired state and an error: its own, or that of the last task
+        of its slot that failed (why a pending task is being retried)."""
         engine = api()
+        nodes = {n["ID"]: n["Description"]["Hostname"] for n in engine.nodes()}
         rows = []
         for s in engine.services(filters={"label": f"{NAMESPACE}={project}"}):
             name = s["Spec"]["Name"][len(project) + 1:]
-            for t in engine.tasks(filters={"service": s["ID"], "desired-state": "running"}):
-                st = t["Status"]
-                ports = ", ".join(f"{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']} ({p.get('PublishMode')})"
-                                  for p in s.get("Endpoint", {}).get("Ports") or [])
+            ports = ", ".join(f"{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']} ({p.get('PublishMode')})"
+                              for p in s.get("Endpoint", {}).get("Ports") or [])
+            tasks = sorted(engine.tasks(filters={"service": s["ID"]}), key=lambda t: t["CreatedAt"], reverse=True)
+            for t in tasks:
+                if t["DesiredState"] != "running":
+                    continue
+                st, slot = t["Status"], t.get("Slot") or t.get("NodeID", "")
+                error = st.get("Err") or next(
+                    (o["Status"].get("Err", "") for o in tasks if (o.get("Slot") or o.get("NodeID", "")) == slot
+                     and o["DesiredState"] != "running" and o["Status"].get("Err")), "")
                 rows.append({
-                    "id": t["ID"][:12], "name": f"{s['Spec']['Name']}.{t.get('Slot', t.get('NodeID', '')[:6])}",
+                    "id": t["ID"][:12], "name": f"{s['Spec']['Name']}.{slot if t.get('Slot') else str(slot)[:12]}",
                     "service": name, "number": str(t.get("Slot", "")), "state": st["State"],
                     "status": st.get("Message", ""), "health": "", "restarts": 0, "ports": ports,
-                    "image": s["Spec"]["Labels"].get(STACK_IMAGE, ""), "node": _node_name(engine, t.get("NodeID")),
+                    "image": s["Spec"]["Labels"].get(STACK_IMAGE, ""),
+                    "node": nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
+                    "desired": t["DesiredState"], "error": error,
                     "container": (st.get("ContainerStatus") or {}).get("ContainerID", "")[:12],
                 })
         return sorted(rows, key=lambda r: r["name"])

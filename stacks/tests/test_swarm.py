@@ -135,3 +135,36 @@ def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, s
     from stacks.engine import get_backend
 
     assert get_backend("swarm").status("swarmdemo") == []
+
+
+def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
+    """The health poll asks the Swarm for the tasks; the page (and its refresh)
+    shows each task's slot, node and state, as `docker stack ps` does."""
+    from stacks.health import poll_one
+    from stacks.models import Network, Stack
+
+    stack = Stack.objects.create(slug="swarmpage", name="swarmpage",
+                                 engine=Engine.objects.create(name="cluster", swarm=True))
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="web", image="panel-local/busybox", command=["sleep", "600"],
+                           replicas=2, restart="no")
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        poll_one(stack)
+        ps = sh("docker", "stack", "ps", "swarmpage", "--filter", "desired-state=running",
+                "--format", "{{.Name}} {{.Node}} {{.CurrentState}}").splitlines()
+        assert len(ps) == 2, ps
+        client.force_login(viewer)
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            page = client.get("/stacks/swarmpage/", **headers).content.decode()
+            assert ">Task</th>" in page
+            for line in ps:
+                name, node, state = line.split()[:3]
+                row = page[page.index(f'data-replica="{name}"'):]
+                row = row[:row.index("</tr>")]
+                assert f'class="node">{node}<' in row and state.lower() in row, (line, row)
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmpage"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmpage"),
+                   60, what="docker stack rm")
