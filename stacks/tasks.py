@@ -183,6 +183,26 @@ def poll_engine(engine_id):
 
 
 @shared_task
+def refresh_served_queues():
+    """Beat: which engine queues have a worker, kept for the overview (3 ticks long,
+    so that it never expires between two)."""
+    from django.conf import settings
+
+    from .queues import refresh_served_queues as refresh
+
+    refresh(int(3 * settings.PANEL_WORKER_QUEUES_SECONDS))
+
+
+@shared_task
+def announce_engines():
+    """Beat: workers started without -Q take up engines that became reachable, or
+    were added in the admin, since they started."""
+    from .queues import announce_engines as announce
+
+    announce()
+
+
+@shared_task
 def end_resolved_acknowledgements():
     from .alerting.acks import end_resolved
 

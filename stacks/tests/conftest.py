@@ -131,10 +131,10 @@ class Worker:
         self.proc = None
 
     def start(self):
-        queue = self.env["PANEL_TEST_QUEUE"]
+        queue = self.env["PANEL_TEST_QUEUE"]  # empty: no -Q, as a default worker is started
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-l", "warning", "-P", "solo",
-             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+             *(["-Q", queue] if queue else []), "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=self.env, start_new_session=True)
         return self
 
