@@ -1,5 +1,5 @@
 """Operations on what already runs, outside a plan: stop, down, restart one
-service, status, logs. Compose labels find the containers, so containers started
+service, status, log streams. Compose labels find the containers, so containers started
 by hand with docker-compose are seen too."""
 from . import labels as L
 from .client import EngineError, api, translated
@@ -61,6 +61,7 @@ def restart_service(project, service, report):
 def stack_status(project):
     """Containers of a project as rows, including ones started by hand with Compose;
     `node` is the host of the engine they run on."""
+    from .backend import status_row
     from .connect import host_name
 
     engine = api()
@@ -75,40 +76,23 @@ def stack_status(project):
                           for p in c.get("Ports", []) if p.get("PublicPort"))
         error = state.get("Error") or (f"exit code {state['ExitCode']}" if c["State"] == "exited"
                                        and state.get("ExitCode") else "")
-        rows.append({
-            "id": c["Id"][:12], "name": _name(c), "service": lab.get(L.SERVICE, ""),
-            "number": lab.get(L.NUMBER, ""), "state": c["State"], "status": c["Status"],
-            "health": (state.get("Health") or {}).get("Status", ""),
-            "restarts": info.get("RestartCount", 0), "ports": ports, "image": c["Image"],
-            "node": node, "desired": "", "error": error,
-        })
+        rows.append(status_row(
+            id=c["Id"][:12], name=_name(c), service=lab.get(L.SERVICE, ""), number=lab.get(L.NUMBER, ""),
+            state=c["State"], status=c["Status"], health=(state.get("Health") or {}).get("Status", ""),
+            restarts=info.get("RestartCount", 0), ports=ports, image=c["Image"], node=node, error=error))
     return rows
 
 
-@translated("logs")
-def container_logs(project, service, tail=100):
-    engine = api()
-    found = _service_containers(engine, project, service)
-    if not found:
-        return ""
-    return engine.logs(found[0]["Id"], tail=tail, timestamps=True).decode(errors="replace")
+def log_stream(project, service, tail=100, follow=False):
+    """The log stream (byte chunks) of a service's first container; with follow,
+    open until the container stops."""
+    from .connect import streaming
 
-
-def follow_logs(project, service, tail=100, follow=False):
-    """Lines of a service's first container; with follow, until the container stops."""
-    engine = api()
+    engine = streaming().api if follow else api()
     found = translated("logs")(_service_containers)(engine, project, service)
     if not found:
         raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
-    stream = translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
-    buffer = b""
-    for chunk in stream:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line.decode(errors="replace")
-    if buffer:
-        yield buffer.decode(errors="replace")
+    return translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
 
 
 def compose_projects():

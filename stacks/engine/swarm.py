@@ -17,6 +17,7 @@ from django.conf import settings
 from stacks.composefile import network_name, parse_port, service_networks, volume_name
 
 from . import labels as L
+from .backend import Logs, status_row
 from .client import EngineError, api, translated
 from .service import duration_ns
 
@@ -293,7 +294,7 @@ def _comparable(key, value):
 
 # --- Apply ------------------------------------------------------------------------------
 
-class SwarmBackend:
+class SwarmBackend(Logs):
     name = "swarm"
 
     @translated("observing the swarm")
@@ -493,25 +494,27 @@ class SwarmBackend:
                 error = st.get("Err") or next(
                     (o["Status"].get("Err", "") for o in tasks if (o.get("Slot") or o.get("NodeID", "")) == slot
                      and o["DesiredState"] != "running" and o["Status"].get("Err")), "")
-                rows.append({
-                    "id": t["ID"][:12], "name": f"{s['Spec']['Name']}.{slot if t.get('Slot') else str(slot)[:12]}",
-                    "service": name, "number": str(t.get("Slot", "")), "state": st["State"],
-                    "status": st.get("Message", ""), "health": "", "restarts": 0, "ports": ports,
-                    "image": s["Spec"]["Labels"].get(STACK_IMAGE, ""),
-                    "node": nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
-                    "desired": t["DesiredState"], "error": error,
-                    "container": (st.get("ContainerStatus") or {}).get("ContainerID", "")[:12],
-                })
+                rows.append(status_row(
+                    id=t["ID"][:12], name=f"{s['Spec']['Name']}.{slot if t.get('Slot') else str(slot)[:12]}",
+                    service=name, number=str(t.get("Slot", "")), state=st["State"], status=st.get("Message", ""),
+                    ports=ports, image=s["Spec"]["Labels"].get(STACK_IMAGE, ""),
+                    node=nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
+                    desired=t["DesiredState"], error=error,
+                    container=(st.get("ContainerStatus") or {}).get("ContainerID", "")[:12]))
         return sorted(rows, key=lambda r: r["name"])
 
     @translated("logs")
-    def logs(self, project, service, tail=100):
-        engine = api()
+    def log_stream(self, project, service, tail=100, follow=False):
+        """The service's log stream, every task's lines (byte chunks); with follow,
+        open until the service is removed."""
+        from .connect import streaming
+
+        engine = streaming().api if follow else api()
         found = engine.services(filters={"name": f"{project}_{service}", "label": f"{NAMESPACE}={project}"})
         if not found:
-            return ""
-        out = engine.service_logs(found[0]["ID"], stdout=True, stderr=True, tail=tail, timestamps=True)
-        return b"".join(out).decode(errors="replace")
+            raise EngineError(f"No Swarm service {project}_{service}: deploy the stack first.", permanent=True)
+        return engine.service_logs(found[0]["ID"], stdout=True, stderr=True, tail=tail, timestamps=True,
+                                   follow=follow, is_tty=False)
 
 
 def _with_ids(spec, ids):

@@ -5,6 +5,7 @@ so that `docker stack services/ps/rm` agree with the panel.
 Ports are published in host mode: the ingress routing mesh does not answer on
 this machine (no vxlan), so the test reaches Prometheus on the node's own port."""
 import fcntl
+import io
 import subprocess
 
 import pytest
@@ -167,4 +168,47 @@ def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
     finally:
         subprocess.run(["docker", "stack", "rm", "swarmpage"], capture_output=True)
         wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmpage"),
+                   60, what="docker stack rm")
+
+
+class Enough(Exception):
+    pass
+
+
+class FirstLines(io.StringIO):
+    """The command's output, until it has printed `n` lines."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.lines = n, []
+
+    def write(self, text):
+        self.lines += [line for line in text.splitlines() if line]
+        if len(self.lines) >= self.n:
+            raise Enough
+
+
+def test_stack_logs_follow_a_swarm_service(db, swarm):
+    """`stack logs -f` keeps printing the lines a task writes after it started."""
+    from django.core.management import call_command
+
+    from stacks.models import Network, Stack
+
+    stack = Stack.objects.create(slug="swarmlogs", name="swarmlogs",
+                                 engine=Engine.objects.create(name="cluster", swarm=True))
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="ticker", image="panel-local/busybox", restart="no", command=[
+        "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"])
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        wait_until(lambda: "tick 2" in sh("docker", "service", "logs", "swarmlogs_ticker"), 30, what="a first tick")
+        out = FirstLines(4)
+        with pytest.raises(Enough):
+            call_command("stack", "logs", "swarmlogs", "ticker", "--tail", "1", "--follow", stdout=out)
+        ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines]
+        assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines  # one old line, then three new ones
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmlogs"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmlogs"),
                    60, what="docker stack rm")
