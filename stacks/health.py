@@ -118,6 +118,54 @@ def prune_resources():
     prune()
 
 
+UNMANAGED_TTL = 120  # seconds: a few polls; an engine no longer polled drops off the list
+
+
+def _unmanaged_key(engine):
+    return f"panel:unmanaged:{engine.name}"
+
+
+def note_unmanaged(engine):
+    """The Compose projects running on the engine that no stack manages, kept in
+    Redis for the overview's adopt list: the web process never asks an engine."""
+    import json
+
+    from . import broker
+    from .adopt import unmanaged_projects
+    from .engine import EngineError
+    from .engine.connect import using
+
+    try:
+        with using(engine):
+            projects = unmanaged_projects()
+    except EngineError as exc:
+        log.warning("Listing the projects on %s: %s", engine.name, exc)
+        return
+    broker.put(_unmanaged_key(engine), json.dumps(projects), UNMANAGED_TTL)
+
+
+def unmanaged(engines):
+    """[project dict with its "engine"] that the pollers noted on these engines,
+    less those a stack has managed since: one Redis read and one query."""
+    import json
+
+    from . import broker
+
+    try:
+        noted = broker.get_many([_unmanaged_key(e) for e in engines])
+    except broker.BrokerError:
+        return []
+    found = [dict(p, engine=e) for e, raw in zip(engines, noted) if raw for p in json.loads(raw)]
+    managed = set(Stack.objects.filter(slug__in=[p["project"] for p in found]).values_list("slug", flat=True))
+    seen, out = set(), []
+    for p in found:  # two engine rows may name one daemon: its projects once
+        key = (p["engine"].docker_host, p["project"])
+        if p["project"] not in managed and key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
 def poll_one(stack):
     from .engine import get_backend
     from .engine.connect import using

@@ -168,18 +168,20 @@ def poll_health():
     polled by a worker that can reach it and a slow engine delays only itself."""
     from .models import Engine
 
-    for engine in Engine.objects.filter(stacks__isnull=False).distinct():
+    for engine in Engine.objects.all():  # with no stack yet, it may run projects to adopt
         poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
 
 
 @shared_task
 def poll_engine(engine_id):
-    from .health import poll_all
+    """An engine's stacks' health, and the projects on it that no stack manages."""
+    from .health import note_unmanaged, poll_all
     from .models import Engine
 
     engine = Engine.objects.filter(pk=engine_id).first()
     if engine is not None:
         poll_all(engine)
+        note_unmanaged(engine)
 
 
 @shared_task
