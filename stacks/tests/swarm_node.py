@@ -11,13 +11,12 @@ enters only the network and UTS namespaces, as `nsenter --net` would): `ip netns
 exec` remounts /sys, which hides the cgroup filesystem a daemon needs."""
 import ctypes
 import os
-import shutil
-import signal
 import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
+
+from .second_engine import Daemon
 
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
@@ -46,7 +45,7 @@ def _enter(netns_path, hostname):
     return pre
 
 
-class NamespacedNode:
+class NamespacedNode(Daemon):
     def __init__(self):
         tag = uuid.uuid4().hex[:6]
         self.netns = f"pnode-{tag}"
@@ -74,25 +73,10 @@ class NamespacedNode:
              "--pidfile", str(self.root / "dockerd.pid"), "-H", self.host,
              "--bip", "10.219.0.1/24", "--default-address-pool", "base=10.220.0.0/16,size=24"],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_enter(f"/run/netns/{self.netns}", self.hostname))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the node's dockerd exited: {(self.root / 'dockerd.log').read_text()[-2000:]}")
-            if self.cli("info", check=False).returncode == 0:
-                return self
-            time.sleep(0.3)
-        raise RuntimeError("the node's dockerd did not answer within 60s")
+        return self.wait_until_up()
 
-    def cli(self, *args, check=True):
-        return subprocess.run(["docker", "-H", self.host, *args], capture_output=True, text=True, check=check,
-                              timeout=120)
-
-    def load_images(self, *tags):
-        """No registry here: images move with save | load."""
-        save = subprocess.Popen(["docker", "image", "save", *tags], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "-H", self.host, "image", "load", "-q"], stdin=save.stdout, check=True,
-                       capture_output=True)
-        save.wait()
+    def cli_args(self):
+        return ["docker", "-H", self.host]
 
     def join(self, token):
         """Join the Swarm whose manager listens on the host's end of the veth."""
@@ -104,21 +88,8 @@ class NamespacedNode:
         try:
             if self.proc and self.proc.poll() is None:
                 self.cli("swarm", "leave", "--force", check=False)
-                for cid in self.cli("ps", "-aq", check=False).stdout.split():
-                    self.cli("rm", "-f", cid, check=False)
-                self.proc.terminate()
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(10)
+            self.stop_daemon()
         finally:
-            for mount in reversed(Path("/proc/mounts").read_text().splitlines()):  # deepest first
-                point = mount.split()[1]
-                if point.startswith((str(self.root), str(self.exec_root))):
-                    subprocess.run(["umount", "-l", point], check=False, capture_output=True)
             _ip("link", "del", self.host_if, check=False)
             _ip("netns", "del", self.netns, check=False)
-            subprocess.run(["umount", "-R", str(self.exec_root)], check=False, capture_output=True)
-            shutil.rmtree(self.exec_root, ignore_errors=True)
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.remove_dirs()
