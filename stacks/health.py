@@ -106,6 +106,9 @@ def sample_resources(stack, rows, services):
     call per running container. A failure here never fails the health poll."""
     from .resources import sample_stack
 
+    # A Swarm task's figures are its container's, which only its own node answers
+    # for: the tasks on the node this engine is (stacks.engine.swarm.status).
+    rows = [dict(r, id=r["container"]) for r in rows if r["container"]] if stack.engine.swarm else rows
     try:
         sample_stack(stack, rows, services)
     except Exception as exc:  # noqa: BLE001

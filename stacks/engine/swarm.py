@@ -478,9 +478,13 @@ class SwarmBackend(Logs):
     def status(self, project):
         """Current tasks as rows (the shape stack_status gives), with the node each
         runs on, its desired state and an error: its own, or that of the last task
-        of its slot that failed (why a pending task is being retried)."""
+        of its slot that failed (why a pending task is being retried). `container`:
+        the task's container when it runs on the node this engine is."""
         engine = api()
         nodes = {n["ID"]: n["Description"]["Hostname"] for n in engine.nodes()}
+        # This engine answers for the containers of its own node's tasks. Asked each
+        # time: a node that leaves a Swarm and joins another has a new id.
+        here = engine.info()["Swarm"].get("NodeID", "")
         rows = []
         for s in engine.services(filters={"label": f"{NAMESPACE}={project}"}):
             name = s["Spec"]["Name"][len(project) + 1:]
@@ -500,7 +504,8 @@ class SwarmBackend(Logs):
                     ports=ports, image=s["Spec"]["Labels"].get(STACK_IMAGE, ""),
                     node=nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
                     desired=t["DesiredState"], error=error,
-                    container=(st.get("ContainerStatus") or {}).get("ContainerID", "")[:12]))
+                    container=(st.get("ContainerStatus") or {}).get("ContainerID", "")[:12]
+                    if t.get("NodeID") == here else ""))
         return sorted(rows, key=lambda r: r["name"])
 
     @translated("logs")

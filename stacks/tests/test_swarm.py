@@ -140,9 +140,10 @@ def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, s
 
 def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
     """The health poll asks the Swarm for the tasks; the page (and its refresh)
-    shows each task's slot, node and state, as `docker stack ps` does."""
-    from stacks.health import poll_one
-    from stacks.models import Network, Stack
+    shows each task's slot, node and state, as `docker stack ps` does; the tasks'
+    containers are sampled for the resource graphs."""
+    from stacks.health import poll_all
+    from stacks.models import Network, ResourceSample, Stack
 
     stack = Stack.objects.create(slug="swarmpage", name="swarmpage",
                                  engine=Engine.objects.create(name="cluster", swarm=True))
@@ -152,7 +153,8 @@ def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
     try:
         d = deploy(stack)
         assert d.status == "succeeded", d.error
-        poll_one(stack)
+        poll_all(stack.engine)
+        assert ResourceSample.objects.filter(service__stack=stack, service__name="web", containers=2).exists()
         ps = sh("docker", "stack", "ps", "swarmpage", "--filter", "desired-state=running",
                 "--format", "{{.Name}} {{.Node}} {{.CurrentState}}").splitlines()
         assert len(ps) == 2, ps
