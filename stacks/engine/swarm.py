@@ -459,10 +459,7 @@ class SwarmBackend(Logs):
     @translated("restart")
     def restart_service(self, project, service, report):
         engine = api()
-        found = engine.services(filters={"name": f"{project}_{service}", "label": f"{NAMESPACE}={project}"})
-        if not found:
-            raise EngineError(f"No Swarm service {project}_{service}: deploy the stack first.", permanent=True)
-        s = found[0]
+        s = _service(engine, project, service)
         spec = s["Spec"]
         task = dict(spec["TaskTemplate"], ForceUpdate=(spec["TaskTemplate"].get("ForceUpdate") or 0) + 1)
         engine.update_service(s["ID"], s["Version"]["Index"], task_template=task, name=spec["Name"],
@@ -510,16 +507,49 @@ class SwarmBackend(Logs):
 
     @translated("logs")
     def log_stream(self, project, service, tail=100, follow=False):
-        """The service's log stream, every task's lines (byte chunks); with follow,
-        open until the service is removed."""
+        """The service's log stream, every task's lines (byte chunks) with the
+        details that name their task; with follow, open until the service is removed."""
         from .connect import streaming
 
         engine = streaming().api if follow else api()
-        found = engine.services(filters={"name": f"{project}_{service}", "label": f"{NAMESPACE}={project}"})
-        if not found:
-            raise EngineError(f"No Swarm service {project}_{service}: deploy the stack first.", permanent=True)
-        return engine.service_logs(found[0]["ID"], stdout=True, stderr=True, tail=tail, timestamps=True,
-                                   follow=follow, is_tty=False)
+        return engine.service_logs(_service(engine, project, service)["ID"], details=True, stdout=True, stderr=True,
+                                   tail=tail, timestamps=True, follow=follow, is_tty=False)
+
+    def follow_logs(self, project, service, tail=100, follow=False):
+        """Lines as `docker service logs` prints them: each names its task
+        (SERVICE.SLOT@NODE), since a service's tasks write into one stream."""
+        names = {}
+
+        def task_name(task_id):
+            if task_id not in names:  # a task not seen yet: ask once more for them all
+                names.update(translated("logs")(_task_names)(api(), project, service))
+                names.setdefault(task_id, task_id[:12])
+            return names[task_id]
+
+        for line in super().follow_logs(project, service, tail=tail, follow=follow):
+            stamp, details, message = (line.split(" ", 2) + ["", ""])[:3]
+            fields = dict(kv.split("=", 1) for kv in details.split(",") if "=" in kv)
+            task = fields.get("com.docker.swarm.task.id")
+            yield f"{stamp} {task_name(task)} | {message}" if task else line
+
+
+def _service(engine, project, service):
+    """A stack's Swarm service (the name filter matches prefixes: the exact one)."""
+    full = f"{project}_{service}"
+    found = [s for s in engine.services(filters={"name": full, "label": f"{NAMESPACE}={project}"})
+             if s["Spec"]["Name"] == full]
+    if not found:
+        raise EngineError(f"No Swarm service {full}: deploy the stack first.", permanent=True)
+    return found[0]
+
+
+def _task_names(engine, project, service):
+    """{task id: "SERVICE.SLOT@NODE"} of a service's tasks, as `docker service logs` names them."""
+    s = _service(engine, project, service)
+    nodes = {n["ID"]: n["Description"]["Hostname"] for n in engine.nodes()}
+    return {t["ID"]: f"{s['Spec']['Name']}.{t.get('Slot') or t.get('NodeID', '')[:12]}@"
+                     f"{nodes.get(t.get('NodeID'), '?')}"
+            for t in engine.tasks(filters={"service": s["ID"]})}
 
 
 def _with_ids(spec, ids):

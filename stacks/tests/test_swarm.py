@@ -210,6 +210,8 @@ def test_stack_logs_follow_a_swarm_service(db, swarm):
             call_command("stack", "logs", "swarmlogs", "ticker", "--tail", "1", "--follow", stdout=out)
         ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines]
         assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines  # one old line, then three new ones
+        node = sh("docker", "node", "ls", "--format", "{{.Hostname}}").split()[0]
+        assert all(line.split(" ", 1)[1].startswith(f"swarmlogs_ticker.1@{node} | tick ") for line in out.lines)
     finally:
         subprocess.run(["docker", "stack", "rm", "swarmlogs"], capture_output=True)
         wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmlogs"),
