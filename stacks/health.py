@@ -144,7 +144,10 @@ def note_unmanaged(engine):
     except EngineError as exc:
         log.warning("Listing the projects on %s: %s", engine.name, exc)
         return
-    broker.put(_unmanaged_key(engine), json.dumps(projects), UNMANAGED_TTL)
+    try:
+        broker.put(_unmanaged_key(engine), json.dumps(projects), UNMANAGED_TTL)
+    except broker.BrokerError as exc:
+        log.warning("Keeping the projects on %s: %s", engine.name, exc)
 
 
 def unmanaged(engines):

@@ -162,10 +162,10 @@ def test_a_default_worker_serves_an_engine_added_after_it_started(celery_worker,
     tells it, with no restart; one it cannot reach stays unserved."""
     from stacks.queues import refresh_served_queues
 
+    local = Engine.objects.get_or_create(name="local")[0]  # an earlier test's flush may have taken the row
     celery_worker.stop()  # its -Q worker makes way for a default one
     worker = Worker({**celery_worker.env, "PANEL_TEST_QUEUE": ""}).start()
     try:
-        local = Engine.objects.get(name="local")
         wait_until(lambda: local.queue in refresh_served_queues(1), 60, 0.5, what="the default worker")
         run("engine", "add", "gone", "--docker-host", f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
         assert "served by the workers started without -Q" in run("engine", "add", "other", "--docker-host",
