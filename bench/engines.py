@@ -85,7 +85,7 @@ def main():
     one = statistics.median(timed(poll_one_engine) for _ in range(3))
     over_one, q_one = overview()
 
-    print(f"{'':<34}{'100 engines':>14}{'1 engine':>12}{'ratio':>8}")
+    print(f"{'':<34}{f'{args.engines} engines':>14}{'1 engine':>12}{'ratio':>8}")
     print(f"{'health poll, all stacks (s)':<34}{many:>14.2f}{one:>12.2f}{many / one:>8.2f}")
     print(f"{'overview, median ms':<34}{over_many:>14.1f}{over_one:>12.1f}{over_many / over_one:>8.2f}")
     print(f"{'overview, queries':<34}{q_many:>14}{q_one:>12}")

@@ -14,6 +14,6 @@ app.autodiscover_tasks()
 
 @celeryd_after_setup.connect
 def _serve_engines(sender, instance, **kwargs):
-    from stacks.queues import serve_reachable_engines
+    from stacks.worker import serve_reachable_engines  # also registers its control command
 
     serve_reachable_engines(instance)

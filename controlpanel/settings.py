@@ -185,6 +185,12 @@ CELERY_BEAT_SCHEDULE = {
     "end-acknowledgements": {"task": "stacks.tasks.end_resolved_acknowledgements",
                              "schedule": float(env("ACK_POLL_SECONDS", "10"))},
     "prune-alerts": {"task": "stacks.tasks.prune_alerts", "schedule": float(env("ALERT_PRUNE_SECONDS", "3600"))},
+    # Which engine queues have a worker, for the overview; and new engines taken up
+    # by the workers started without -Q. Stale ticks are dropped, not piled up.
+    "served-queues": {"task": "stacks.tasks.refresh_served_queues",
+                      "schedule": float(env("PANEL_WORKER_QUEUES_SECONDS", "5")), "options": {"expires": 10}},
+    "announce-engines": {"task": "stacks.tasks.announce_engines",
+                         "schedule": float(env("PANEL_ENGINE_ANNOUNCE_SECONDS", "60")), "options": {"expires": 60}},
 }
 # Resolved alerts older than this are pruned (stacks.alerting.retention).
 ALERT_RETENTION_DAYS = int(env("ALERT_RETENTION_DAYS", "90"))
@@ -209,7 +215,9 @@ WEBHOOK_MAX_ALERTS = int(env("WEBHOOK_MAX_ALERTS", "100000"))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))
 # Engine queues are `engine.NAME`; a prefix keeps separate runs (tests) apart on one broker.
 PANEL_ENGINE_QUEUE_PREFIX = env("PANEL_ENGINE_QUEUE_PREFIX", "")
-# Seconds the overview trusts its list of engines that have a worker.
+# Which engines have a worker: beat asks the workers every PANEL_WORKER_QUEUES_SECONDS;
+# without beat, a page asks and trusts the answer PANEL_WORKER_QUEUES_TTL seconds.
+PANEL_WORKER_QUEUES_SECONDS = float(env("PANEL_WORKER_QUEUES_SECONDS", "5"))
 PANEL_WORKER_QUEUES_TTL = int(env("PANEL_WORKER_QUEUES_TTL", "10"))
 # How Swarm stacks publish short-syntax ports: "ingress" (the routing mesh, as
 # `docker stack deploy`) or "host" (on the node running the task).

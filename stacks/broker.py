@@ -140,5 +140,10 @@ def get(key):
 
 
 @_translated
+def get_many(keys):
+    return connection().mget(keys) if keys else []
+
+
+@_translated
 def put(key, value, seconds):
     connection().set(key, value, ex=seconds)

@@ -30,8 +30,18 @@ def _summary(h):
     return ", ".join(parts)
 
 
+REPLICA_KEYS = ("name", "number", "state", "health", "node", "desired", "error")
+
+
+def replicas(rows):
+    """What the stack page shows of each container or task: the status rows less
+    what changes on every poll or only the command line needs."""
+    return [{k: r.get(k, "") for k in REPLICA_KEYS} for r in rows]
+
+
 def poll_stack(stack, rows):
-    """rows: stack_status() output for the stack."""
+    """rows: the backend's status() for the stack. Returns the stack's services
+    (read once per poll; the resource sampling reuses them)."""
     services = list(stack.services.all())
     existing = {h.service_id: h for h in ServiceHealth.objects.filter(service__in=services)}
     probes = {}
@@ -54,12 +64,14 @@ def poll_stack(stack, rows):
             h.probe_ok, h.probe_detail = probes[svc.pk].result()
         else:
             h.probe_ok, h.probe_detail = None, ""
+        h.replicas = replicas(mine)
         h.checked = now
         after = _summary(h)
         if after != before:
             h.changed = now
             HealthChange.objects.create(service=svc, summary=after)
         h.save()
+    return services
 
 
 def poll_all(engine=None):
@@ -83,19 +95,22 @@ def poll_all(engine=None):
         statuses = list(pool.map(status, stacks))
     for stack, rows in zip(stacks, statuses):
         if rows is not None:
-            poll_stack(stack, rows)
+            services = poll_stack(stack, rows)
             with using(stack.engine):  # stats come from the stack's own engine
-                sample_resources(stack, rows)
+                sample_resources(stack, rows, services)
     prune_resources()
 
 
-def sample_resources(stack, rows):
+def sample_resources(stack, rows, services):
     """CPU and memory for the stack page's graphs (stacks.resources): one stats
     call per running container. A failure here never fails the health poll."""
     from .resources import sample_stack
 
+    # A Swarm task's figures are its container's, which only its own node answers
+    # for: the tasks on the node this engine is (stacks.engine.swarm.status).
+    rows = [dict(r, id=r["container"]) for r in rows if r["container"]] if stack.engine.swarm else rows
     try:
-        sample_stack(stack, rows, list(stack.services.all()))
+        sample_stack(stack, rows, services)
     except Exception as exc:  # noqa: BLE001
         log.warning("Resource sampling of %s: %s", stack.slug, exc)
 
@@ -104,6 +119,57 @@ def prune_resources():
     from .resources import prune
 
     prune()
+
+
+UNMANAGED_TTL = 120  # seconds: a few polls; an engine no longer polled drops off the list
+
+
+def _unmanaged_key(engine):
+    return f"panel:unmanaged:{engine.name}"
+
+
+def note_unmanaged(engine):
+    """The Compose projects running on the engine that no stack manages, kept in
+    Redis for the overview's adopt list: the web process never asks an engine."""
+    import json
+
+    from . import broker
+    from .adopt import unmanaged_projects
+    from .engine import EngineError
+    from .engine.connect import using
+
+    try:
+        with using(engine):
+            projects = unmanaged_projects()
+    except EngineError as exc:
+        log.warning("Listing the projects on %s: %s", engine.name, exc)
+        return
+    try:
+        broker.put(_unmanaged_key(engine), json.dumps(projects), UNMANAGED_TTL)
+    except broker.BrokerError as exc:
+        log.warning("Keeping the projects on %s: %s", engine.name, exc)
+
+
+def unmanaged(engines):
+    """[project dict with its "engine"] that the pollers noted on these engines,
+    less those a stack has managed since: one Redis read and one query."""
+    import json
+
+    from . import broker
+
+    try:
+        noted = broker.get_many([_unmanaged_key(e) for e in engines])
+    except broker.BrokerError:
+        return []
+    found = [dict(p, engine=e) for e, raw in zip(engines, noted) if raw for p in json.loads(raw)]
+    managed = set(Stack.objects.filter(slug__in=[p["project"] for p in found]).values_list("slug", flat=True))
+    seen, out = set(), []
+    for p in found:  # two engine rows may name one daemon: its projects once
+        key = (p["engine"].docker_host, p["project"])
+        if p["project"] not in managed and key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def poll_one(stack):

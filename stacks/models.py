@@ -829,6 +829,10 @@ class ServiceHealth(models.Model):
     probe_ok = models.BooleanField(null=True)
     probe_detail = models.CharField(max_length=300, blank=True)
     running = models.PositiveSmallIntegerField(default=0)
+    # Where it runs, as the engine said at the last poll: one entry per container
+    # (Compose) or current task (Swarm) — {name, number, state, health, node,
+    # desired, error}. A snapshot read with the row, never queried by its parts.
+    replicas = models.JSONField(default=list, blank=True)
     checked = models.DateTimeField(default=timezone.now)
     changed = models.DateTimeField(default=timezone.now)
 

@@ -1,5 +1,6 @@
-"""Celery queues per engine: which ones a starting worker serves, and which
-engines have a worker at all (for "no worker" on the overview)."""
+"""Celery queues per engine, from the web process and beat's side: which engines
+have a worker at all (for "no worker" on the overview), telling workers about a
+new engine, and routing. What a worker serves is stacks.worker's part."""
 import json
 import logging
 
@@ -7,32 +8,13 @@ log = logging.getLogger(__name__)
 CACHE_KEY = "panel:engine-queues"
 
 
-def serve_reachable_engines(worker):
-    """A worker started without -Q serves the default queue and every engine it
-    can reach; one started with -Q engine.NAME serves just what it was told."""
-    from stacks.engine.connect import reachable
-    from stacks.models import Engine
-
-    queues = worker.app.amqp.queues
-    if getattr(queues, "_consume_from", None) is not None:
-        return []  # -Q given
-    added = []
-    for engine in Engine.objects.all():
-        if reachable(engine):
-            queues.select_add(engine.queue)
-            added.append(engine.queue)
-        else:
-            log.warning("Engine %s (%s) is unreachable from this worker: not serving %s",
-                        engine.name, engine.address, engine.queue)
-    return added
-
-
 def served_queues():
-    """Names of the queues some worker consumes, asked of the workers at most
-    once per PANEL_WORKER_QUEUES_TTL seconds (the answer is kept in Redis)."""
+    """Names of the queues some worker consumes. Beat keeps the answer fresh in
+    Redis (refresh_served_queues), so a page never waits for the workers; without
+    beat, the first page to miss it asks them, at most once per
+    PANEL_WORKER_QUEUES_TTL seconds."""
     from django.conf import settings
 
-    from controlpanel.celery import app
     from stacks import broker
 
     try:
@@ -41,16 +23,44 @@ def served_queues():
         return set()
     if cached is not None:
         return set(json.loads(cached))
+    return refresh_served_queues(settings.PANEL_WORKER_QUEUES_TTL)
+
+
+def refresh_served_queues(ttl):
+    """Ask the workers which queues they consume (half a second at most) and keep
+    the answer `ttl` seconds."""
+    from controlpanel.celery import app
+    from stacks import broker
+
     try:
         replies = app.control.inspect(timeout=0.5).active_queues() or {}
     except Exception:  # noqa: BLE001
         replies = {}
     names = sorted({q["name"] for queues in replies.values() for q in queues})
     try:
-        broker.put(CACHE_KEY, json.dumps(names), settings.PANEL_WORKER_QUEUES_TTL)
+        broker.put(CACHE_KEY, json.dumps(names), ttl)
     except Exception:  # noqa: BLE001
         pass
     return set(names)
+
+
+def announce_engines():
+    """Tell every worker to look for engines it can reach and does not serve yet
+    (stacks.worker.panel_serve_engines); a worker started with -Q ignores it.
+    Returns False when the broker cannot be reached."""
+    from controlpanel.celery import app
+    from stacks import broker
+
+    try:
+        app.control.broadcast("panel_serve_engines")
+    except Exception as exc:  # noqa: BLE001
+        log.warning("Could not tell the workers about new engines: %s", exc)
+        return False
+    try:
+        broker.connection().delete(CACHE_KEY)  # the next look asks afresh
+    except Exception:  # noqa: BLE001
+        pass
+    return True
 
 
 def route(name, args, kwargs, options, task=None, **kw):

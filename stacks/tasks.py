@@ -168,18 +168,40 @@ def poll_health():
     polled by a worker that can reach it and a slow engine delays only itself."""
     from .models import Engine
 
-    for engine in Engine.objects.filter(stacks__isnull=False).distinct():
+    for engine in Engine.objects.all():  # with no stack yet, it may run projects to adopt
         poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
 
 
 @shared_task
 def poll_engine(engine_id):
-    from .health import poll_all
+    """An engine's stacks' health, and the projects on it that no stack manages."""
+    from .health import note_unmanaged, poll_all
     from .models import Engine
 
     engine = Engine.objects.filter(pk=engine_id).first()
     if engine is not None:
         poll_all(engine)
+        note_unmanaged(engine)
+
+
+@shared_task
+def refresh_served_queues():
+    """Beat: which engine queues have a worker, kept for the overview (3 ticks long,
+    so that it never expires between two)."""
+    from django.conf import settings
+
+    from .queues import refresh_served_queues as refresh
+
+    refresh(int(3 * settings.PANEL_WORKER_QUEUES_SECONDS))
+
+
+@shared_task
+def announce_engines():
+    """Beat: workers started without -Q take up engines that became reachable, or
+    were added in the admin, since they started."""
+    from .queues import announce_engines as announce
+
+    announce()
 
 
 @shared_task

@@ -5,15 +5,16 @@
     service.py   one service: hash, convergence, Compose → docker-py (pure)
     parallel.py  work along the dependency graph (graphlib)
     apply.py     a Plan carried out
-    operations.py stop, down, restart, status, logs
-    backend.py   the Backend seam (Compose today) — observe / plan / apply
+    operations.py stop, down, restart, status, log streams
+    backend.py   the Backend seam — observe / plan / apply / operations; what backends share
+    swarm.py     the Swarm backend
     client.py    the Docker seam (EngineError); reload.py the /-/reload seam
 
 Names are imported lazily, so a command that needs none of them loads no docker-py."""
 
 _EXPORTS = {
     "EngineError": "client", "stack_status": "operations", "stop": "operations", "down": "operations",
-    "restart_service": "operations", "container_logs": "operations", "follow_logs": "operations",
+    "restart_service": "operations", "log_stream": "operations",
     "compose_projects": "operations", "record_adoption": "operations",
     "get_backend": "backend", "Desired": "plan", "Plan": "plan",
 }

@@ -29,8 +29,51 @@ class Backend(Protocol):
 
     def status(self, project) -> list: ...
 
+    def log_stream(self, project, service, tail=100, follow=False): ...
 
-class ComposeBackend:
+
+# --- What both backends share -----------------------------------------------------------
+
+ROW = {"id": "", "name": "", "service": "", "number": "", "state": "", "status": "", "health": "", "restarts": 0,
+       "ports": "", "image": "", "node": "", "desired": "", "error": ""}
+
+
+def status_row(**fields):
+    """One container (Compose) or task (Swarm) as status() gives it: the keys the
+    poller, the stack page and `stack status` read, whichever backend."""
+    return {**ROW, **fields}
+
+
+def log_lines(chunks):
+    """Decoded lines of a log stream of byte chunks (which need not end at a line),
+    as they arrive; the engine's errors leave as EngineError."""
+    from .client import explain
+
+    buffer = b""
+    try:
+        for chunk in chunks:
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line.decode(errors="replace")
+    except Exception as exc:  # noqa: BLE001 — docker-py and transport errors, in the user's words
+        raise explain(exc, "logs") from None
+    if buffer:
+        yield buffer.decode(errors="replace")
+
+
+class Logs:
+    """logs and follow_logs from a backend's log_stream (byte chunks)."""
+
+    def follow_logs(self, project, service, tail=100, follow=False):
+        """Lines of a service's logs; with follow, as they come until it stops."""
+        return log_lines(self.log_stream(project, service, tail=tail, follow=follow))
+
+    def logs(self, project, service, tail=100):
+        return "\n".join(self.follow_logs(project, service, tail=tail))
+
+
+class ComposeBackend(Logs):
     name = "compose"
 
     def observe(self, desired):
@@ -74,10 +117,10 @@ class ComposeBackend:
 
         return stack_status(project)
 
-    def logs(self, project, service, tail=100):
-        from .operations import container_logs
+    def log_stream(self, project, service, tail=100, follow=False):
+        from .operations import log_stream
 
-        return container_logs(project, service, tail=tail)
+        return log_stream(project, service, tail=tail, follow=follow)
 
 
 def read_files(desired):

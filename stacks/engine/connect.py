@@ -44,9 +44,13 @@ def _tls_files(engine):
     return base / "ca.pem", base / "cert.pem", base / "key.pem"
 
 
+NO_TIMEOUT = object()
+
+
 def build(engine, timeout=None):
-    """A new DockerClient for the row (None: the process's own engine)."""
-    timeout = timeout or settings.DOCKER_TIMEOUT
+    """A new DockerClient for the row (None: the process's own engine);
+    timeout=NO_TIMEOUT for a stream that may stay quiet for long (logs --follow)."""
+    timeout = None if timeout is NO_TIMEOUT else (timeout or settings.DOCKER_TIMEOUT)
     if engine is None or not engine.docker_host:
         return docker.from_env(timeout=timeout)
     kwargs = {"base_url": engine.docker_host, "timeout": timeout}
@@ -94,8 +98,31 @@ def current():
     return _current.get()
 
 
+_hostnames = {}
+
+
+def host_name(api):
+    """The host the current engine runs on (docker info's Name): where a Compose
+    container runs, on the stack page. Asked once per engine and process."""
+    key = _key(_current.get())
+    if key not in _hostnames:
+        _hostnames[key] = api.info().get("Name", "")
+    return _hostnames[key]
+
+
 def current_client():
     return client_for(_current.get())
+
+
+def streaming():
+    """A client of the current engine of its own, with no read timeout: a followed
+    log stream may be quiet for longer than any timeout. Closed with its stream."""
+    engine = _current.get()
+    client_for(engine)  # reachable, or EngineError in the usual words
+    try:
+        return build(engine, timeout=NO_TIMEOUT)
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"Engine {_name(engine)}: cannot connect ({exc}).") from exc
 
 
 @contextlib.contextmanager

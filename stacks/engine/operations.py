@@ -1,5 +1,5 @@
 """Operations on what already runs, outside a plan: stop, down, restart one
-service, status, logs. Compose labels find the containers, so containers started
+service, status, log streams. Compose labels find the containers, so containers started
 by hand with docker-compose are seen too."""
 from . import labels as L
 from .client import EngineError, api, translated
@@ -59,47 +59,40 @@ def restart_service(project, service, report):
 
 @translated("status")
 def stack_status(project):
-    """Containers of a project as rows, including ones started by hand with Compose."""
+    """Containers of a project as rows, including ones started by hand with Compose;
+    `node` is the host of the engine they run on."""
+    from .backend import status_row
+    from .connect import host_name
+
     engine = api()
     rows = []
-    for c in sorted(_project_containers(engine, project), key=lambda c: c["Names"][0]):
+    containers = sorted(_project_containers(engine, project), key=lambda c: c["Names"][0])
+    node = host_name(engine) if containers else ""
+    for c in containers:
         lab = c["Labels"]
         info = engine.inspect_container(c["Id"])
+        state = info["State"]
         ports = ", ".join(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
                           for p in c.get("Ports", []) if p.get("PublicPort"))
-        rows.append({
-            "id": c["Id"][:12], "name": _name(c), "service": lab.get(L.SERVICE, ""),
-            "number": lab.get(L.NUMBER, ""), "state": c["State"], "status": c["Status"],
-            "health": (info["State"].get("Health") or {}).get("Status", ""),
-            "restarts": info.get("RestartCount", 0), "ports": ports, "image": c["Image"],
-        })
+        error = state.get("Error") or (f"exit code {state['ExitCode']}" if c["State"] == "exited"
+                                       and state.get("ExitCode") else "")
+        rows.append(status_row(
+            id=c["Id"][:12], name=_name(c), service=lab.get(L.SERVICE, ""), number=lab.get(L.NUMBER, ""),
+            state=c["State"], status=c["Status"], health=(state.get("Health") or {}).get("Status", ""),
+            restarts=info.get("RestartCount", 0), ports=ports, image=c["Image"], node=node, error=error))
     return rows
 
 
-@translated("logs")
-def container_logs(project, service, tail=100):
-    engine = api()
-    found = _service_containers(engine, project, service)
-    if not found:
-        return ""
-    return engine.logs(found[0]["Id"], tail=tail, timestamps=True).decode(errors="replace")
+def log_stream(project, service, tail=100, follow=False):
+    """The log stream (byte chunks) of a service's first container; with follow,
+    open until the container stops."""
+    from .connect import streaming
 
-
-def follow_logs(project, service, tail=100, follow=False):
-    """Lines of a service's first container; with follow, until the container stops."""
-    engine = api()
+    engine = streaming().api if follow else api()
     found = translated("logs")(_service_containers)(engine, project, service)
     if not found:
         raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
-    stream = translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
-    buffer = b""
-    for chunk in stream:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line.decode(errors="replace")
-    if buffer:
-        yield buffer.decode(errors="replace")
+    return translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
 
 
 def compose_projects():

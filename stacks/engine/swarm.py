@@ -17,6 +17,7 @@ from django.conf import settings
 from stacks.composefile import network_name, parse_port, service_networks, volume_name
 
 from . import labels as L
+from .backend import Logs, status_row
 from .client import EngineError, api, translated
 from .service import duration_ns
 
@@ -293,7 +294,7 @@ def _comparable(key, value):
 
 # --- Apply ------------------------------------------------------------------------------
 
-class SwarmBackend:
+class SwarmBackend(Logs):
     name = "swarm"
 
     @translated("observing the swarm")
@@ -458,10 +459,7 @@ class SwarmBackend:
     @translated("restart")
     def restart_service(self, project, service, report):
         engine = api()
-        found = engine.services(filters={"name": f"{project}_{service}", "label": f"{NAMESPACE}={project}"})
-        if not found:
-            raise EngineError(f"No Swarm service {project}_{service}: deploy the stack first.", permanent=True)
-        s = found[0]
+        s = _service(engine, project, service)
         spec = s["Spec"]
         task = dict(spec["TaskTemplate"], ForceUpdate=(spec["TaskTemplate"].get("ForceUpdate") or 0) + 1)
         engine.update_service(s["ID"], s["Version"]["Index"], task_template=task, name=spec["Name"],
@@ -475,32 +473,83 @@ class SwarmBackend:
 
     @translated("status")
     def status(self, project):
-        """Tasks as rows, with the node each runs on (the shape stack_status gives)."""
+        """Current tasks as rows (the shape stack_status gives), with the node each
+        runs on, its desired state and an error: its own, or that of the last task
+        of its slot that failed (why a pending task is being retried). `container`:
+        the task's container when it runs on the node this engine is."""
         engine = api()
+        nodes = {n["ID"]: n["Description"]["Hostname"] for n in engine.nodes()}
+        # This engine answers for the containers of its own node's tasks. Asked each
+        # time: a node that leaves a Swarm and joins another has a new id.
+        here = engine.info()["Swarm"].get("NodeID", "")
         rows = []
         for s in engine.services(filters={"label": f"{NAMESPACE}={project}"}):
             name = s["Spec"]["Name"][len(project) + 1:]
-            for t in engine.tasks(filters={"service": s["ID"], "desired-state": "running"}):
-                st = t["Status"]
-                ports = ", ".join(f"{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']} ({p.get('PublishMode')})"
-                                  for p in s.get("Endpoint", {}).get("Ports") or [])
-                rows.append({
-                    "id": t["ID"][:12], "name": f"{s['Spec']['Name']}.{t.get('Slot', t.get('NodeID', '')[:6])}",
-                    "service": name, "number": str(t.get("Slot", "")), "state": st["State"],
-                    "status": st.get("Message", ""), "health": "", "restarts": 0, "ports": ports,
-                    "image": s["Spec"]["Labels"].get(STACK_IMAGE, ""), "node": _node_name(engine, t.get("NodeID")),
-                    "container": (st.get("ContainerStatus") or {}).get("ContainerID", "")[:12],
-                })
+            ports = ", ".join(f"{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']} ({p.get('PublishMode')})"
+                              for p in s.get("Endpoint", {}).get("Ports") or [])
+            tasks = sorted(engine.tasks(filters={"service": s["ID"]}), key=lambda t: t["CreatedAt"], reverse=True)
+            for t in tasks:
+                if t["DesiredState"] != "running":
+                    continue
+                st, slot = t["Status"], t.get("Slot") or t.get("NodeID", "")
+                error = st.get("Err") or next(
+                    (o["Status"].get("Err", "") for o in tasks if (o.get("Slot") or o.get("NodeID", "")) == slot
+                     and o["DesiredState"] != "running" and o["Status"].get("Err")), "")
+                rows.append(status_row(
+                    id=t["ID"][:12], name=f"{s['Spec']['Name']}.{slot if t.get('Slot') else str(slot)[:12]}",
+                    service=name, number=str(t.get("Slot", "")), state=st["State"], status=st.get("Message", ""),
+                    ports=ports, image=s["Spec"]["Labels"].get(STACK_IMAGE, ""),
+                    node=nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
+                    desired=t["DesiredState"], error=error,
+                    container=(st.get("ContainerStatus") or {}).get("ContainerID", "")[:12]
+                    if t.get("NodeID") == here else ""))
         return sorted(rows, key=lambda r: r["name"])
 
     @translated("logs")
-    def logs(self, project, service, tail=100):
-        engine = api()
-        found = engine.services(filters={"name": f"{project}_{service}", "label": f"{NAMESPACE}={project}"})
-        if not found:
-            return ""
-        out = engine.service_logs(found[0]["ID"], stdout=True, stderr=True, tail=tail, timestamps=True)
-        return b"".join(out).decode(errors="replace")
+    def log_stream(self, project, service, tail=100, follow=False):
+        """The service's log stream, every task's lines (byte chunks) with the
+        details that name their task; with follow, open until the service is removed."""
+        from .connect import streaming
+
+        engine = streaming().api if follow else api()
+        return engine.service_logs(_service(engine, project, service)["ID"], details=True, stdout=True, stderr=True,
+                                   tail=tail, timestamps=True, follow=follow, is_tty=False)
+
+    def follow_logs(self, project, service, tail=100, follow=False):
+        """Lines as `docker service logs` prints them: each names its task
+        (SERVICE.SLOT@NODE), since a service's tasks write into one stream."""
+        names = {}
+
+        def task_name(task_id):
+            if task_id not in names:  # a task not seen yet: ask once more for them all
+                names.update(translated("logs")(_task_names)(api(), project, service))
+                names.setdefault(task_id, task_id[:12])
+            return names[task_id]
+
+        for line in super().follow_logs(project, service, tail=tail, follow=follow):
+            stamp, details, message = (line.split(" ", 2) + ["", ""])[:3]
+            fields = dict(kv.split("=", 1) for kv in details.split(",") if "=" in kv)
+            task = fields.get("com.docker.swarm.task.id")
+            yield f"{stamp} {task_name(task)} | {message}" if task else line
+
+
+def _service(engine, project, service):
+    """A stack's Swarm service (the name filter matches prefixes: the exact one)."""
+    full = f"{project}_{service}"
+    found = [s for s in engine.services(filters={"name": full, "label": f"{NAMESPACE}={project}"})
+             if s["Spec"]["Name"] == full]
+    if not found:
+        raise EngineError(f"No Swarm service {full}: deploy the stack first.", permanent=True)
+    return found[0]
+
+
+def _task_names(engine, project, service):
+    """{task id: "SERVICE.SLOT@NODE"} of a service's tasks, as `docker service logs` names them."""
+    s = _service(engine, project, service)
+    nodes = {n["ID"]: n["Description"]["Hostname"] for n in engine.nodes()}
+    return {t["ID"]: f"{s['Spec']['Name']}.{t.get('Slot') or t.get('NodeID', '')[:12]}@"
+                     f"{nodes.get(t.get('NodeID'), '?')}"
+            for t in engine.tasks(filters={"service": s["ID"]})}
 
 
 def _with_ids(spec, ids):

@@ -38,3 +38,14 @@ def duration_words(delta):
     if seconds < 86400:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} days"
+
+
+# Swarm task states on the way to running (Docker's TaskState), and Compose's.
+_UNDERWAY = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting", "created",
+             "restarting"}
+
+
+@register.filter
+def state_pill(state):
+    """The pill class of a container's or task's state: ok, running (under way) or bad."""
+    return "ok" if state == "running" else ("running" if state in _UNDERWAY else "bad")

@@ -131,10 +131,12 @@ class Worker:
         self.proc = None
 
     def start(self):
-        queue = self.env["PANEL_TEST_QUEUE"]
+        queue = self.env["PANEL_TEST_QUEUE"]  # empty: no -Q, as a default worker is started
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-l", "warning", "-P", "solo",
-             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+             *(["-Q", queue] if queue else []), "--without-gossip", "--without-mingle", "--without-heartbeat",
+             # a name of its own: with two of one name, the workers' replies (active_queues) merge into one
+             "-n", f"test-{uuid.uuid4().hex[:8]}@%h"],
             cwd=ROOT, env=self.env, start_new_session=True)
         return self
 

@@ -35,7 +35,52 @@ def make_certs(d):
     return {"ca": d / "ca.pem", "cert": d / "client.pem", "key": d / "client-key.pem"}
 
 
-class SecondEngine:
+class Daemon:
+    """What the test daemons share: `proc`, `root` (its log is root/dockerd.log),
+    `exec_root` and cli_args() come from the subclass."""
+
+    def cli(self, *args, check=True):
+        return subprocess.run([*self.cli_args(), *args], capture_output=True, text=True, check=check, timeout=120)
+
+    def wait_until_up(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the test's dockerd exited: {(self.root / 'dockerd.log').read_text()[-2000:]}")
+            if self.cli("info", check=False).returncode == 0:
+                return self
+            time.sleep(0.3)
+        raise RuntimeError(f"the test's dockerd did not answer within {timeout}s")
+
+    def load_images(self, *tags):
+        """No registry here: images move with save | load."""
+        save = subprocess.Popen(["docker", "image", "save", *tags], stdout=subprocess.PIPE)
+        subprocess.run([*self.cli_args(), "image", "load", "-q"], stdin=save.stdout, check=True, capture_output=True)
+        save.wait()
+
+    def stop_daemon(self):
+        """Its containers removed, then the daemon stopped (killed after 30 s)."""
+        if self.proc and self.proc.poll() is None:
+            for cid in self.cli("ps", "-aq", check=False).stdout.split():
+                self.cli("rm", "-f", cid, check=False)
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(10)
+
+    def remove_dirs(self):
+        """Whatever it left mounted under its directories unmounted (deepest first), then the directories."""
+        for mount in reversed(Path("/proc/mounts").read_text().splitlines()):
+            point = mount.split()[1]
+            if point.startswith((str(self.root), str(self.exec_root))):
+                subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        shutil.rmtree(self.exec_root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class SecondEngine(Daemon):
     def __init__(self, port):
         tag = uuid.uuid4().hex[:6]
         self.port = port
@@ -63,46 +108,19 @@ class SecondEngine:
              "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server.pem'}",
              f"--tlskey={c / 'server-key.pem'}"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the second dockerd exited: {(self.root / 'dockerd.log').read_text()[-2000:]}")
-            if self.cli("info", check=False).returncode == 0:
-                return self
-            time.sleep(0.3)
-        raise RuntimeError("the second dockerd did not answer within 60s")
+        return self.wait_until_up()
 
-    def cli(self, *args, check=True):
+    def cli_args(self):
         """The Docker CLI against this daemon, over TLS, as a user would run it."""
         c = self.certs
-        return subprocess.run(["docker", "-H", self.url, "--tlsverify", f"--tlscacert={c['ca']}",
-                               f"--tlscert={c['cert']}", f"--tlskey={c['key']}", *args],
-                              capture_output=True, text=True, check=check, timeout=120)
-
-    def load_images(self, *tags):
-        """No registry here: images move with save | load."""
-        save = subprocess.Popen(["docker", "image", "save", *tags], stdout=subprocess.PIPE)
-        c = self.certs
-        subprocess.run(["docker", "-H", self.url, "--tlsverify", f"--tlscacert={c['ca']}", f"--tlscert={c['cert']}",
-                        f"--tlskey={c['key']}", "image", "load", "-q"], stdin=save.stdout, check=True,
-                       capture_output=True)
-        save.wait()
+        return ["docker", "-H", self.url, "--tlsverify", f"--tlscacert={c['ca']}", f"--tlscert={c['cert']}",
+                f"--tlskey={c['key']}"]
 
     def stop(self):
         try:
-            if self.proc and self.proc.poll() is None:
-                for cid in self.cli("ps", "-aq", check=False).stdout.split():
-                    self.cli("rm", "-f", cid, check=False)
-                self.proc.terminate()
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, 9)
-                    self.proc.wait(10)
+            self.stop_daemon()
             subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)
-            subprocess.run(["umount", "-R", str(self.exec_root)], check=False, capture_output=True)
-            shutil.rmtree(self.exec_root, ignore_errors=True)
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.remove_dirs()
         finally:
             if self._lock:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)

@@ -109,9 +109,15 @@ def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project
     (tmp_path / "docker-compose.yml").write_text(f"services:\n  node:\n    image: {NODE}\n")
     subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=tmp_path, check=True, capture_output=True,
                    timeout=120)
+    from stacks.models import Engine
+    from stacks.tasks import poll_engine
+
+    poll_engine(Engine.objects.get(name="local").pk)  # as beat does: the page never asks the engine itself
     client.force_login(operator)
     html = client.get("/").content.decode()
     assert project in html and f'action="/stacks/adopt/"' in html
+    row = html[html.index(f'<tr data-project="{project}">'):]
+    assert '<td data-label="Engine">local</td>' in row[:row.index("</tr>")]
     r = client.post("/stacks/adopt/", {"project": project})
     assert r.status_code == 302 and r["Location"] == f"/stacks/{project}/"
     assert Stack.objects.filter(slug=project).exists()

@@ -227,6 +227,28 @@ def test_the_logs_command_prints_a_services_last_lines(mini, docker_api):
     assert "Starting Alertmanager" in out.getvalue()
 
 
+def test_the_logs_command_follows_a_container(project, docker_api):
+    """`stack logs -f` keeps printing what the container writes after it started
+    (the same loop as a Swarm service's: tests/test_swarm.py)."""
+    from django.core.management import call_command
+
+    from stacks.models import Network, Stack
+
+    from .test_swarm import Enough, FirstLines
+
+    stack = Stack.objects.create(slug=project, name=project)
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="ticker", image="panel-local/busybox", restart="no", command=[
+        "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"])
+    assert deploy(stack).status == "succeeded"
+    wait_until(lambda: b"tick 2" in docker_api.logs(f"{project}_ticker_1"), 30, what="a first tick")
+    out = FirstLines(4)
+    with pytest.raises(Enough):
+        call_command("stack", "logs", project, "ticker", "--tail", "1", "--follow", stdout=out)
+    ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines]
+    assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines
+
+
 def test_an_image_is_pulled_with_per_layer_progress(mini, docker_api, registry):
     Service.objects.create(stack=mini, name="sleeper", image=registry, restart="no")
     d = deploy(mini)

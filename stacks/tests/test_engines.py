@@ -152,3 +152,33 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
 
         cleanup_project(docker_api, "farapp")
         engine.stop()
+
+
+@pytest.mark.docker
+@pytest.mark.celery
+@pytest.mark.postgres
+def test_a_default_worker_serves_an_engine_added_after_it_started(celery_worker, docker_api, project, tmp_path):
+    """A worker started without -Q takes up a reachable engine when `engine add`
+    tells it, with no restart; one it cannot reach stays unserved."""
+    from stacks.queues import refresh_served_queues
+
+    local = Engine.objects.get_or_create(name="local")[0]  # an earlier test's flush may have taken the row
+    celery_worker.stop()  # its -Q worker makes way for a default one
+    worker = Worker({**celery_worker.env, "PANEL_TEST_QUEUE": ""}).start()
+    try:
+        wait_until(lambda: local.queue in refresh_served_queues(1), 60, 0.5, what="the default worker")
+        run("engine", "add", "gone", "--docker-host", f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
+        assert "served by the workers started without -Q" in run("engine", "add", "other", "--docker-host",
+                                                                  "unix:///var/run/docker.sock")
+        other, gone = Engine.objects.get(name="other"), Engine.objects.get(name="gone")
+        served = wait_until(lambda: q if other.queue in (q := refresh_served_queues(1)) else None, 60, 0.5,
+                            what="the worker taking up engine other")
+        assert gone.queue not in served  # checked together with other, and unreachable
+        listing = {line.split()[0]: line for line in run("engine", "list").splitlines()}
+        assert listing["other"].endswith(" worker") and listing["gone"].endswith("no worker")
+
+        run("stack", "import", str(compose_file(tmp_path, free_port())), "--name", project, "--engine", "other")
+        assert f"deploy of {project} succeeded" in run("stack", "deploy", project, "--wait")
+        assert docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+    finally:
+        worker.stop()

@@ -5,6 +5,7 @@ so that `docker stack services/ps/rm` agree with the panel.
 Ports are published in host mode: the ingress routing mesh does not answer on
 this machine (no vxlan), so the test reaches Prometheus on the node's own port."""
 import fcntl
+import io
 import subprocess
 
 import pytest
@@ -135,3 +136,83 @@ def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, s
     from stacks.engine import get_backend
 
     assert get_backend("swarm").status("swarmdemo") == []
+
+
+def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
+    """The health poll asks the Swarm for the tasks; the page (and its refresh)
+    shows each task's slot, node and state, as `docker stack ps` does; the tasks'
+    containers are sampled for the resource graphs."""
+    from stacks.health import poll_all
+    from stacks.models import Network, ResourceSample, Stack
+
+    stack = Stack.objects.create(slug="swarmpage", name="swarmpage",
+                                 engine=Engine.objects.create(name="cluster", swarm=True))
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="web", image="panel-local/busybox", command=["sleep", "600"],
+                           replicas=2, restart="no")
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        poll_all(stack.engine)
+        assert ResourceSample.objects.filter(service__stack=stack, service__name="web", containers=2).exists()
+        ps = sh("docker", "stack", "ps", "swarmpage", "--filter", "desired-state=running",
+                "--format", "{{.Name}} {{.Node}} {{.CurrentState}}").splitlines()
+        assert len(ps) == 2, ps
+        client.force_login(viewer)
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            page = client.get("/stacks/swarmpage/", **headers).content.decode()
+            assert ">Task</th>" in page
+            for line in ps:
+                name, node, state = line.split()[:3]
+                row = page[page.index(f'data-replica="{name}"'):]
+                row = row[:row.index("</tr>")]
+                assert f'class="node">{node}<' in row and state.lower() in row, (line, row)
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmpage"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmpage"),
+                   60, what="docker stack rm")
+
+
+class Enough(Exception):
+    pass
+
+
+class FirstLines(io.StringIO):
+    """The command's output, until it has printed `n` lines."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.lines = n, []
+
+    def write(self, text):
+        self.lines += [line for line in text.splitlines() if line]
+        if len(self.lines) >= self.n:
+            raise Enough
+
+
+def test_stack_logs_follow_a_swarm_service(db, swarm):
+    """`stack logs -f` keeps printing the lines a task writes after it started."""
+    from django.core.management import call_command
+
+    from stacks.models import Network, Stack
+
+    stack = Stack.objects.create(slug="swarmlogs", name="swarmlogs",
+                                 engine=Engine.objects.create(name="cluster", swarm=True))
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="ticker", image="panel-local/busybox", restart="no", command=[
+        "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"])
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        wait_until(lambda: "tick 2" in sh("docker", "service", "logs", "swarmlogs_ticker"), 30, what="a first tick")
+        out = FirstLines(4)
+        with pytest.raises(Enough):
+            call_command("stack", "logs", "swarmlogs", "ticker", "--tail", "1", "--follow", stdout=out)
+        ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines]
+        assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines  # one old line, then three new ones
+        node = sh("docker", "node", "ls", "--format", "{{.Hostname}}").split()[0]
+        assert all(line.split(" ", 1)[1].startswith(f"swarmlogs_ticker.1@{node} | tick ") for line in out.lines)
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmlogs"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmlogs"),
+                   60, what="docker stack rm")

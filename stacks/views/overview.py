@@ -27,15 +27,12 @@ def stacks_with_state():
 
 
 def unmanaged_projects():
-    """Compose projects running on the engine that no stack manages: [] when the
-    engine cannot be asked (the page still shows the stacks)."""
-    from stacks.adopt import unmanaged_projects as listing
-    from stacks.engine import EngineError
+    """Compose projects running on the engines that no stack manages, as each
+    engine's poller last saw them (stacks.health.note_unmanaged)."""
+    from stacks.health import unmanaged
+    from stacks.models import Engine
 
-    try:
-        return listing()
-    except EngineError:
-        return []
+    return unmanaged(list(Engine.objects.all()))
 
 
 def overview(request):

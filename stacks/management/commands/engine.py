@@ -56,9 +56,12 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from None
         engine.save()
-        self.stdout.write(f"Added engine {name} ({engine.address}); its work goes to Celery queue {engine.queue}: "
-                          f"start a worker that reaches it with `celery -A controlpanel worker -Q {engine.queue}` "
-                          "(a worker started without -Q serves it after a restart when it can reach it).")
+        from stacks.queues import announce_engines
+
+        announce_engines()  # workers started without -Q take it up now if they reach it
+        self.stdout.write(f"Added engine {name} ({engine.address}); its work goes to Celery queue {engine.queue}, "
+                          "served by the workers started without -Q that reach it; elsewhere, start one with "
+                          f"`celery -A controlpanel worker -Q {engine.queue}`.")
 
     def do_remove(self, name, **opts):
         engine = Engine.objects.filter(name=name).first()

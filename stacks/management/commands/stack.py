@@ -301,23 +301,17 @@ class Command(BaseCommand):
                               f"{row['health'] or '-':<10} {row['ports']}")
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
-        from stacks.engine import EngineError
-        from stacks.engine.operations import follow_logs
+        """A Compose service's first container, or every task of a Swarm service;
+        with --follow, new lines as they come until it stops (or Ctrl-C)."""
+        from stacks.engine import EngineError, get_backend
+        from stacks.engine.connect import using
 
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
             raise CommandError(f"Stack {slug} has no service {service!r}.")
-        from stacks.engine.connect import using
-
-        if stack.engine.swarm:  # a Swarm service's logs, from every task (no follow)
-            from stacks.engine import get_backend
-
-            with using(stack.engine):
-                self.stdout.write(get_backend("swarm").logs(slug, service, tail=tail))
-            return
         try:
             with using(stack.engine):
-                for line in follow_logs(slug, service, tail=tail, follow=follow):
+                for line in get_backend(stack.engine.backend).follow_logs(slug, service, tail=tail, follow=follow):
                     self.stdout.write(line)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
