@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("stacks", "0011_i10_host_access_audit")]
+    dependencies = [("stacks", "0012_i9_adoption_rows")]
 
     operations = [
         migrations.AddField(
