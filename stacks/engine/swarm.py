@@ -60,8 +60,9 @@ def payload(text):
 def network_create_options(project, spec):
     """create_network arguments for a stack network, as `docker stack deploy`
     passes them: the Compose keys, the overlay driver unless one is given, the
-    stack's label. Attachable unless the file says otherwise (the panel's own
-    checks attach to a stack's network)."""
+    stack's label. Attachable unless the file says otherwise (as this backend
+    made them from the start, where `docker stack deploy` does not: a stand-alone
+    `docker run --network` can join a stack's network, to debug it)."""
     options = network_options({**spec, "driver": spec.get("driver") or "overlay"}, {NAMESPACE: project})
     options.setdefault("attachable", True)
     return options
@@ -293,7 +294,7 @@ class ServiceChange:
 class SwarmPlan:
     project: str
     networks: list = field(default_factory=list)  # overlay networks to create
-    network_options: dict = field(default_factory=dict, repr=False)  # {name: create_network arguments}
+    network_specs: dict = field(default_factory=dict, repr=False)  # {name: create_network arguments}
     missing_networks: list = field(default_factory=list)  # external ones that do not exist
     objects: dict = field(default_factory=dict)  # configs/secrets to create: {name: (kind, path, text)}
     services: list = field(default_factory=list)  # [ServiceChange], noops included
@@ -335,8 +336,11 @@ def plan(desired, observed):
         name = network_name(project, key, net_defs.get(key))
         if name not in observed.networks:
             spec = net_defs.get(key) or {}
-            (p.missing_networks if spec.get("external") else p.networks).append(name)
-            p.network_options[name] = network_create_options(project, spec)
+            if spec.get("external"):
+                p.missing_networks.append(name)
+            else:
+                p.networks.append(name)
+                p.network_specs[name] = network_create_options(project, spec)
     for name, spec in sorted(desired.services.items()):
         svc, objects = convert_service(project, doc, desired.files, desired.mask, name, spec)
         p.keep_objects.update(objects)
@@ -428,7 +432,7 @@ class SwarmBackend(Logs):
                               "row at a manager).", permanent=True)
         call = translated("swarm")
         for name in the_plan.networks:
-            options = the_plan.network_options.get(name) or network_create_options(project, {})
+            options = the_plan.network_specs.get(name) or network_create_options(project, {})
             call(engine.create_network)(name, **options)
             report(f"Created {options['driver']} network {name}")
         for obj, (kind, path, text) in sorted(the_plan.objects.items()):

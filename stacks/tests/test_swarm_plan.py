@@ -126,7 +126,7 @@ def test_a_binary_file_goes_into_its_config_as_its_bytes():
 
 def test_network_and_volume_options_are_passed_as_docker_stack_deploy_does():
     p = plan(Desired("top", Path("/tmp/top"), TOP, top_files(), {}, mask), SwarmObserved())
-    net = p.network_options["top_back"]
+    net = p.network_specs["top_back"]
     assert net["driver"] == "overlay" and net["internal"] is True and net["options"] == {"encrypted": ""}
     assert net["labels"] == {"team": "ops", NAMESPACE: "top"}
     assert net["ipam"]["Config"] == [{"Subnet": "10.99.5.0/24"}]
