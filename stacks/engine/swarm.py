@@ -6,7 +6,11 @@ SwarmBackend.apply carries a plan out and follows every task until it runs.
 
 Files of the bundle travel as Swarm configs named by content hash (a file holding
 a secret travels as a Swarm secret), so they reach whichever node runs a task; a
-changed file is a new config, the service is updated to it, the old one removed."""
+changed file is a new config, the service is updated to it, the old one removed.
+Top-level `configs:`/`secrets:` a service names do the same, at the targets
+Compose uses; top-level network and volume options are honoured as
+`docker stack deploy` passes them (the network create, each volume mount's
+driver config)."""
 import hashlib
 import json
 import time
@@ -14,11 +18,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from stacks.composefile import network_name, parse_port, service_networks, volume_name
+from stacks.composefile import network_name, parse_port, project_source, service_networks, volume_name
 
-from . import labels as L
 from .backend import Logs, status_row
 from .client import EngineError, api, translated
+from .project import network_options, volume_options
 from .service import duration_ns
 
 NAMESPACE = "com.docker.stack.namespace"  # what `docker stack ls/services/ps/rm` look for
@@ -28,6 +32,7 @@ FILE_PATH = "io.panel.file"
 CONVERGE_TIMEOUT = 180
 POLL = 0.5
 FAILED_STATES = {"failed", "rejected", "orphaned"}
+MAX_OBJECT_BYTES = 500 * 1024  # a Swarm config or secret
 
 
 # --- Compose → Swarm service spec (pure) ----------------------------------------------
@@ -36,10 +41,76 @@ def _digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def object_name(project, key, text):
+    """Configs and secrets are immutable: the name carries the content's hash
+    (kept whole when a long name is cut to Swarm's 64 characters)."""
+    return f"{f'{project}_{key}'[:51]}_{_digest(text)}"
+
+
 def file_object_name(project, path, text):
-    """Configs and secrets are immutable: the name carries the content's hash."""
-    key = path.replace("/", "_").replace(".", "_")
-    return f"{project}_{key}_{_digest(text)}"[:64]
+    return object_name(project, path.replace("/", "_").replace(".", "_"), text)
+
+
+def payload(text):
+    """What a config or secret holds: a binary bundle file's own bytes (render.BinaryFile,
+    compared as its base64 text), else the text's."""
+    return text.data if hasattr(text, "data") else text.encode()
+
+
+def network_create_options(project, spec):
+    """create_network arguments for a stack network, as `docker stack deploy`
+    passes them: the Compose keys, the overlay driver unless one is given, the
+    stack's label. Attachable unless the file says otherwise (as this backend
+    made them from the start, where `docker stack deploy` does not: a stand-alone
+    `docker run --network` can join a stack's network, to debug it)."""
+    options = network_options({**spec, "driver": spec.get("driver") or "overlay"}, {NAMESPACE: project})
+    options.setdefault("attachable", True)
+    return options
+
+
+def _volume_mount_options(project, spec):
+    """A named volume's VolumeOptions in a mount: Swarm creates the volume on the node
+    that runs the task, with these labels and driver. None for an external volume."""
+    if spec.get("external"):
+        return None
+    opts = volume_options(spec, {NAMESPACE: project})
+    out = {"Labels": opts["labels"]}
+    if "driver" in opts or "driver_opts" in opts:
+        out["DriverConfig"] = {"Name": opts.get("driver", "local"), "Options": opts.get("driver_opts") or {}}
+    return out
+
+
+def _mode(value):
+    if value is None:
+        return 0o444
+    return int(value, 8) if isinstance(value, str) else int(value)
+
+
+def top_level_refs(project, doc, files, spec):
+    """A service's `configs:` and `secrets:` entries as Swarm references, the way
+    `docker stack deploy` attaches them (a config at /<name>, a secret at
+    /run/secrets/<name>, unless a target is given; uid, gid and mode honoured),
+    and {object name: (kind, path, content)} for the files they name."""
+    refs, objects = {"Configs": [], "Secrets": []}, {}
+    for key, base, kind in (("configs", "/", "config"), ("secrets", "/run/secrets/", "secret")):
+        defs = doc.get(key) or {}
+        for entry in spec.get(key) or []:
+            entry = {"source": entry} if isinstance(entry, str) else entry
+            source = entry["source"]
+            file = str((defs.get(source) or {}).get("file", ""))
+            path = project_source(file if file.startswith((".", "/")) or not file else f"./{file}")
+            if path not in files:
+                raise EngineError(f"{kind} {source}: the stack has no file {path or '(none given)'} to make a "
+                                  f"Swarm {kind} of.", permanent=True)
+            obj = object_name(project, source, files[path])
+            objects[obj] = (kind, path, files[path])
+            target = entry.get("target") or source
+            refs["Secrets" if kind == "secret" else "Configs"].append(
+                {"File": {"Name": target if target.startswith("/") else base + target,
+                          "UID": str(entry.get("uid", "0")), "GID": str(entry.get("gid", "0")),
+                          "Mode": _mode(entry.get("mode"))},
+                 ("SecretName" if kind == "secret" else "ConfigName"): obj})
+    return refs, objects
 
 
 def _files_under(files, source):
@@ -157,9 +228,17 @@ def convert_service(project, doc, files, mask, name, spec):
         elif source.startswith("/"):
             mounts.append({"Type": "bind", "Source": source, "Target": target, "ReadOnly": read_only})
         else:
-            mounts.append({"Type": "volume", "Source": volume_name(project, source, vol_defs.get(source)),
-                           "Target": target, "ReadOnly": read_only,
-                           "VolumeOptions": {"Labels": {NAMESPACE: project}}})
+            vol_spec = vol_defs.get(source) or {}
+            mount = {"Type": "volume", "Source": volume_name(project, source, vol_spec), "Target": target,
+                     "ReadOnly": read_only}
+            options = _volume_mount_options(project, vol_spec)
+            if options:
+                mount["VolumeOptions"] = options
+            mounts.append(mount)
+    top_refs, top_objects = top_level_refs(project, doc, files, spec)
+    objects.update(top_objects)
+    for key, items in top_refs.items():
+        refs[key] += items
     if mounts:
         container["Mounts"] = mounts
     for key, items in refs.items():
@@ -215,10 +294,12 @@ class ServiceChange:
 class SwarmPlan:
     project: str
     networks: list = field(default_factory=list)  # overlay networks to create
+    network_specs: dict = field(default_factory=dict, repr=False)  # {name: create_network arguments}
     missing_networks: list = field(default_factory=list)  # external ones that do not exist
     objects: dict = field(default_factory=dict)  # configs/secrets to create: {name: (kind, path, text)}
     services: list = field(default_factory=list)  # [ServiceChange], noops included
     keep_objects: set = field(default_factory=set)  # every config/secret the desired specs use
+    rotations: dict = field(default_factory=dict)  # {new object: old one it replaces in a service}
 
     @property
     def changes(self):
@@ -230,7 +311,8 @@ class SwarmPlan:
 
     def summary(self):
         parts = ([f"create network {n}" for n in self.networks]
-                 + [f"create {kind} {name}" for name, (kind, _p, _t) in sorted(self.objects.items())]
+                 + [f"rotate {kind} {self.rotations[name]} → {name}" if name in self.rotations
+                    else f"create {kind} {name}" for name, (kind, _p, _t) in sorted(self.objects.items())]
                  + [str(s) for s in self.changes])
         return ", ".join(parts) if parts else "nothing to change"
 
@@ -241,6 +323,8 @@ class SwarmPlan:
         return {"project": self.project, "empty": self.is_empty, "lines": self.lines(), "files": [],
                 "networks": self.networks,
                 "objects": {n: k for n, (k, _p, _t) in self.objects.items()},
+                "rotations": [{"kind": self.objects[new][0], "old": old, "new": new}
+                              for new, old in sorted(self.rotations.items())],
                 "services": [{"service": s.service, "action": s.kind, "reason": s.reason} for s in self.changes]}
 
 
@@ -251,18 +335,28 @@ def plan(desired, observed):
     for key in sorted({k for spec in desired.services.values() for k in service_networks(spec)}):
         name = network_name(project, key, net_defs.get(key))
         if name not in observed.networks:
-            (p.missing_networks if (net_defs.get(key) or {}).get("external") else p.networks).append(name)
+            spec = net_defs.get(key) or {}
+            if spec.get("external"):
+                p.missing_networks.append(name)
+            else:
+                p.networks.append(name)
+                p.network_specs[name] = network_create_options(project, spec)
     for name, spec in sorted(desired.services.items()):
         svc, objects = convert_service(project, doc, desired.files, desired.mask, name, spec)
         p.keep_objects.update(objects)
         for obj, value in objects.items():
             if obj not in (observed.secrets if value[0] == "secret" else observed.configs):
+                size = len(payload(value[2]))
+                if size > MAX_OBJECT_BYTES:
+                    raise EngineError(f"{value[1]}: {size} bytes, over Swarm's limit of {MAX_OBJECT_BYTES} bytes "
+                                      f"for a {value[0]}.", permanent=True)
                 p.objects[obj] = value
         have = observed.services.get(svc["Name"])
         want_replicas = svc["Mode"].get("Replicated", {}).get("Replicas")
         if have is None:
             p.services.append(ServiceChange("create", name, "new", svc))
         elif have["hash"] != svc["Labels"][SPEC_HASH]:
+            p.rotations.update(_rotations(have.get("spec"), svc, p.objects))
             p.services.append(ServiceChange("update", name, _what_changed(have.get("spec"), svc), svc))
         elif want_replicas is not None and have["replicas"] != want_replicas:
             p.services.append(ServiceChange("scale", name, f"replicas {have['replicas']} → {want_replicas}", svc))
@@ -272,6 +366,19 @@ def plan(desired, observed):
     for full in sorted(set(observed.services) - wanted):
         p.services.append(ServiceChange("remove", full[len(project) + 1:], "no longer in the stack"))
     return p
+
+
+def _rotations(old, new, created):
+    """{new object: old object} for each file target of a service whose config or
+    secret is replaced by one created now (a changed file)."""
+    def refs(spec):
+        container = (spec or {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+        return {(key, r["File"]["Name"]): r.get("ConfigName") or r.get("SecretName")
+                for key in ("Configs", "Secrets") for r in container.get(key) or []}
+
+    before = refs(old)
+    return {name: before[target] for target, name in refs(new).items()
+            if name in created and before.get(target) not in (None, name)}
 
 
 def _what_changed(old, new):
@@ -325,13 +432,14 @@ class SwarmBackend(Logs):
                               "row at a manager).", permanent=True)
         call = translated("swarm")
         for name in the_plan.networks:
-            call(engine.create_network)(name, driver="overlay", attachable=True,
-                                        labels={NAMESPACE: project})
-            report(f"Created overlay network {name}")
+            options = the_plan.network_specs.get(name) or network_create_options(project, {})
+            call(engine.create_network)(name, **options)
+            report(f"Created {options['driver']} network {name}")
         for obj, (kind, path, text) in sorted(the_plan.objects.items()):
             create = engine.create_secret if kind == "secret" else engine.create_config
-            call(create)(obj, text.encode(), labels={NAMESPACE: project, FILE_PATH: path})
-            report(f"Created {kind} {obj} for {path}")
+            call(create)(obj, payload(text), labels={NAMESPACE: project, FILE_PATH: path})
+            replaces = f", replacing {the_plan.rotations[obj]}" if obj in the_plan.rotations else ""
+            report(f"Created {kind} {obj} for {path}{replaces}")
         label = f"{NAMESPACE}={project}"
         ids = {**{c["Spec"]["Name"]: c["ID"] for c in call(engine.configs)(filters={"label": label})},
                **{c["Spec"]["Name"]: c["ID"] for c in call(engine.secrets)(filters={"label": label})}}

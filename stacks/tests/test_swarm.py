@@ -216,3 +216,87 @@ def test_stack_logs_follow_a_swarm_service(db, swarm):
         subprocess.run(["docker", "stack", "rm", "swarmlogs"], capture_output=True)
         wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmlogs"),
                    60, what="docker stack rm")
+
+
+def test_top_level_configs_secrets_and_network_options_reach_swarm(db, swarm):
+    """What adoption keeps at the top level, as `docker stack deploy` converts it: a
+    config (at its target, with its uid/gid/mode) and a secret as Swarm objects, a
+    binary file as its own bytes, a network's labels and a volume's labels."""
+    import base64
+    import json
+
+    from stacks.models import Network, Stack, StackFile, Volume
+
+    logo = bytes(range(256))  # not UTF-8: kept base64 in the row, its bytes in the config
+    stack = Stack.objects.create(
+        slug="swarmtop", name="swarmtop", engine=Engine.objects.create(name="cluster", swarm=True),
+        compose_extra={"configs": {"app_conf": {"file": "./conf/app.conf"}, "logo": {"file": "./conf/logo.bin"}},
+                       "secrets": {"db_password": {"file": "./secrets/db_password.txt"}}})
+    Network.objects.create(stack=stack, key="back", extra={"labels": {"team": "ops"}})
+    Volume.objects.create(stack=stack, key="cache", extra={"labels": {"team": "ops"}})
+    StackFile.objects.create(stack=stack, path="conf/app.conf", content="answer = 42\n")
+    StackFile.objects.create(stack=stack, path="conf/logo.bin", content=base64.b64encode(logo).decode(), binary=True)
+    StackFile.objects.create(stack=stack, path="secrets/db_password.txt", content="hunter2\n")
+    Service.objects.create(
+        stack=stack, name="app", image="panel-local/busybox", command=["sleep", "600"], restart="no",
+        networks=["back"], volumes=["cache:/cache"],
+        extra={"configs": ["logo", {"source": "app_conf", "target": "/etc/app/app.conf", "uid": "10", "gid": "20",
+                                    "mode": 0o440}],
+               "secrets": ["db_password"]})
+
+    def container_of_app():
+        return sh("docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmtop_app").split()
+
+    def in_app(*args):
+        (cid,) = container_of_app()
+        return subprocess.run(["docker", "exec", cid, *args], capture_output=True, check=True, timeout=60).stdout
+
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        wait_until(lambda: len(container_of_app()) == 1, 60, what="the app's task container")
+        assert in_app("cat", "/etc/app/app.conf") == b"answer = 42\n"
+        assert in_app("busybox", "stat", "-c", "%u %g %a", "/etc/app/app.conf").split() == [b"10", b"20", b"440"]
+        assert in_app("cat", "/logo") == logo
+        assert in_app("cat", "/run/secrets/db_password") == b"hunter2\n"
+        configs = sh("docker", "config", "ls", "--filter", "label=com.docker.stack.namespace=swarmtop",
+                     "--format", "{{.Name}}").split()
+        assert any(c.startswith("swarmtop_app_conf_") for c in configs) and any(
+            c.startswith("swarmtop_logo_") for c in configs), configs
+        secrets = sh("docker", "secret", "ls", "--filter", "label=com.docker.stack.namespace=swarmtop",
+                     "--format", "{{.Name}}").split()
+        assert any(s.startswith("swarmtop_db_password_") for s in secrets), secrets
+        refs = json.loads(sh("docker", "service", "inspect", "swarmtop_app", "--format",
+                             "{{json .Spec.TaskTemplate.ContainerSpec}}"))
+        assert {r["File"]["Name"] for r in refs["Configs"]} == {"/logo", "/etc/app/app.conf"}
+        assert [r["File"]["Name"] for r in refs["Secrets"]] == ["/run/secrets/db_password"]
+        labels = json.loads(sh("docker", "network", "inspect", "swarmtop_back", "--format", "{{json .Labels}}"))
+        assert labels == {"team": "ops", "com.docker.stack.namespace": "swarmtop"}
+        assert sh("docker", "network", "inspect", "swarmtop_back", "--format", "{{.Driver}}").strip() == "overlay"
+        volume = json.loads(sh("docker", "volume", "inspect", "swarmtop_cache", "--format", "{{json .Labels}}"))
+        assert volume == {"team": "ops", "com.docker.stack.namespace": "swarmtop"}
+
+        # No change: the service keeps its version.
+        before = versions("swarmtop")
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        assert d.steps.filter(message="Plan: nothing to change").exists()
+        assert versions("swarmtop") == before
+
+        # A changed config file: rotated, the service updated, the old config gone.
+        old = next(c for c in configs if c.startswith("swarmtop_app_conf_"))
+        StackFile.objects.filter(stack=stack, path="conf/app.conf").update(content="answer = 43\n")
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        assert d.steps.filter(message__contains=f"rotate config {old} → swarmtop_app_conf_").exists()
+        assert versions("swarmtop") != before
+        configs = sh("docker", "config", "ls", "--filter", "label=com.docker.stack.namespace=swarmtop",
+                     "--format", "{{.Name}}").split()
+        assert old not in configs and any(c.startswith("swarmtop_app_conf_") for c in configs)
+        wait_until(lambda: len(container_of_app()) == 1 and in_app("cat", "/etc/app/app.conf") == b"answer = 43\n",
+                   60, what="the task with the rotated config")
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmtop"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmtop"),
+                   60, what="docker stack rm")
+        subprocess.run(["docker", "volume", "rm", "swarmtop_cache"], capture_output=True)

@@ -73,3 +73,95 @@ def test_a_changed_file_is_a_new_config_and_an_update_of_its_service_only():
     assert [p for _k, p, _t in changed.objects.values()] == ["prometheus/rules/a.yml"]
     observed.services["mon_prometheus"]["replicas"] = 0  # after a stop
     assert [c.kind for c in plan(desired(), observed).changes] == ["scale"]
+
+
+TOP = {
+    "services": {"app": {"image": "busybox", "networks": ["back"], "volumes": ["cache:/cache", "shared:/shared"],
+                         "configs": ["app_conf", {"source": "app_conf", "target": "/etc/app/app.conf",
+                                                  "uid": "10", "gid": "20", "mode": 0o440}, "logo"],
+                         "secrets": ["db_password", {"source": "db_password", "target": "db", "mode": "0400"}]}},
+    "networks": {"back": {"internal": True, "driver_opts": {"encrypted": ""}, "labels": {"team": "ops"},
+                          "ipam": {"config": [{"subnet": "10.99.5.0/24"}]}}},
+    "volumes": {"cache": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"},
+                          "labels": {"team": "ops"}},
+                "shared": {"external": True, "name": "team-shared"}},
+    "configs": {"app_conf": {"file": "./conf/app.conf"}, "logo": {"file": "./conf/logo.png"}},
+    "secrets": {"db_password": {"file": "./secrets/db_password.txt"}},
+}
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+def top_files(conf="answer = 42\n"):
+    import base64
+
+    from stacks.render import BinaryFile
+
+    return {"conf/app.conf": conf, "conf/logo.png": BinaryFile(base64.b64encode(PNG).decode()),
+            "secrets/db_password.txt": "hunter2\n"}
+
+
+def test_top_level_configs_and_secrets_attach_where_compose_puts_them():
+    spec, objects = convert_service("top", TOP, top_files(), mask, "app", TOP["services"]["app"])
+    container = spec["TaskTemplate"]["ContainerSpec"]
+    configs = {r["File"]["Name"]: (r["File"], r["ConfigName"]) for r in container["Configs"]}
+    assert set(configs) == {"/app_conf", "/etc/app/app.conf", "/logo"}
+    assert configs["/app_conf"][0] == {"Name": "/app_conf", "UID": "0", "GID": "0", "Mode": 0o444}
+    assert configs["/etc/app/app.conf"][0] == {"Name": "/etc/app/app.conf", "UID": "10", "GID": "20", "Mode": 0o440}
+    assert configs["/app_conf"][1] == configs["/etc/app/app.conf"][1]  # one config, two targets
+    assert configs["/app_conf"][1].startswith("top_app_conf_")
+    secrets = {r["File"]["Name"]: r for r in container["Secrets"]}
+    assert set(secrets) == {"/run/secrets/db_password", "/run/secrets/db"}
+    assert secrets["/run/secrets/db"]["File"]["Mode"] == 0o400
+    assert objects[secrets["/run/secrets/db"]["SecretName"]][:2] == ("secret", "secrets/db_password.txt")
+
+
+def test_a_binary_file_goes_into_its_config_as_its_bytes():
+    from stacks.engine.swarm import payload
+
+    _spec, objects = convert_service("top", TOP, top_files(), mask, "app", TOP["services"]["app"])
+    (logo,) = [text for _k, path, text in objects.values() if path == "conf/logo.png"]
+    assert payload(logo) == PNG
+    assert payload("answer = 42\n") == b"answer = 42\n"
+
+
+def test_network_and_volume_options_are_passed_as_docker_stack_deploy_does():
+    p = plan(Desired("top", Path("/tmp/top"), TOP, top_files(), {}, mask), SwarmObserved())
+    net = p.network_specs["top_back"]
+    assert net["driver"] == "overlay" and net["internal"] is True and net["options"] == {"encrypted": ""}
+    assert net["labels"] == {"team": "ops", NAMESPACE: "top"}
+    assert net["ipam"]["Config"] == [{"Subnet": "10.99.5.0/24"}]
+    assert net["attachable"] is True
+    mounts = {m["Target"]: m for m in p.services[0].spec["TaskTemplate"]["ContainerSpec"]["Mounts"]}
+    assert mounts["/cache"]["Source"] == "top_cache"
+    assert mounts["/cache"]["VolumeOptions"] == {
+        "Labels": {"team": "ops", NAMESPACE: "top"},
+        "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}}}
+    assert mounts["/shared"]["Source"] == "team-shared" and "VolumeOptions" not in mounts["/shared"]
+
+
+def test_the_plan_shows_a_rotation_and_a_noop_touches_nothing():
+    first = plan(Desired("top", Path("/tmp/top"), TOP, top_files(), {}, mask), SwarmObserved())
+    observed = SwarmObserved(
+        services={"top_app": {"hash": first.services[0].spec["Labels"][SPEC_HASH], "replicas": 1,
+                              "spec": first.services[0].spec}},
+        configs={n: "id" for n, (k, _p, _t) in first.objects.items() if k == "config"},
+        secrets={n: "id" for n, (k, _p, _t) in first.objects.items() if k == "secret"},
+        networks={"top_back"})
+    again = plan(Desired("top", Path("/tmp/top"), TOP, top_files(), {}, mask), observed)
+    assert again.is_empty and again.summary() == "nothing to change"
+    changed = plan(Desired("top", Path("/tmp/top"), TOP, top_files("answer = 43\n"), {}, mask), observed)
+    (new,) = changed.objects
+    (old,) = [n for n, (_k, path, _t) in first.objects.items() if path == "conf/app.conf"]
+    assert changed.rotations == {new: old}
+    assert f"rotate config {old} → {new}" in changed.lines()
+    assert [(c.kind, c.service) for c in changed.changes] == [("update", "app")]
+    assert changed.as_dict()["rotations"] == [{"kind": "config", "old": old, "new": new}]
+
+
+def test_a_file_too_large_for_a_swarm_config_is_refused_with_its_path():
+    import pytest
+
+    from stacks.engine.client import EngineError
+
+    with pytest.raises(EngineError, match="conf/app.conf: .* over Swarm's limit"):
+        plan(Desired("top", Path("/tmp/top"), TOP, top_files("x" * 600_000), {}, mask), SwarmObserved())
