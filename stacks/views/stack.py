@@ -11,6 +11,7 @@ from stacks.models import Busy, Stack
 from stacks.timeline import stack_timeline
 
 from . import render_page
+from .plan import confirmed_plan
 
 
 def stack_detail(request, slug):
@@ -47,8 +48,12 @@ def stack_action(request, slug, action):
         options["service"] = service
     if action == "down":
         options["volumes"] = request.POST.get("volumes") == "on"
+    confirmed = None
+    if action == "deploy" and request.POST.get("plan"):  # the plan shown to the operator binds the deploy
+        options["plan"] = request.POST["plan"][:64]
+        confirmed = confirmed_plan(stack, request.POST.get("token", ""), options["plan"])
     try:
-        deployment = stack.request_operation(action, user=request.user, options=options)
+        deployment = stack.request_operation(action, user=request.user, options=options, plan=confirmed)
     except Busy as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
