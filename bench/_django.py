@@ -41,7 +41,7 @@ def drop_pg_database(name):
     from django.db import connections
 
     connections.close_all()
-    psql(f'DROP DATABASE IF EXISTS "{name}"')
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a server or worker may still hold a connection
 
 
 @contextlib.contextmanager

@@ -35,7 +35,13 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--swarm", action="store_true", help="Add the Swarm rows (swarm init/leave here).")
+    parser.add_argument("--verbose", "-v", action="store_true", help="Say where each browser run's time went.")
+    parser.add_argument("--only", choices=["engine", "cli", "browser", "swarm"], action="append",
+                        help="Run only these sections (repeatable).")
     args = parser.parse_args()
+    args.sections = set(args.only or ["engine", "cli"] + ([] if args.no_browser else ["browser"])
+                        + (["swarm"] if args.swarm else []))
+    args.swarm = "swarm" in args.sections
     with locks(*([SWARM_LOCK] if args.swarm else []), HEAVY_LOCK), bench_django("bench-deploy") as (tmp, url):
         run(args, tmp, url)
 
@@ -64,7 +70,7 @@ def run(args, tmp, database_url):
 
     engine = {k: {"panel": [], PEER: []} for k in ("engine: cold", "engine: no-op", "engine: one changed")}
     try:
-        for run_number in range(args.runs):
+        for run_number in range(args.runs if "engine" in args.sections else 0):
             set_run("")
             remove_compose_project(api, PANEL)
             engine["engine: cold"]["panel"].append(panel_deploy(stack))
@@ -92,10 +98,12 @@ def run(args, tmp, database_url):
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-l", "warning",
                                    "-P", "solo", "-Q", f"{queue},{queue}.engine.local", "--without-gossip",
                                    "--without-mingle", "--without-heartbeat"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                  stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"),
+                                  start_new_session=True)
+        print(f"worker log: {tmp / 'worker.log'}", file=sys.stderr)
         try:
-            cli = cli_results(args.runs, env, api, compose)
-            browser = {} if args.no_browser else browser_results(args.runs, env, stack, compose)
+            cli = cli_results(args.runs, env, api, compose) if "cli" in args.sections else {}
+            browser = browser_results(args.runs, env, stack, compose, args.verbose) if "browser" in args.sections else {}
         finally:
             worker.terminate()
             worker.wait(30)
@@ -159,7 +167,7 @@ def cli_results(runs, env, api, compose):
     return results
 
 
-def browser_results(runs, env, stack, compose):
+def browser_results(runs, env, stack, compose, verbose=False):
     from django.contrib.auth.models import Group, User
     from playwright.sync_api import sync_playwright
 
@@ -171,6 +179,9 @@ def browser_results(runs, env, stack, compose):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # As the panel's image serves them (WhiteNoise, DEBUG off): without htmx the
+    # page would never ask for the plan.
+    timed([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env)
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
                                f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
@@ -199,12 +210,24 @@ def browser_results(runs, env, stack, compose):
                 page.goto(f"{base}/stacks/{stack.slug}/")
                 t = time.perf_counter()
                 page.click("#deploy")
-                page.wait_for_selector("#confirm-deploy")
+                try:
+                    page.wait_for_selector("#confirm-deploy")
+                except Exception:
+                    raise SystemExit("No confirm button; the plan part of the page says:\n"
+                                     + page.inner_text("#plan")) from None
                 shown = time.perf_counter() - t
                 t = time.perf_counter()
                 page.click("#confirm-deploy")
                 page.wait_for_selector("#deployment-status:has-text('succeeded')")
                 done = time.perf_counter() - t
+                if verbose:
+                    from stacks.models import Deployment
+
+                    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs; this is a plain read
+
+                    d = Deployment.objects.order_by("-id").first()
+                    print(f"browser run: {done:.3f}s; the operation waited {(d.started - d.created).total_seconds():.3f}s"
+                          f" for a worker and ran {(d.finished - d.started).total_seconds():.3f}s", file=sys.stderr)
                 peer = compose("up", "-d")
                 if _:
                     results[confirm]["panel"].append(done)

@@ -650,9 +650,10 @@ class Deployment(models.Model):
         broker.notify(self.pk)
         return step
 
-    def wait(self, timeout, on_step=None):
-        """Until it is done or `timeout` seconds pass, woken by its notices (no
-        timer); on_step(step) for each step recorded meanwhile. True when done."""
+    def wait(self, timeout, on_step=None, until_claimed=False):
+        """Until it is done (or, until_claimed, taken by a worker) or `timeout`
+        seconds pass, woken by its notices (no timer); on_step(step) for each step
+        recorded meanwhile. True when done."""
         import time
 
         from . import broker
@@ -667,7 +668,7 @@ class Deployment(models.Model):
                         seen = step.id
                         on_step(step)
                 left = deadline - time.monotonic()
-                if self.is_done or left <= 0:
+                if self.is_done or left <= 0 or (until_claimed and self.status != self.QUEUED):
                     return self.is_done
                 notices.wait(left)
 

@@ -11,6 +11,7 @@ from stacks.models import Busy, Stack
 from stacks.timeline import stack_timeline
 
 from . import render_page
+from .deployments import deployment_page
 from .plan import confirmed_plan
 
 
@@ -61,6 +62,8 @@ def stack_action(request, slug, action):
         # A quick operation (a no-op redeploy) is over before the page would load:
         # wait for it briefly, so that the next page already shows the outcome.
         deployment.wait(ACTION_PATIENCE)
+        if request.htmx:
+            return deployment_page(request, deployment)
         target = deployment_url(deployment)
     if request.htmx:
         return HttpResponseClientRedirect(target)

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from stacks.models import Deployment, Stack
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
+CLAIM_PATIENCE = 0.5  # seconds before asking whether any worker is there at all
 
 
 class Command(BaseCommand):
@@ -227,8 +228,6 @@ class Command(BaseCommand):
             thread.start()
             return thread
 
-        if not workers_alive():
-            runner = run_in_this_process("No Celery worker answers")
         shown = set()
 
         def show(step):
@@ -236,7 +235,11 @@ class Command(BaseCommand):
                 shown.add(step.id)
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
 
-        done = deployment.wait(QUEUE_PATIENCE, show)
+        # An idle worker takes it at once: only when none has, ask whether one is there.
+        done = deployment.wait(CLAIM_PATIENCE, show, until_claimed=True)
+        if not done and deployment.status == Deployment.QUEUED and not workers_alive():
+            runner = run_in_this_process("No Celery worker answers")
+        done = done or deployment.wait(QUEUE_PATIENCE, show)
         if not done and runner is None and deployment.status == Deployment.QUEUED:
             runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
         while not done:
