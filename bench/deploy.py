@@ -217,7 +217,9 @@ def browser_results(runs, env, stack, compose, verbose=False):
                                      + page.inner_text("#plan")) from None
                 shown = time.perf_counter() - t
                 t = time.perf_counter()
-                page.click("#confirm-deploy")
+                with page.expect_response(lambda r: r.request.method == "POST") as answer:
+                    page.click("#confirm-deploy")
+                answered = time.perf_counter() - t
                 page.wait_for_selector("#deployment-status:has-text('succeeded')")
                 done = time.perf_counter() - t
                 if verbose:
@@ -226,7 +228,8 @@ def browser_results(runs, env, stack, compose, verbose=False):
                     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs; this is a plain read
 
                     d = Deployment.objects.order_by("-id").first()
-                    print(f"browser run: {done:.3f}s; the operation waited {(d.started - d.created).total_seconds():.3f}s"
+                    print(f"browser run: {done:.3f}s (POST answered at {answered:.3f}s, "
+                          f"{answer.value.request.timing['responseStart']:.0f} ms to its first byte); the operation waited {(d.started - d.created).total_seconds():.3f}s"
                           f" for a worker and ran {(d.finished - d.started).total_seconds():.3f}s", file=sys.stderr)
                 peer = compose("up", "-d")
                 if _:
