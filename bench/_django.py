@@ -46,9 +46,10 @@ def drop_pg_database(name):
 
 @contextlib.contextmanager
 def locks(*paths):
-    """Hold the machine's locks, in the order given (the swarm lock before the heavy
-    one, as everyone takes them). One this process inherited from `flock PATH cmd`
-    is held already: taking it again from here would wait on ourselves."""
+    """Hold the machine's locks, in the order given: the heavy one first, then the
+    swarm one (as the tests take them; the other order deadlocks). One this process
+    holds already, or inherited from `flock PATH cmd`, is not taken again: that
+    would wait on ourselves."""
     inherited = set()
     for fd in os.listdir("/proc/self/fd"):
         try:

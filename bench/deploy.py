@@ -4,8 +4,8 @@ same rendered 4-service file and the same local images, in the same run.
 
     REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python bench/deploy.py [--runs 3] [--no-browser] [--swarm]
 
-It takes /tmp/panel-heavy.lock (and /tmp/panel-swarm.lock first with --swarm),
-or uses them when started under `flock`. Prints, each next to its peer with the ratio:
+It takes /tmp/panel-heavy.lock (or uses it when started under `flock` on it), and
+with --swarm /tmp/panel-swarm.lock too, after it, around the Swarm rows only. Prints, each next to its peer with the ratio:
 - the engine alone (in-process): cold, no-op, one service changed;
 - the command line, a Celery worker of the bench's own doing the work (it serves
   the bench's queues: its default one and its engine's, `bench-PID.engine.local`):
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import (HEAVY_LOCK, ROOT, SWARM_LOCK, bench_django, demo_stack, locks, panel_deploy,  # noqa: E402
+from _django import (HEAVY_LOCK, ROOT, bench_django, demo_stack, locks, panel_deploy,  # noqa: E402
                      print_table, remove_compose_project, timed, write_bundle)
 
 PEER = "docker-compose"
@@ -42,7 +42,7 @@ def main():
     args.sections = set(args.only or ["engine", "cli"] + ([] if args.no_browser else ["browser"])
                         + (["swarm"] if args.swarm else []))
     args.swarm = "swarm" in args.sections
-    with locks(*([SWARM_LOCK] if args.swarm else []), HEAVY_LOCK), bench_django("bench-deploy") as (tmp, url):
+    with locks(HEAVY_LOCK), bench_django("bench-deploy") as (tmp, url):
         run(args, tmp, url)
 
 

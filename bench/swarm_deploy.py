@@ -11,8 +11,8 @@ depends_on conditions its schema does not know; Swarm ignores depends_on), and
 
     .venv/bin/python bench/swarm_deploy.py [--runs 3]
 
-It takes /tmp/panel-swarm.lock, then /tmp/panel-heavy.lock (or uses them when
-started under `flock`)."""
+It takes /tmp/panel-heavy.lock, then /tmp/panel-swarm.lock (that order only; it
+uses the heavy one when started under `flock /tmp/panel-heavy.lock`)."""
 import argparse
 import subprocess
 import sys
@@ -57,7 +57,12 @@ def rm(name):
 
 def swarm_results(runs, tmp):
     """{case: {"panel": […], PEER: […]}}, cold and no-op; Django set up already.
-    Takes the swarm lock (before the heavy one) around `swarm init` … `leave`."""
+    Takes the heavy lock, then the swarm one, around all of it (`swarm init` … `leave`)."""
+    with locks(HEAVY_LOCK, SWARM_LOCK):
+        return _swarm_results(runs, tmp)
+
+
+def _swarm_results(runs, tmp):
     from django.conf import settings
 
     from stacks.models import Engine
@@ -76,25 +81,24 @@ def swarm_results(runs, tmp):
         return time.perf_counter() - t
 
     results = {f"swarm {k}": {"panel": [], PEER: []} for k in ("cold", "no-op")}
-    with locks(SWARM_LOCK, HEAVY_LOCK):
-        was = sh("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").strip()
-        if was != "active":
-            sh("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
-        try:
-            for _ in range(runs):
-                rm("benchswarm")
-                results["swarm cold"]["panel"].append(panel_deploy(stack))
-                results["swarm no-op"]["panel"].append(panel_deploy(stack))
-                rm("benchswarm")
-                rm("benchcli")
-                results["swarm cold"][PEER].append(stack_deploy())
-                results["swarm no-op"][PEER].append(stack_deploy())
-                rm("benchcli")
-        finally:
+    was = sh("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+    if was != "active":
+        sh("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
+    try:
+        for _ in range(runs):
+            rm("benchswarm")
+            results["swarm cold"]["panel"].append(panel_deploy(stack))
+            results["swarm no-op"]["panel"].append(panel_deploy(stack))
             rm("benchswarm")
             rm("benchcli")
-            if was != "active":
-                sh("docker", "swarm", "leave", "--force")
+            results["swarm cold"][PEER].append(stack_deploy())
+            results["swarm no-op"][PEER].append(stack_deploy())
+            rm("benchcli")
+    finally:
+        rm("benchswarm")
+        rm("benchcli")
+        if was != "active":
+            sh("docker", "swarm", "leave", "--force")
     return results
 
 
