@@ -96,61 +96,30 @@ class ValidatedAdmin(admin.ModelAdmin):
     form = ValidatedForm
 
 
-class _Inline:
-    extra = 0
-    show_change_link = True
+def inline(model, stacked=False, collapsed=False, **attrs):
+    """An inline of the stack's page: tabular, or stacked for rows with long
+    fields (collapsed when they would fill the page)."""
+    base = admin.StackedInline if stacked else admin.TabularInline
+    attrs = {"model": model, "extra": 0, "show_change_link": True,
+             **({"classes": ["collapse"]} if collapsed else {}), **attrs}
+    return type(f"{model.__name__}Inline", (base,), attrs)
 
 
-class ServiceInline(_Inline, admin.StackedInline):
-    model = m.Service
-    classes = ["collapse"]
-
-
-class NetworkInline(_Inline, admin.TabularInline):
-    model = m.Network
-
-
-class VolumeInline(_Inline, admin.TabularInline):
-    model = m.Volume
-
-
-class ScrapeJobInline(_Inline, admin.TabularInline):
-    model = m.ScrapeJob
-
-
-class AlertRuleInline(_Inline, admin.TabularInline):
-    model = m.AlertRule
-    fields = ["group", "name", "expr", "for_duration", "severity", "labels", "annotations", "enabled"]
-
-
-class ReceiverInline(_Inline, admin.StackedInline):
-    model = m.Receiver
-
-
-class RouteInline(_Inline, admin.TabularInline):
-    model = m.Route
-
-
-class InhibitRuleInline(_Inline, admin.TabularInline):
-    model = m.InhibitRule
-
-
-class DatasourceInline(_Inline, admin.TabularInline):
-    model = m.GrafanaDatasource
-
-
-class DashboardInline(_Inline, admin.StackedInline):
-    model = m.GrafanaDashboard
-    classes = ["collapse"]
-
-
-class LogRouteInline(_Inline, admin.TabularInline):
-    model = m.LogRoute
-
-
-class StackFileInline(_Inline, admin.StackedInline):
-    model = m.StackFile
-    classes = ["collapse"]
+STACK_INLINES = [
+    inline(m.Service, stacked=True, collapsed=True),
+    inline(m.Network),
+    inline(m.Volume),
+    inline(m.ScrapeJob),
+    inline(m.AlertRule, fields=["group", "name", "expr", "for_duration", "severity", "labels", "annotations",
+                                "enabled"]),
+    inline(m.Receiver, stacked=True),
+    inline(m.Route),
+    inline(m.InhibitRule),
+    inline(m.GrafanaDatasource),
+    inline(m.GrafanaDashboard, stacked=True, collapsed=True),
+    inline(m.LogRoute),
+    inline(m.StackFile, stacked=True, collapsed=True),
+]
 
 
 @admin.register(m.Stack)
@@ -161,8 +130,15 @@ class StackAdmin(ValidatedAdmin):
 
     list_display = ["slug", "name", "engine", "allow_host_access", "updated"]
     search_fields = ["slug", "name"]
-    inlines = [ServiceInline, NetworkInline, VolumeInline, ScrapeJobInline, AlertRuleInline, ReceiverInline,
-               RouteInline, InhibitRuleInline, DatasourceInline, DashboardInline, LogRouteInline, StackFileInline]
+    inlines = STACK_INLINES
+
+    def get_readonly_fields(self, request, obj=None):
+        # Host-level power (privileged, host namespaces, the Docker socket) is an
+        # admin's decision: operators are staff, but not superusers.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("allow_host_access")
+        return fields
 
     def save_model(self, request, obj, form, change):
         request._stack_errors_before = (
@@ -190,14 +166,6 @@ class _StackRefused(Exception):
     def __init__(self, problems):
         super().__init__(problems)
         self.problems = problems
-
-    def get_readonly_fields(self, request, obj=None):
-        # Host-level power (privileged, host namespaces, the Docker socket) is an
-        # admin's decision: operators are staff, but not superusers.
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields.append("allow_host_access")
-        return fields
 
 
 @admin.register(m.AuditRecord)

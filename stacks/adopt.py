@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .importer import ImportError_, import_project
 from .models import Stack
-from .project_dir import read_path
+from .project_dir import merged_compose, read_path
 
 
 def unmanaged_projects():
@@ -24,7 +24,7 @@ def unmanaged_projects():
     return out
 
 
-def adopt(project, slug=None):
+def adopt(project, slug=None, environ=None):
     """(stack or None, [problem text], [services kept as they run]); ValueError
     (or EngineError) in the user's terms when it cannot be adopted."""
     from .engine import compose_projects, record_adoption
@@ -40,15 +40,14 @@ def adopt(project, slug=None):
     if not found["working_dir"]:
         raise ImportError_(f"{project}: its containers do not say where its files are (no working_dir label).")
     files = found["config_files"] or []
-    if len(files) > 1:
-        raise ImportError_(f"{project} was started from several Compose files ({', '.join(files)}); "
-                           "the panel imports one: merge them (docker-compose config) and import that.")
     working_dir = Path(found["working_dir"])
     path = working_dir / files[0] if files else working_dir
-    if not path.exists():
-        raise ImportError_(f"{path}: not found on this machine (the panel reads the project's files from where "
+    for missing in [p for p in [working_dir / f for f in files] or [working_dir] if not p.exists()]:
+        raise ImportError_(f"{missing}: not found on this machine (the panel reads the project's files from where "
                            "it was started).")
-    stack, problems = import_project(read_path(path), slug)
+    # Started with several -f files: merged as Compose merges them, by Compose.
+    merged = merged_compose(working_dir, files) if len(files) > 1 else None
+    stack, problems = import_project(read_path(path, merged), slug, environ=environ)
     if stack is None:
         return None, problems, []
     recorded = record_adoption(project, stack.directory, render_bundle(stack).compose)

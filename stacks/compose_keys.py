@@ -225,3 +225,57 @@ def merge_extra(rendered, extra):
         else:
             out[key] = value
     return out
+
+
+# --- Top level: networks, volumes, configs, secrets, name, x-… ----------------------------
+
+ROW_TOP_LEVEL = {"version", "services", "networks", "volumes"}
+
+
+def _external(value, path):
+    """Compose's `external: true` or the older `external: {name: …}` → (bool, name)."""
+    if isinstance(value, dict):
+        if set(value) - {"name"}:
+            raise Refused(f"{path}.{sorted(set(value) - {'name'})[0]}", "an external resource has only a name.")
+        return True, str(value.get("name", ""))
+    return bool(value), ""
+
+
+def split_network(key, spec):
+    """(Network fields, extra) of a top-level network."""
+    spec = dict(spec or {})
+    external, ext_name = _external(spec.pop("external", False), f"networks.{key}.external")
+    name = str(spec.pop("name", "") or ext_name)
+    driver = "" if spec.get("driver") is None else str(spec.pop("driver"))
+    return {"key": key, "name": name, "external": external, "driver": driver}, spec
+
+
+def split_volume(key, spec):
+    """(Volume fields, extra) of a top-level volume; its name stays as written."""
+    spec = dict(spec or {})
+    external, ext_name = _external(spec.pop("external", False), f"volumes.{key}.external")
+    if ext_name:
+        spec["name"] = ext_name
+    return {"key": key, "external": external}, spec
+
+
+def split_top_level(doc):
+    """The top-level keys the rows do not hold, kept: configs and secrets the
+    engine can mount (a file, as Compose does on one engine) and x-… fields."""
+    extra = {}
+    for key, value in doc.items():
+        if key in ROW_TOP_LEVEL:
+            continue
+        if key in ("configs", "secrets"):
+            for item, spec in (value or {}).items():
+                other = sorted(set(spec or {}) - {"file"})
+                if other or not (spec or {}).get("file"):
+                    raise Refused(f"{key}.{item}.{other[0] if other else 'file'}",
+                                  f"the panel's engine mounts {key} from a file of the project, as Compose does "
+                                  "without Swarm; write it as `file: ./path`.")
+            extra[key] = value
+        elif key.startswith("x-"):
+            extra[key] = value
+        else:
+            raise Refused(key, f"top-level `{key}` is not kept by the panel.")
+    return extra

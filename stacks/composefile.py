@@ -2,6 +2,7 @@
 names of networks, volumes and containers, and the depends_on graph. Pure: used
 by the models, validation, rendering and the engine alike."""
 import graphlib
+import posixpath
 import re
 
 DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -51,6 +52,35 @@ def claimed_host_ports(spec, replicas):
     return [(ip or "0.0.0.0", proto, span[0])] * replicas
 
 
+# --- Volumes ---------------------------------------------------------------------
+
+def parse_volume(spec):
+    """Compose's short volume syntax → (source, target, mode); the source is ''
+    for an anonymous volume ("/data"), as Compose splits it ("src:target[:mode]")."""
+    source, sep, rest = spec.partition(":")
+    if not sep:
+        return "", spec, ""
+    target, _, mode = rest.partition(":")
+    return source, target, mode
+
+
+def is_bind_source(source):
+    """A path on the host (relative to the project, absolute or ~), not a volume's name."""
+    return source.startswith((".", "/", "~"))
+
+
+def project_source(source):
+    """The path inside the project's directory a bind source names, normalised
+    ("" for the directory itself); None for a volume's name, a host path, or a
+    path that leaves the directory."""
+    if not source.startswith("."):
+        return None
+    norm = posixpath.normpath(source)
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return "" if norm == "." else norm
+
+
 # --- Names ------------------------------------------------------------------------
 
 def network_name(project, key, spec=None):
@@ -59,8 +89,10 @@ def network_name(project, key, spec=None):
 
 
 def volume_name(project, key, spec=None):
-    """Engine name of volume `key`: external volumes keep their key."""
-    return key if (spec or {}).get("external") else f"{project}_{key}"
+    """Engine name of volume `key`: its `name:`, else its key when external, else
+    `{project}_{key}`."""
+    spec = spec or {}
+    return spec.get("name") or (key if spec.get("external") else f"{project}_{key}")
 
 
 def container_name(project, service, number):

@@ -5,6 +5,8 @@ validation names each one, and so does the stack's page."""
 import posixpath
 from dataclasses import dataclass
 
+from .composefile import parse_volume
+
 # Bind sources that expose the host: its root, kernel interfaces, devices, and
 # the Docker socket (directly, or through the directory that holds it).
 HOST_PATHS = ("/", "/proc", "/sys", "/dev", "/var/run", "/run", "/var/lib/docker", "/boot", "/etc")
@@ -23,8 +25,7 @@ class HostOption:
 def _bind_source(volume):
     if isinstance(volume, dict):
         return volume.get("source", "") if volume.get("type", "bind") == "bind" else ""
-    parts = str(volume).split(":")
-    return parts[0] if len(parts) > 1 else ""
+    return parse_volume(str(volume))[0]
 
 
 def _host_path(source):

@@ -5,8 +5,9 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .compose_keys import Refused, split_service
+from .compose_keys import Refused, split_network, split_service, split_top_level, split_volume
 from .config_import import adopt_configs
+from .interpolate import Unresolved, dotenv, interpolate
 from .models import Network, Service, Stack, StackFile, Volume
 from .validate import check_compose_schema_doc, parse_compose_text, validate_stack
 
@@ -44,58 +45,49 @@ def service_fields(name, spec):
                 ui_name=ui_name, ui_port=ui_port, probe_path=probe, ui_path="/" if ui_name else "")
 
 
-TOP_LEVEL = {"version", "services", "networks", "volumes"}
-NETWORK_KEYS = {"name", "external", "driver"}
-VOLUME_KEYS = {"external"}
-
-
-def _refuse_unkept(doc):
-    """Top-level, network and volume keys have no `extra`: refuse them by name
-    rather than drop them."""
-    for key in doc:
-        if key not in TOP_LEVEL:
-            raise ImportError_(f"{key}: top-level `{key}` is not kept by the panel yet; "
-                               "move it into the services or remove it.")
-    for kind, allowed in (("networks", NETWORK_KEYS), ("volumes", VOLUME_KEYS)):
-        for key, spec in (doc.get(kind) or {}).items():
-            for opt in set(spec or {}) - allowed:
-                raise ImportError_(f"{kind}.{key}.{opt}: the panel keeps only {', '.join(sorted(allowed))} "
-                                   f"of a {kind[:-1]}.")
-            ext = (spec or {}).get("external")
-            if isinstance(ext, dict) and set(ext) - {"name"}:
-                raise ImportError_(f"{kind}.{key}.external: only `name` is kept.")
-
-
-def parse_compose(text):
+def parse_compose(text, project, env=None):
     """Compose text → dict, bounded (yamlsafe) and checked against the Compose
-    specification's schema, every refusal naming its key path."""
+    specification's schema, every refusal naming its key path. A top-level
+    `name:` (newer Compose; Debian's 1.29 schema refuses it) must be `project`,
+    the stack's name, which the engine and `docker-compose -p` use: it is taken
+    out here rather than kept. ${VAR} is resolved from `env` (stacks.interpolate)."""
     doc = parse_compose_text(text)
+    try:
+        doc = interpolate(doc, env or {})
+    except Unresolved as exc:
+        raise ImportError_(str(exc)) from None
+    if isinstance(doc, dict) and "name" in doc:
+        named = doc.pop("name")
+        if named != project:
+            raise ImportError_(f"name: the project is named {named!r}: import it as {named!r} (a stack's name is "
+                               "its Compose project's name).")
     problems = check_compose_schema_doc(doc)
     if problems:
         raise ImportError_("; ".join(problems))
-    _refuse_unkept(doc)
     return doc
 
 
-def import_compose(text, slug, name=None, files=None):
+def import_compose(text, slug, name=None, files=None, env=None):
     """Create a stack from a Compose file's text and the files its services use
     ({relative path: text}, from stacks.project_dir). Raises ValueError in the
     user's terms."""
-    doc = parse_compose(text)
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
         raise ImportError_(f"{slug!r} is not a valid stack name: use lower-case letters, digits, '-' and '_'.")
+    doc = parse_compose(text, slug, env)
     if Stack.objects.filter(slug=slug).exists():
         raise ImportError_(f"A stack named {slug!r} exists already.")
+    try:
+        compose_extra = split_top_level(doc)
+        networks = [split_network(key, spec) for key, spec in (doc.get("networks") or {}).items()]
+        volumes = [split_volume(key, spec) for key, spec in (doc.get("volumes") or {}).items()]
+    except Refused as exc:
+        raise ImportError_(str(exc)) from None
     with transaction.atomic():
-        stack = Stack.objects.create(slug=slug, name=name or slug)
-        for key, spec in (doc.get("networks") or {}).items():
-            spec = spec or {}
-            ext = spec.get("external", False)
-            Network.objects.create(stack=stack, key=key, name=spec.get("name", "") or
-                                   (ext.get("name", "") if isinstance(ext, dict) else ""),
-                                   external=bool(ext), driver=spec.get("driver", "") or "")
-        for key, spec in (doc.get("volumes") or {}).items():
-            Volume.objects.create(stack=stack, key=key, external=bool((spec or {}).get("external", False)))
+        stack = Stack.objects.create(slug=slug, name=name or slug, compose_extra=compose_extra)
+        for fields, extra in networks:
+            Network.objects.create(stack=stack, extra=extra, **fields)
+        for fields, extra in volumes:
+            Volume.objects.create(stack=stack, extra=extra, **fields)
         for order, (svc_name, spec) in enumerate(doc["services"].items()):
             fields = service_fields(svc_name, spec)
             svc = Service(stack=stack, order=order, **fields)
@@ -108,7 +100,7 @@ def import_compose(text, slug, name=None, files=None):
             svc.save()
         kept = adopt_configs(stack, files or {})
         for path, content in kept.items():
-            f = StackFile(stack=stack, path=path, content=content)
+            f = StackFile.kept(stack, path, content)
             try:
                 f.full_clean(exclude=["stack"])
             except ValidationError as exc:
@@ -117,13 +109,13 @@ def import_compose(text, slug, name=None, files=None):
     return stack
 
 
-def import_and_validate(text, slug, name=None, files=None, allow_host_access=False):
+def import_and_validate(text, slug, name=None, files=None, allow_host_access=False, env=None):
     """What the import page and `stack import` both do: import, then validate the
     stack as a deploy would; a stack with errors is not kept. `allow_host_access`
     is an admin's choice (a superuser on the page, the host's own shell user on
     the command line): host-level options are refused without it.
     Returns (stack or None, [problem text])."""
-    stack = import_compose(text, slug, name, files)
+    stack = import_compose(text, slug, name, files, env)
     if allow_host_access:
         stack.allow_host_access = True
         stack.save(update_fields=["allow_host_access"])
@@ -134,7 +126,10 @@ def import_and_validate(text, slug, name=None, files=None, allow_host_access=Fal
     return stack, problems
 
 
-def import_project(project, slug, name=None, allow_host_access=False):
+def import_project(project, slug, name=None, allow_host_access=False, environ=None):
     """A project read by stacks.project_dir (a directory, a Compose file and its
-    neighbours, or an uploaded archive): import_and_validate with its files."""
-    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access)
+    neighbours, or an uploaded archive): import_and_validate with its files.
+    ${VAR} comes from its .env, and from `environ` over it: the importing
+    user's environment on the command line, never the web server's."""
+    env = {**dotenv(project.env_text), **(environ or {})}
+    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access, env)

@@ -121,6 +121,22 @@ class Stack(models.Model):
     alert_repeat_interval = models.CharField(max_length=20, default="4h", validators=[duration])
     scrape_interval = models.CharField(max_length=20, default="15s", validators=[duration])
     evaluation_interval = models.CharField(max_length=20, default="15s", validators=[duration])
+    compose_extra = models.JSONField(
+        default=dict, blank=True,
+        help_text="Top-level Compose keys kept as written and rendered back: configs and secrets (file-based: "
+                  "the engine bind-mounts them, as Compose does on one engine), x-… extension fields.")
+    # Grafana's dashboard provider and Fluentd's framing, for a stack that runs them.
+    grafana_dashboard_provider = models.JSONField(
+        default=dict, blank=True,
+        help_text="Settings of the Grafana dashboard provider over the panel's own (name, orgId, folder, folderUid, "
+                  "disableDeletion, updateIntervalSeconds, allowUiUpdates), as Grafana's provisioning file "
+                  'writes them: {"name": "default", "disableDeletion": false}.')
+    fluentd_drop_own_events = models.BooleanField(
+        default=True, help_text="fluent.conf starts with <match fluent.**> @type null: Fluentd's own log events "
+                                "are dropped rather than sent on.")
+    fluentd_stdout_unmatched = models.BooleanField(
+        default=True, help_text="fluent.conf ends with <match **> @type stdout: logs no route matches are printed "
+                                "in Fluentd's own log.")
     allow_host_access = models.BooleanField(
         default=False, help_text="Let services use host-level options (privileged, cap_add ALL, host network/pid/"
                                  "ipc, bind mounts of /, /proc, /sys or the Docker socket, devices). Only an "
@@ -139,6 +155,11 @@ class Stack(models.Model):
 
     def clean(self):
         _check_str_list(self.alert_group_by, "Group by")
+        from .render.grafana import check_provider_settings
+
+        problem = check_provider_settings(self.grafana_dashboard_provider)
+        if problem:
+            raise ValidationError({"grafana_dashboard_provider": problem})
 
     def get_absolute_url(self):
         from django.urls import reverse
@@ -209,6 +230,10 @@ class Network(models.Model):
                             help_text="Engine name; empty means <stack>_<key>.")
     external = models.BooleanField(default=False)
     driver = models.CharField(max_length=30, blank=True)
+    extra = models.JSONField(default=dict, blank=True,
+                             help_text="Other Compose keys of the network, kept as written and applied "
+                                       '(driver_opts, ipam, internal, attachable, enable_ipv6, labels): '
+                                       '{"internal": true}.')
 
     class Meta:
         unique_together = [("stack", "key")]
@@ -226,6 +251,9 @@ class Volume(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="volumes")
     key = models.CharField(max_length=63, validators=[compose_name])
     external = models.BooleanField(default=False)
+    extra = models.JSONField(default=dict, blank=True,
+                             help_text="Other Compose keys of the volume, kept as written and applied "
+                                       '(name, driver, driver_opts, labels): {"driver_opts": {"type": "tmpfs"}}.')
 
     class Meta:
         unique_together = [("stack", "key")]
@@ -347,6 +375,8 @@ class StackFile(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(max_length=255, help_text="Relative path inside the stack's directory.")
     content = models.TextField(blank=True)
+    binary = models.BooleanField(default=False, help_text="The content is the file's bytes, base64-encoded "
+                                                          "(an image, an archive in a build context).")
 
     class Meta:
         unique_together = [("stack", "path")]
@@ -361,6 +391,28 @@ class StackFile(models.Model):
         problem = relative_path_problem(self.path)
         if problem:
             raise ValidationError({"path": problem})
+        if self.binary:
+            import base64
+            import binascii
+
+            try:
+                base64.b64decode(self.content, validate=True)
+            except binascii.Error:
+                raise ValidationError({"content": "A binary file's content is base64."}) from None
+
+    @classmethod
+    def kept(cls, stack, path, data):
+        """A stack file for `data` as imported: text, or bytes (kept base64)."""
+        if isinstance(data, bytes):
+            import base64
+
+            return cls(stack=stack, path=path, content=base64.b64encode(data).decode(), binary=True)
+        return cls(stack=stack, path=path, content=data)
+
+    def bundle_text(self):
+        from .render import BinaryFile
+
+        return BinaryFile(self.content) if self.binary else self.content
 
     def save(self, *args, **kwargs):
         # Refused here too, not only in forms: a row made by a script or an
@@ -390,7 +442,11 @@ class ScrapeJob(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="scrape_jobs",
                               help_text="The stack whose Prometheus scrapes this job.")
     job_name = models.CharField(max_length=100, validators=[RegexValidator(r"^[A-Za-z0-9_.:-]+$", "Letters, digits, '_', '-', '.', ':'.")])
-    targets = models.JSONField(default=list, help_text='["host:port", ...]')
+    targets = models.JSONField(default=list, blank=True, help_text='["host:port", ...]')
+    dns_sd_configs = models.JSONField(
+        default=list, blank=True,
+        help_text='DNS service discovery as Prometheus takes it: [{"names": ["web"], "type": "A", "port": 3000}] '
+                  "(type A, AAAA or SRV; a port for A and AAAA; refresh_interval).")
     metrics_path = models.CharField(max_length=200, default="/metrics")
     scheme = models.CharField(max_length=5, default="http", choices=[("http", "http"), ("https", "https")])
     scrape_interval = models.CharField(max_length=20, blank=True, validators=[duration])
@@ -411,8 +467,42 @@ class ScrapeJob(models.Model):
         for t in self.targets:
             if not re.match(r"^[A-Za-z0-9_.-]+:\d{1,5}$", t):
                 raise ValidationError({"targets": f"{t!r} is not host:port."})
+        problem = dns_sd_problem(self.dns_sd_configs)
+        if problem:
+            raise ValidationError({"dns_sd_configs": problem})
+        if not self.targets and not self.dns_sd_configs:
+            raise ValidationError({"targets": "A job scrapes targets, DNS-discovered ones or both: give one."})
         if not self.metrics_path.startswith("/"):
             raise ValidationError({"metrics_path": "The path starts with '/'."})
+
+
+DNS_SD_KEYS = {"names", "type", "port", "refresh_interval"}
+
+
+def dns_sd_problem(configs):
+    """What is wrong with a job's dns_sd_configs as the rows keep them, or ''."""
+    if not isinstance(configs, list):
+        return "A list of DNS discovery entries."
+    for i, cfg in enumerate(configs):
+        where = f"entry {i + 1}"
+        if not isinstance(cfg, dict) or set(cfg) - DNS_SD_KEYS:
+            return f"{where}: a mapping of {', '.join(sorted(DNS_SD_KEYS))}."
+        names = cfg.get("names")
+        if not isinstance(names, list) or not names or not all(
+                isinstance(n, str) and re.match(r"^[A-Za-z0-9_.-]+$", n) for n in names):
+            return f"{where}: names is a list of DNS names."
+        kind = cfg.get("type", "SRV")
+        if kind not in ("A", "AAAA", "SRV"):
+            return f"{where}: type is A, AAAA or SRV."
+        port = cfg.get("port")
+        if kind != "SRV" and not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+            return f"{where}: a type {kind} lookup needs the port to scrape (1-65535)."
+        if kind == "SRV" and port is not None:
+            return f"{where}: an SRV record names its own port; leave port out."
+        if "refresh_interval" in cfg and not (isinstance(cfg["refresh_interval"], str) and re.match(
+                r"^((\d+)(ms|s|m|h|d|w|y))+$", cfg["refresh_interval"])):
+            return f"{where}: refresh_interval is a duration such as 30s."
+    return ""
 
 
 class AlertRule(models.Model):
@@ -523,10 +613,14 @@ class InhibitRule(models.Model):
 class GrafanaDatasource(models.Model):
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="datasources")
     name = models.CharField(max_length=100)
-    uid = models.SlugField(max_length=40)
+    uid = models.SlugField(max_length=40, blank=True,
+                           help_text="Empty: Grafana makes one up (dashboards then refer to it by name).")
     type = models.CharField(max_length=40, default="prometheus")
     url = models.CharField(max_length=200)
     is_default = models.BooleanField(default=False)
+    editable = models.BooleanField(default=False, help_text="Let users change it in Grafana's UI.")
+    json_data = models.JSONField(default=dict, blank=True,
+                                 help_text='Grafana\'s jsonData for this type: {"timeInterval": "15s"}.')
 
     class Meta:
         unique_together = [("stack", "name")]
@@ -534,6 +628,10 @@ class GrafanaDatasource(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if not isinstance(self.json_data, dict):
+            raise ValidationError({"json_data": "jsonData is a mapping."})
 
 
 class GrafanaDashboard(models.Model):
@@ -564,6 +662,12 @@ class LogRoute(models.Model):
     tag_pattern = models.CharField(max_length=200, help_text="Fluentd pattern: app.**, db.*")
     index = models.CharField(max_length=100, validators=[RegexValidator(
         r"^[a-z0-9][a-z0-9_.-]*$", "Elasticsearch index names are lower case, without spaces.")])
+    flush_interval = models.CharField(max_length=20, default="5s", blank=True, validators=[RegexValidator(
+        r"^\d+(\.\d+)?[smhd]?$", "A Fluentd time such as 5s, 1m or 0.5.")],
+                                      help_text="The <buffer>'s flush_interval; empty: no <buffer> section.")
+    options = models.JSONField(default=dict, blank=True,
+                               help_text='More parameters of the Elasticsearch <match>, as Fluentd reads them: '
+                                         '{"type_name": "_doc", "logstash_format": "true"}.')
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -575,6 +679,14 @@ class LogRoute(models.Model):
     def clean(self):
         if not re.match(r"^[A-Za-z0-9_.*{},-]+$", self.tag_pattern):
             raise ValidationError({"tag_pattern": "Use tag parts, '.', '*' and '**' (like app.** or db.*)."})
+        _check_str_dict(self.options, "Options")
+        for key, value in self.options.items():
+            if not re.match(r"^[a-z][a-z0-9_]*$", key) or key in ("host", "port", "index_name"):
+                raise ValidationError({"options": f"{key!r}: a Fluentd parameter name other than host, port and "
+                                                  "index_name (which the route sets)."})
+            if not re.match(r"^[^\s#\"'\[{][^\n#]*$", value) or value != value.strip():
+                raise ValidationError({"options": f"{key}: {value!r} is not a plain one-line value (no '#', "
+                                                  "quotes or brackets)."})
 
     def matches(self, tag):
         return fluentd_pattern_matches(self.tag_pattern, tag)

@@ -1,14 +1,18 @@
 """A Compose project as a team has it: a directory (or an uploaded .zip/.tar.gz
 of one) with its Compose file and the files its services bind-mount, build from
-or read as env files. Read with limits; what comes along is text kept byte for
-byte (stacks.importer turns it into rows and stack files)."""
+or read as env files. Read with limits; what comes along is kept byte for byte,
+text or binary (stacks.importer turns it into rows and stack files)."""
 import io
+import os
 import posixpath
+import subprocess
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .composefile import is_bind_source, parse_volume
+from .render.yamlio import dump_yaml
 from .yamlsafe import load_yaml
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -25,7 +29,8 @@ class ProjectRefused(ValueError):
 class Project:
     compose_name: str
     compose_text: str
-    files: dict = field(default_factory=dict)  # {relative path: text} of what the services use
+    files: dict = field(default_factory=dict)  # {relative path: text, or bytes for a binary file} the services use
+    env_text: str = ""  # the project's .env, which Compose interpolates ${VAR} from
 
 
 def _relative(path, what):
@@ -48,8 +53,8 @@ def used_paths(doc):
         where = f"services.{name}"
         for i, vol in enumerate(spec.get("volumes") or []):
             if isinstance(vol, str):
-                source = vol.split(":")[0] if ":" in vol else ""
-                if not source.startswith((".", "/", "~")):
+                source = parse_volume(vol)[0]
+                if not is_bind_source(source):
                     continue  # a named volume (or an anonymous one)
             else:
                 if vol.get("type") != "bind":
@@ -71,6 +76,12 @@ def used_paths(doc):
             rel = _relative(env, f"{where}.env_file")
             if rel is not None:
                 out.append((rel, f"{where}.env_file"))
+    for key in ("configs", "secrets"):
+        for name, spec in (doc.get(key) or {}).items():
+            source = (spec or {}).get("file") if isinstance(spec, dict) else None
+            rel = _relative(source, f"{key}.{name}.file") if isinstance(source, str) else None
+            if rel is not None:
+                out.append((rel, f"{key}.{name}"))
     return out
 
 
@@ -103,7 +114,13 @@ def _select(members, doc, links=()):
     for path, (size, read) in sorted(chosen.items()):
         if size > MAX_FILE_BYTES:
             raise ProjectRefused(f"{path}: {size} bytes, over the limit of {MAX_FILE_BYTES} per file.")
-        out[path] = _text(path, read())
+        data = read()
+        if len(data) > MAX_FILE_BYTES:
+            raise ProjectRefused(f"{path}: {len(data)} bytes, over the limit of {MAX_FILE_BYTES} per file.")
+        try:
+            out[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            out[path] = data  # a binary file (an image, a jar in a build context): kept as its bytes
     return out
 
 
@@ -122,22 +139,53 @@ def _pick_compose(names, hint=None):
     raise ProjectRefused(f"Several Compose files ({', '.join(found)}): name the one to import.")
 
 
-def _build(members, compose_name, links=()):
-    if compose_name not in members:
-        raise ProjectRefused(f"{compose_name}: not found in the project.")
-    size, read = members[compose_name]
-    if size > MAX_FILE_BYTES:
-        raise ProjectRefused(f"{compose_name}: {size} bytes, over the limit of {MAX_FILE_BYTES}.")
-    text = _text(compose_name, read())
+def _build(members, compose_name, links=(), text=None):
+    if text is None:
+        if compose_name not in members:
+            raise ProjectRefused(f"{compose_name}: not found in the project.")
+        size, read = members[compose_name]
+        if size > MAX_FILE_BYTES:
+            raise ProjectRefused(f"{compose_name}: {size} bytes, over the limit of {MAX_FILE_BYTES}.")
+        text = _text(compose_name, read())
     doc = load_yaml(text, compose_name)
     if not isinstance(doc, dict):
         raise ProjectRefused(f"{compose_name}: not a Compose file.")
     files = _select({p: m for p, m in members.items() if p != compose_name}, doc, links)
-    return Project(compose_name, text, files)
+    env_text = _text(".env", members[".env"][1]()) if ".env" in members and ".env" not in links else ""
+    return Project(compose_name, text, files, env_text)
 
 
-def read_path(path):
-    """A Compose file (its directory is the project's) or a project directory."""
+def merged_compose(root, names):
+    """Several Compose files (`-f a -f b`) as one, merged by docker-compose itself
+    (`config --no-interpolate`: ${VAR} stays for the import to resolve); paths
+    inside the project are written relative to it again."""
+    args = ["docker-compose"] + [arg for name in names for arg in ("-f", name)] + ["config", "--no-interpolate"]
+    try:
+        out = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=60,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ProjectRefused(f"docker-compose could not merge {', '.join(names)}: {exc}") from None
+    if out.returncode != 0:
+        raise ProjectRefused(f"docker-compose could not merge {', '.join(names)}: {out.stderr.strip()}")
+    root = str(Path(root).resolve())
+
+    def relative(value):
+        if isinstance(value, str):
+            if value == root:
+                return "."
+            return "./" + value[len(root) + 1:] if value.startswith(root + "/") else value
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        if isinstance(value, dict):
+            return {k: relative(v) for k, v in value.items()}
+        return value
+
+    return dump_yaml(relative(load_yaml(out.stdout, "docker-compose config")))
+
+
+def read_path(path, compose_text=None):
+    """A Compose file (its directory is the project's) or a project directory;
+    `compose_text` stands for the Compose file when given (merged_compose)."""
     path = Path(path)
     if path.is_file():
         root, hint = path.parent, path.name
@@ -152,7 +200,7 @@ def read_path(path):
             links.append(rel)
         elif item.is_file():
             members[rel] = (item.stat().st_size, item.read_bytes)
-    return _build(members, _pick_compose(set(members), hint), links)
+    return _build(members, _pick_compose(set(members), hint), links, compose_text)
 
 
 def read_archive(data, filename=""):

@@ -96,7 +96,7 @@ def write_file(directory, path, text):
             next_fd = _open_dir_nofollow(dir_fd, name)
             os.close(dir_fd)
             dir_fd = next_fd
-        data = text.encode()
+        data = text.data if hasattr(text, "data") else text.encode()  # render.BinaryFile: its bytes
         try:
             fd = os.open(parts[-1], os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, SHARED_FILE, dir_fd=dir_fd)
         except OSError as exc:

@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from . import footprint, host_access
-from .composefile import find_cycle, host_port_range, parse_port, service_network_names, service_networks
+from .composefile import (find_cycle, host_port_range, is_bind_source, parse_port, parse_volume, project_source,
+                          service_network_names, service_networks)
 from .safe_paths import relative_path_problem
 from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
@@ -218,13 +219,12 @@ def check_cross_objects(stack, bundle):
             if net not in declared_nets:
                 problems.append(Problem(where, f"uses network {net!r}, which the stack does not declare."))
         for vol in spec.get("volumes") or []:
-            source = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
-            if source.startswith("./"):
-                rel = source[2:].rstrip("/")
-                if rel not in bundle.files and not any(p.startswith(rel + "/") for p in bundle.files):
+            source = parse_volume(vol)[0] if isinstance(vol, str) else vol.get("source", "")
+            if project_source(source) is not None:
+                if not _produced(project_source(source), bundle):
                     problems.append(Problem(where, f"mounts {source}, which the stack does not produce "
                                                    "(no generated or added file there)."))
-            elif source and not source.startswith("/") and not source.startswith("~") and source not in declared_vols:
+            elif source and not is_bind_source(source) and source not in declared_vols:
                 problems.append(Problem(where, f"mounts volume {source!r}, which the stack does not declare."))
         replicas = (spec.get("deploy") or {}).get("replicas", 1)
         for port in spec.get("ports") or []:
@@ -253,6 +253,19 @@ def check_cross_objects(stack, bundle):
                 problems.append(Problem(where, 'fluentd logging without fluentd-async: "true" stops the container '
                                                "from starting while Fluentd is down.", "warning"))
 
+    for kind in ("configs", "secrets"):
+        for key, spec in (doc.get(kind) or {}).items():
+            path = project_source(str((spec or {}).get("file", "")))
+            if path is not None and not _produced(path, bundle):
+                problems.append(Problem(f"{kind} {key}", f"file {spec['file']}: the stack has no such file."))
+        for name, spec in services.items():
+            for entry in spec.get(kind) or []:
+                source = entry if isinstance(entry, str) else entry.get("source")
+                if source not in (doc.get(kind) or {}):
+                    problems.append(Problem(f"service {name}", f"uses {kind[:-1]} {source!r}, which the stack "
+                                                               f"does not declare."))
+    problems += _check_wrapped_dashboards(bundle)
+
     cycle = find_cycle(services)
     if cycle:
         problems.append(Problem(f"service {cycle[0]}", "depends_on makes a cycle: " + " → ".join(cycle) + "."))
@@ -267,6 +280,30 @@ def check_cross_objects(stack, bundle):
     problems += _check_alerting(stack, bundle)
     problems += _check_rows_not_rendered(stack)
     return _dedupe(problems)
+
+
+def _produced(path, bundle):
+    """Whether the bundle has a file at `path` or under it ("" is the directory)."""
+    return path == "" or path in bundle.files or any(p.startswith(path + "/") for p in bundle.files)
+
+
+def _check_wrapped_dashboards(bundle):
+    """The tutorial's dashboard is the HTTP API's {"dashboard": …}: Grafana's file
+    provisioning reads the model itself and refuses it ("title cannot be empty")."""
+    problems = []
+    for path, text in bundle.files.items():
+        if not (path.startswith("grafana/") and path.endswith(".json")) or hasattr(text, "data"):
+            continue
+        try:
+            model = json.loads(text)
+        except ValueError:
+            problems.append(Problem(f"file {path}", "not JSON: Grafana cannot load this dashboard.", "warning"))
+            continue
+        if isinstance(model, dict) and isinstance(model.get("dashboard"), dict) and "title" not in model:
+            problems.append(Problem(f"file {path}", 'the dashboard is wrapped in {"dashboard": …}, the HTTP API\'s '
+                                                    "form: Grafana's file provisioning reads the model itself and "
+                                                    "refuses this one (its title is empty). Unwrap it.", "warning"))
+    return problems
 
 
 def _dedupe(problems):
@@ -325,6 +362,13 @@ def _check_scrape_targets(stack, bundle):
             else:
                 msg = f"target {target}: no service named {host!r} on {name}'s networks."
             problems.append(Problem(f"scrape job {job.job_name}", msg))
+        for cfg in job.dns_sd_configs:
+            # A bare name is a service Compose's DNS would answer; a dotted one may be anyone's.
+            for host in cfg["names"] if cfg.get("type", "SRV") != "SRV" else []:
+                if "." not in host and host not in reachable:
+                    problems.append(Problem(f"scrape job {job.job_name}", f"DNS name {host}: no service of that "
+                                                                          f"name on {name}'s networks; it finds "
+                                                                          "no target.", "warning"))
     return problems
 
 
@@ -352,7 +396,7 @@ KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
 def _check_rows_not_rendered(stack):
     """Rows that no file carries: their file is the team's own (kept verbatim) or
     no service mounts it. Said, rather than silently ignored."""
-    from .render import _mounted_sources, takes_over
+    from .render import DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA, _mounted_sources, takes_over
 
     services = list(stack.services.all())
     roles = {s.role for s in services}
@@ -360,12 +404,16 @@ def _check_rows_not_rendered(stack):
     kept = set(stack.files.values_list("path", flat=True))
     checks = [("prometheus", RULES_FILE, stack.alert_rules.filter(enabled=True).exists(), "Alert rules"),
               ("prometheus", PROMETHEUS_FILE, stack.scrape_jobs.exists(), "Scrape jobs"),
-              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes")]
+              ("alertmanager", ALERTMANAGER_FILE, stack.receivers.exists(), "Receivers and routes"),
+              ("grafana", DATASOURCES_FILE, stack.datasources.exists(), "Grafana datasources"),
+              ("grafana", DASHBOARDS_DIR + "/", stack.dashboards.exists(), "Grafana dashboards"),
+              ("fluentd", FLUENTD_FILE, stack.log_routes.exists(), "Log routes")]
     problems = []
     for role, path, has_rows, what in checks:
         if has_rows and role in roles and not takes_over(path, mounted, kept):
-            why = ("the stack keeps its own file there" if path in kept or any(k.startswith("prometheus/rules/")
-                                                                                for k in kept if path == RULES_FILE)
+            area = OWNED_AREA.get(path, path)
+            why = ("the stack keeps its own file there" if any(k == area or (area.endswith("/") and k.startswith(area))
+                                                              for k in kept)
                    else f"no {role} service mounts ./{path}")
             problems.append(Problem(path, f"{what} are not rendered: {why}.", "warning"))
     return problems

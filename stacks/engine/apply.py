@@ -14,6 +14,7 @@ from . import labels as L
 from . import parallel
 from .client import EngineError, explain
 from .plan import STATE_FILE, existing_from_labels
+from .project import network_options, volume_options
 from .reload import ReloadError, reload_any
 from .service import applied_record, config_hash, container_config, hash_inputs
 
@@ -98,16 +99,16 @@ class Applier:
             spec = (self.desired.compose.get("networks") or {}).get(step.key) or {}
             labels = {} if spec.get("external") else {L.PROJECT: self.project, L.NETWORK: step.key,
                                                       L.VERSION: L.COMPOSE_VERSION}
-            self.api.create_network(step.target, driver=spec.get("driver") or "bridge", labels=labels,
-                                    check_duplicate=True)
+            self.api.create_network(step.target, check_duplicate=True, **network_options(spec, labels))
             self.report(f"Created {'shared ' if spec.get('external') else ''}network {step.target}")
 
     @docker_seam.translated("volumes")
     def create_volumes(self):
         for step in self.plan.volumes:
             if step.kind == "create":
-                self.api.create_volume(step.target, labels={L.PROJECT: self.project, L.VOLUME: step.key,
-                                                            L.VERSION: L.COMPOSE_VERSION})
+                spec = (self.desired.compose.get("volumes") or {}).get(step.key) or {}
+                self.api.create_volume(step.target, **volume_options(spec, {
+                    L.PROJECT: self.project, L.VOLUME: step.key, L.VERSION: L.COMPOSE_VERSION}))
                 self.report(f"Created volume {step.target}")
 
     def remove_networks(self):

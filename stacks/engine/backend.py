@@ -3,6 +3,7 @@ project, plans from a Desired and that observation (pure), applies a plan, and
 runs the operations on what already runs. ComposeBackend does it the way
 docker-compose does, container by container; another (Swarm services) can sit
 beside it with the same verbs."""
+import base64
 import json
 from typing import Protocol
 
@@ -89,7 +90,10 @@ def read_files(desired):
     for path in desired.files:
         try:
             target = safe_paths.contained(desired.directory, path)
-            out[path] = target.read_text()
+            if hasattr(desired.files[path], "data"):  # render.BinaryFile: compared as its base64 text
+                out[path] = base64.b64encode(target.read_bytes()).decode()
+            else:
+                out[path] = target.read_text()
         except (safe_paths.UnsafePath, FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
             out[path] = None
     return out

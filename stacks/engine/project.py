@@ -63,3 +63,37 @@ def volume_steps(desired, observed):
         else:
             steps.append(Step("create", name, key))
     return steps
+
+
+def _labels(value):
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {k: v for k, _, v in (str(item).partition("=") for item in value or [])}
+
+
+def network_options(spec, labels):
+    """docker-py create_network arguments for a network's Compose keys, the
+    project's `labels` with the network's own."""
+    options = {"driver": spec.get("driver") or "bridge", "labels": {**_labels(spec.get("labels")), **labels}}
+    if spec.get("driver_opts"):
+        options["options"] = {str(k): str(v) for k, v in spec["driver_opts"].items()}
+    for key in ("internal", "attachable", "enable_ipv6"):
+        if key in spec:
+            options[key] = bool(spec[key])
+    ipam = spec.get("ipam")
+    if ipam:
+        pools = [{"Subnet": c.get("subnet"), "IPRange": c.get("ip_range"), "Gateway": c.get("gateway"),
+                  "AuxiliaryAddresses": c.get("aux_addresses")} for c in ipam.get("config") or []]
+        options["ipam"] = {"Driver": ipam.get("driver", "default"), "Options": ipam.get("options"),
+                           "Config": [{k: v for k, v in p.items() if v} for p in pools]}
+    return options
+
+
+def volume_options(spec, labels):
+    """docker-py create_volume arguments for a volume's Compose keys."""
+    options = {"labels": {**_labels(spec.get("labels")), **labels}}
+    if spec.get("driver"):
+        options["driver"] = spec["driver"]
+    if spec.get("driver_opts"):
+        options["driver_opts"] = {str(k): str(v) for k, v in spec["driver_opts"].items()}
+    return options

@@ -183,6 +183,25 @@ def binds(project, directory, doc, spec):
         elif not source.startswith("/"):
             source = volume_name(project, source, vol_defs.get(source))
         out.append(f"{source}:{target}:{mode}")
+    return out + file_mounts(directory, doc, spec)
+
+
+def file_mounts(directory, doc, spec):
+    """A service's configs and secrets as read-only bind mounts of their files,
+    as Compose mounts them on one engine: a config at /<name>, a secret at
+    /run/secrets/<name>, unless a target is given."""
+    out = []
+    for key, base in (("configs", "/"), ("secrets", "/run/secrets/")):
+        defs = doc.get(key) or {}
+        for entry in spec.get(key) or []:
+            entry = {"source": entry} if isinstance(entry, str) else entry
+            source = entry["source"]
+            target = entry.get("target") or source
+            if not target.startswith("/"):
+                target = base + target
+            path = (defs.get(source) or {}).get("file")
+            if path:  # import refuses other kinds; validation names an unknown source
+                out.append(f"{(directory / path).resolve()}:{target}:ro")
     return out
 
 
@@ -228,7 +247,8 @@ HOST_KEYS = {"privileged": "privileged", "cap_add": "cap_add", "cap_drop": "cap_
 # Keys the translation below handles itself, or that only Compose (not a container) reads.
 HANDLED = {"image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes",
            "networks", "depends_on", "healthcheck", "logging", "deploy", "scale", "restart", "labels",
-           "extra_hosts", "user", "ulimits", "sysctls", "tmpfs", "dns", "stop_grace_period", "cpus"}
+           "extra_hosts", "user", "ulimits", "sysctls", "tmpfs", "dns", "stop_grace_period", "cpus", "configs",
+           "secrets"}
 
 
 def _as_list(value):

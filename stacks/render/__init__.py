@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from stacks.composefile import parse_volume, project_source
+
 from . import alertmanager, compose, grafana, logs, prometheus, targets
 from .yamlio import dump_json, dump_yaml
 
@@ -67,6 +69,17 @@ class Secrets:
         return value
 
 
+class BinaryFile(str):
+    """A bundle file kept as bytes: shown, hashed and compared as its base64 text,
+    written as the bytes it stands for."""
+
+    @property
+    def data(self):
+        import base64
+
+        return base64.b64decode(self)
+
+
 @dataclass
 class Bundle:
     stack_slug: str
@@ -113,11 +126,9 @@ def _mounted_sources(services):
     sources = set()
     for svc in services:
         for vol in svc.volumes:
-            source = vol.split(":", 1)[0]
-            if source.startswith("./"):
-                sources.add(source[2:].rstrip("/"))
-            elif source == ".":
-                sources.add("")
+            source = project_source(parse_volume(vol)[0])
+            if source is not None:
+                sources.add(source)
     return sources
 
 
@@ -130,6 +141,11 @@ def takes_over(path, mounted, kept):
     return not any(k == area or (area.endswith("/") and k.startswith(area)) for k in kept)
 
 
+def elasticsearch_host(services):
+    """Where Fluentd and Logstash send logs: the stack's Elasticsearch service."""
+    return next((svc.name for svc in services if svc.role == "elasticsearch"), "elasticsearch")
+
+
 def render_bundle(stack):
     from stacks.alerting.auth import metrics_token, webhook_token
     from stacks.models import Secret
@@ -140,7 +156,7 @@ def render_bundle(stack):
     roles = {svc.role for svc in services}
     secrets = Secrets(dict(Secret.objects.values_list("name", "value")))
     files = {}
-    kept = {f.path: f.content for f in stack.files.all()}
+    kept = {f.path: f.bundle_text() for f in stack.files.all()}
     mounted = _mounted_sources(services)
 
     def ours(path):
@@ -173,15 +189,16 @@ def render_bundle(stack):
         if ours(DATASOURCES_FILE):
             files[DATASOURCES_FILE] = dump_yaml(grafana.datasources_dict(list(stack.datasources.all())))
         if ours(PROVIDERS_FILE):
-            files[PROVIDERS_FILE] = dump_yaml(grafana.providers_dict())
+            files[PROVIDERS_FILE] = dump_yaml(grafana.providers_dict(stack.grafana_dashboard_provider))
         if ours(DASHBOARDS_DIR + "/"):
             for dashboard in stack.dashboards.all():
                 files[f"{DASHBOARDS_DIR}/{dashboard.slug}.json"] = dump_json(grafana.dashboard_dict(dashboard))
 
-    es = next((svc.name for svc in services if svc.role == "elasticsearch"), "elasticsearch")
+    es = elasticsearch_host(services)
     routes = list(stack.log_routes.all())
     if "fluentd" in roles and ours(FLUENTD_FILE):
-        files[FLUENTD_FILE] = logs.fluentd_conf(routes, es)
+        files[FLUENTD_FILE] = logs.fluentd_conf(routes, es, drop_own_events=stack.fluentd_drop_own_events,
+                                                 stdout_unmatched=stack.fluentd_stdout_unmatched)
     if "logstash" in roles and ours(LOGSTASH_FILE):
         files[LOGSTASH_FILE] = logs.logstash_conf(routes, f"http://{es}:9200")
 

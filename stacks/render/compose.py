@@ -108,7 +108,9 @@ def compose_dict(stack, services, networks, volumes, secrets, public_host="local
                 spec["external"] = True
             elif net.driver:
                 spec["driver"] = net.driver
-            doc["networks"][net.key] = spec
+            doc["networks"][net.key] = {**spec, **net.extra}
     if volumes:
-        doc["volumes"] = {vol.key: ({"external": True} if vol.external else {}) for vol in volumes}
+        doc["volumes"] = {vol.key: {**({"external": True} if vol.external else {}), **vol.extra} for vol in volumes}
+    # Kept top-level keys (configs, secrets, x-…) as written.
+    doc.update(stack.compose_extra)
     return doc

@@ -11,12 +11,13 @@ def _quote(value):
     return json.dumps(value)
 
 
-def fluentd_conf(routes, es_host, es_port=9200):
+def fluentd_conf(routes, es_host, es_port=9200, drop_own_events=True, stdout_unmatched=True):
     lines = [
         "# Rendered by the control panel from its log routes.",
         "<source>", "  @type forward", "  port 24224", "  bind 0.0.0.0", "</source>", "",
-        "<match fluent.**>", "  @type null", "</match>", "",
     ]
+    if drop_own_events:
+        lines += ["<match fluent.**>", "  @type null", "</match>", ""]
     for route in routes:
         lines += [
             f"<match {route.tag_pattern}>",
@@ -24,10 +25,14 @@ def fluentd_conf(routes, es_host, es_port=9200):
             f"  host {_quote(es_host)}",
             f"  port {int(es_port)}",
             f"  index_name {_quote(route.index)}",
-            "  <buffer>", "    flush_interval 5s", "  </buffer>",
-            "</match>", "",
         ]
-    lines += ["<match **>", "  @type stdout", "</match>", ""]
+        # Plain one-line values (LogRoute.clean): written unquoted, as Fluentd reads them.
+        lines += [f"  {key} {value}" for key, value in sorted(route.options.items())]
+        if route.flush_interval:
+            lines += ["  <buffer>", f"    flush_interval {route.flush_interval}", "  </buffer>"]
+        lines += ["</match>", ""]
+    if stdout_unmatched:
+        lines += ["<match **>", "  @type stdout", "</match>", ""]
     return "\n".join(lines)
 
 

@@ -58,11 +58,18 @@ def _target_configs(job, resolve):
         labels.update(job.labels)  # what the user wrote wins
         if found and found.replicas > 1:
             dns.append({"names": [host], "type": "A", "port": int(port)})
-            for key, value in sorted(labels.items()):
-                relabel.append({"source_labels": ["__meta_dns_name"], "regex": _regex_quote(host),
-                                "target_label": key, "replacement": value})
+            relabel += _labels_for_name(host, labels)
         else:
             static.setdefault(tuple(sorted(labels.items())), []).append(target)
+    for cfg in job.dns_sd_configs:  # the job's own DNS discovery, as written
+        dns.append(dict(cfg))
+        for host in cfg["names"]:
+            # An A/AAAA name is a service name Compose's DNS answers; an SRV name is not.
+            found = resolve(host) if cfg.get("type", "SRV") != "SRV" else None
+            containers = containers or bool(found and found.role == "cadvisor")
+            labels = {"stack": found.stack, "service": found.service} if found else {}
+            labels.update(job.labels)
+            relabel += _labels_for_name(host, labels)
     out = {}
     if static:
         groups = []
@@ -74,6 +81,7 @@ def _target_configs(job, resolve):
         out["static_configs"] = groups
     if dns:
         out["dns_sd_configs"] = dns
+    if relabel:
         out["relabel_configs"] = relabel
     if containers:
         # cAdvisor's series describe other containers: they name their own stack
@@ -83,6 +91,12 @@ def _target_configs(job, resolve):
              "target_label": label}
             for source, label in (("project", "stack"), ("service", "service"))]
     return out
+
+
+def _labels_for_name(host, labels):
+    """Relabelling that gives the targets DNS found under `host` these labels."""
+    return [{"source_labels": ["__meta_dns_name"], "regex": _regex_quote(host), "target_label": key,
+             "replacement": value} for key, value in sorted(labels.items())]
 
 
 def _regex_quote(text):

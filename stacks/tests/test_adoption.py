@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
 from stacks.models import Stack
-from stacks.render import ALERTMANAGER_FILE, PROMETHEUS_FILE, RULES_FILE, render_bundle
+from stacks.render import ALERTMANAGER_FILE, FLUENTD_FILE, PROMETHEUS_FILE, RULES_FILE, render_bundle
 
 from .conftest import FIXTURES
 
@@ -111,7 +111,33 @@ def without_attribution(doc):
                 job.pop(key, None)
     return doc
 
-@pytest.mark.parametrize("project", ["monitoring", "logging", "app", "extra-keys"])
+GRAFANA_DATASOURCE_DEFAULTS = {"orgId": 1, "access": "proxy", "isDefault": False, "editable": False, "jsonData": {}}
+GRAFANA_PROVIDER_DEFAULTS = {"orgId": 1, "folder": "", "disableDeletion": False, "updateIntervalSeconds": 10,
+                             "allowUiUpdates": False}
+
+
+def grafana_view(directory):
+    """What Grafana reads from a project's provisioning, its defaults filled in:
+    datasources by name and dashboard providers from every YAML file of their
+    directories (file names do not matter to it), dashboards by path."""
+    prov = directory / "grafana" / "provisioning"
+    datasources, providers = {}, []
+    for path in sorted((prov / "datasources").glob("*.y*ml")):
+        for ds in yaml.safe_load(path.read_text()).get("datasources") or []:
+            datasources[ds["name"]] = {**GRAFANA_DATASOURCE_DEFAULTS, **ds}
+    for path in sorted((prov / "dashboards").glob("*.y*ml")):
+        providers += [{**GRAFANA_PROVIDER_DEFAULTS, **p} for p in yaml.safe_load(path.read_text())["providers"]]
+    dashboards = {}
+    for path in sorted((directory / "grafana" / "dashboards").rglob("*.json")):
+        model = json.loads(path.read_text())
+        if model.get("id", 0) is None:
+            del model["id"]  # null: Grafana gives it one
+        dashboards[path.relative_to(directory).as_posix()] = model
+    return {"datasources": datasources, "providers": providers, "dashboards": dashboards}
+
+
+@pytest.mark.parametrize("project", ["monitoring", "logging", "app", "extra-keys", "dns-sd", "grafana-rows",
+                                     "top-level", "dotenv", "binary-context"])
 def test_it_imports_a_project_directory_equivalently(project, tmp_path):
     source = PROJECTS / project
     original = next(p for p in source.iterdir() if p.name.endswith((".yml", ".yaml")) and "compose" in p.name)
@@ -138,6 +164,12 @@ def test_it_imports_a_project_directory_equivalently(project, tmp_path):
         assert yaml.safe_load((target / RULES_FILE).read_text()) == yaml.safe_load((source / RULES_FILE).read_text())
     if (source / ALERTMANAGER_FILE).exists():
         tool_ok(["amtool", "check-config", ALERTMANAGER_FILE], target)
+    if (source / "grafana").exists():
+        assert grafana_view(target) == grafana_view(source)
+    if (source / FLUENTD_FILE).exists():
+        from stacks.fluentconf import parse
+
+        assert parse((target / FLUENTD_FILE).read_text()) == parse((source / FLUENTD_FILE).read_text())
 
 
 def test_the_tutorials_monitoring_configs_become_rows_and_the_rest_stays_verbatim():
@@ -149,13 +181,26 @@ def test_the_tutorials_monitoring_configs_become_rows_and_the_rest_stays_verbati
     assert sorted(stack.alert_rules.values_list("group", "name", "severity")) == [
         ("docker-compose-alerts", "HighCPUUsage", "warning"), ("docker-compose-alerts", "HighMemoryUsage", "warning"),
         ("docker-compose-alerts", "ServiceDown", "critical")]
-    # alertmanager.yml has SMTP globals the rows do not hold: it is the team's file, kept as is.
+    # alertmanager.yml has SMTP globals the rows do not hold, and the dashboard is
+    # wrapped in the HTTP API's {"dashboard": …}: the team's files, kept as they are.
     assert sorted(stack.files.values_list("path", flat=True)) == [
-        ALERTMANAGER_FILE, "grafana/dashboards/docker-compose.json",
-        "grafana/provisioning/dashboards/dashboard.yml", "grafana/provisioning/datasources/prometheus.yml"]
+        ALERTMANAGER_FILE, "grafana/dashboards/docker-compose.json"]
+    # Grafana's datasource and dashboard provider are rows: no uid (Grafana makes
+    # one up, as it did), the provider's own name and intervals.
+    assert list(stack.datasources.values_list("name", "uid", "type", "url", "is_default", "editable")) == [
+        ("Prometheus", "", "prometheus", "http://prometheus:9090", True, False)]
+    assert stack.grafana_dashboard_provider == {"name": "default", "disableDeletion": False,
+                                                "updateIntervalSeconds": 10}
+    # Grafana refuses that dashboard: the import says so, and keeps it as it is.
+    from stacks.validate import validate_stack
+
+    assert any("grafana/dashboards/docker-compose.json: the dashboard is wrapped" in str(p)
+               for p in validate_stack(stack))
     files = render_bundle(stack).files
-    # The panel writes no Grafana provisioning of its own beside the team's.
-    assert not [p for p in files if p.startswith("grafana/") and not stack.files.filter(path=p).exists()]
+    # The panel writes no dashboard of its own beside the team's.
+    assert [p for p in files if p.startswith("grafana/")] == [
+        "grafana/dashboards/docker-compose.json", "grafana/provisioning/dashboards/dashboards.yml",
+        "grafana/provisioning/datasources/datasources.yml"]
 
 
 def test_the_tutorials_own_mistakes_are_refused_by_name(tmp_path):
@@ -192,7 +237,9 @@ def test_extra_keys_are_rows_of_their_own_kept_as_written():
      "services.web.ports[0].mode: the panel publishes ports in the short syntax"),
     ("services:\n  web:\n    image: x\n    networks: {front: {aliases: [w]}}\nnetworks:\n  front: {}\n",
      "services.web.networks.front.aliases"),
-    ("services:\n  web:\n    image: x\nconfigs:\n  c: {file: ./c}\n", "configs: top-level `configs` is not kept"),
+    ("services:\n  web:\n    image: x\nconfigs:\n  c: {external: true}\n", "configs.c.external: the panel's engine "
+     "mounts configs from a file of the project"),
+    ("name: other\nservices:\n  web:\n    image: x\n", "name: the project is named 'other'"),
     ("services:\n  web:\n    image: x\n    privileged: maybe\n", "services.web.privileged: 'maybe' is not of type 'boolean'"),
 ])
 def test_what_cannot_be_kept_is_refused_by_key_path(text, message, tmp_path):

@@ -115,3 +115,94 @@ def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project
     r = client.post("/stacks/adopt/", {"project": project})
     assert r.status_code == 302 and r["Location"] == f"/stacks/{project}/"
     assert Stack.objects.filter(slug=project).exists()
+
+
+def test_top_level_network_volume_options_configs_and_secrets_are_applied(project, docker_api, tmp_path):
+    (tmp_path / "app.conf").write_text("level = info\n")
+    (tmp_path / "token.txt").write_text("s3cret\n")
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {project}
+services:
+  box:
+    image: panel-local/busybox:latest
+    command: ["sleep", "3600"]
+    networks: [back]
+    volumes: ["scratch:/scratch"]
+    configs: [app_conf, {{source: app_conf, target: /etc/app/app.conf}}]
+    secrets: [token]
+networks:
+  back:
+    internal: true
+    labels: {{team: ops}}
+volumes:
+  scratch:
+    driver_opts: {{type: tmpfs, device: tmpfs, o: size=8m}}
+    labels: {{team: ops}}
+configs:
+  app_conf: {{file: ./app.conf}}
+secrets:
+  token: {{file: ./token.txt}}
+""")
+    call_command("stack", "import", str(tmp_path), "--name", project, stdout=StringIO(), stderr=StringIO())
+    d = deploy(Stack.objects.get(slug=project))
+    assert d.status == "succeeded", d.error
+    network = docker_api.inspect_network(f"{project}_back")
+    assert network["Internal"] is True and network["Labels"]["team"] == "ops"
+    volume = docker_api.inspect_volume(f"{project}_scratch")
+    assert volume["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"} and volume["Labels"]["team"] == "ops"
+    (c,) = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+
+    def read(path):
+        run = docker_api.exec_create(c["Id"], ["cat", path])
+        return docker_api.exec_start(run["Id"]).decode()
+
+    # As Compose mounts them without Swarm: a config at /<name>, a secret under /run/secrets.
+    assert read("/app_conf") == read("/etc/app/app.conf") == "level = info\n"
+    assert read("/run/secrets/token") == "s3cret\n"
+
+
+def test_a_project_started_from_several_files_is_adopted_merged(project, docker_api, tmp_path):
+    import subprocess
+
+    (tmp_path / ".env").write_text("MODE=x\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  sleeper:\n    image: panel-local/busybox:latest\n    command: [sleep, '3600']\n"
+        "    environment: [\"MODE=${MODE}\"]\n    init: true\n")
+    (tmp_path / "docker-compose.extra.yml").write_text(
+        "services:\n  sleeper:\n    environment: [LEVEL=debug]\n  node:\n    image: panel-local/node-exporter:latest\n")
+    up = subprocess.run(["docker-compose", "-p", project, "-f", "docker-compose.yml", "-f", "docker-compose.extra.yml",
+                         "up", "-d"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                        env={"PATH": "/usr/bin:/bin", "HOME": "/root"})
+    assert up.returncode == 0, up.stderr
+    before = {c["Labels"]["com.docker.compose.service"]: c["Id"]
+              for c in docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})}
+    out = StringIO()
+    call_command("stack", "adopt", project, stdout=out, stderr=StringIO())
+    assert "kept as they run: node, sleeper" in out.getvalue()
+    sleeper = Stack.objects.get(slug=project).services.get(name="sleeper")
+    assert sleeper.environment == {"MODE": "x", "LEVEL": "debug"}
+    d = deploy(Stack.objects.get(slug=project))
+    assert d.status == "succeeded", d.error
+    after = {c["Labels"]["com.docker.compose.service"]: c["Id"]
+             for c in docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})}
+    assert after == before
+
+
+def test_a_binary_file_of_a_build_context_reaches_the_image_unchanged(project, docker_api):
+    from .test_adoption import PROJECTS
+
+    call_command("stack", "import", str(PROJECTS / "binary-context"), "--name", project, stdout=StringIO(),
+                 stderr=StringIO())
+    stack = Stack.objects.get(slug=project)
+    try:
+        d = deploy(stack)
+        assert d.status == "succeeded", d.error
+        (c,) = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+        run = docker_api.exec_create(c["Id"], ["cat", "/logo.png"])
+        assert docker_api.exec_start(run["Id"]) == (PROJECTS / "binary-context/site/logo.png").read_bytes()
+        assert stack.plan_deploy()[2].is_empty  # the file on disk is the one the bundle holds
+    finally:
+        try:
+            docker_api.remove_image(f"{project}_site", force=True)
+        except Exception:  # noqa: BLE001
+            pass

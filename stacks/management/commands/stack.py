@@ -1,5 +1,6 @@
 """`manage.py stack VERB …`: the verbs scripts need."""
 import json
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -161,7 +162,9 @@ class Command(BaseCommand):
 
         target = self._engine(engine) if engine else None
         try:
-            stack, problems = import_project(read_path(file), name, allow_host_access=allow_host_access)
+            # ${VAR}: the project's .env and this shell's environment, as docker-compose reads them.
+            stack, problems = import_project(read_path(file), name, allow_host_access=allow_host_access,
+                                             environ=dict(os.environ))
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
         except ValueError as exc:
@@ -196,7 +199,7 @@ class Command(BaseCommand):
         from stacks.engine import EngineError
 
         try:
-            stack, problems, kept = adopt(project, name)
+            stack, problems, kept = adopt(project, name, environ=dict(os.environ))
         except (ValueError, EngineError) as exc:
             raise CommandError(str(exc)) from None
         for problem in problems:
