@@ -4,6 +4,7 @@ peer tool, timing, and the figures table."""
 import contextlib
 import fcntl
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def locks(*paths):
 
 @contextlib.contextmanager
 def bench_django(prefix):
-    """Django on a fresh PostgreSQL database and stacks directory, both removed after."""
+    """Django on a fresh PostgreSQL database and a stacks directory, both removed after."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     db_name = f"{prefix.replace('-', '_')}_{os.getpid()}"
     database_url = ensure_pg_database(db_name)
@@ -79,6 +80,7 @@ def bench_django(prefix):
         yield tmp, database_url
     finally:
         drop_pg_database(db_name)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def demo_stack(slug, prom_port, am_port):
