@@ -16,6 +16,23 @@ def main():
             "forget to activate a virtual environment?"
         ) from exc
     execute_from_command_line(sys.argv)
+    leave()
+
+
+def leave():
+    """Exit without the interpreter's teardown: module by module and a last garbage
+    collection over Django's whole graph, a fifth of a `stack list`. The command is
+    over: its database connections are closed and its output flushed here first.
+    (A command that fails exits through SystemExit, the usual way.)"""
+    import logging
+
+    from django.db import connections
+
+    connections.close_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == '__main__':

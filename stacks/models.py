@@ -190,8 +190,9 @@ class Stack(models.Model):
         with using(self.engine):
             return bundle, problems, plan_deploy(self.slug, self.directory, bundle, roles, self.engine.backend)
 
-    def request_operation(self, action, user=None, options=None):
-        """Record an operation and queue it once the row is committed. Raises Busy
+    def request_operation(self, action, user=None, options=None, plan=None):
+        """Record an operation and queue it once the row is committed (a deploy
+        with the plan its operator confirmed, if any: Deployment.take_plan). Raises Busy
         while another one is queued or running; a running one whose worker died
         (its lock expired) is failed first, so that the next deploy can converge."""
         from django.db import transaction
@@ -213,7 +214,7 @@ class Stack(models.Model):
                     raise Busy(f"{active.action} of {self.slug} (#{active.pk}) is {active.status}; "
                                "wait for it to finish.")
             deployment = Deployment.objects.create(stack=self, action=action, requested_by=user,
-                                                   options=options or {})
+                                                   options=options or {}, plan=plan or {})
             audit.record(action, f"stack {self.slug}", user=user, detail=f"operation #{deployment.pk} {options or ''}")
             run_operation.delay_on_commit(deployment.pk)
         return deployment
@@ -717,6 +718,10 @@ class Busy(ValueError):
     """Another operation of the stack is under way (or cannot be checked)."""
 
 
+class PlanChanged(ValueError):
+    """The plan a deploy would apply is not the one its operator confirmed."""
+
+
 class Deployment(models.Model):
     ACTIONS = [(v, v) for v in ("deploy", "stop", "down", "restart")]
     QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
@@ -729,6 +734,7 @@ class Deployment(models.Model):
     status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
     bundle_hash = models.CharField(max_length=64, blank=True)
     files = models.JSONField(default=dict, blank=True, help_text="The rendered bundle, secrets masked.")
+    # The plan it applied (engine.plan.recorded); until a worker takes it, the one confirmed.
     plan = models.JSONField(default=dict, blank=True, help_text="The plan it applied (engine/plan.py as_dict).")
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -756,9 +762,10 @@ class Deployment(models.Model):
         broker.notify(self.pk)
         return step
 
-    def wait(self, timeout, on_step=None):
-        """Until it is done or `timeout` seconds pass, woken by its notices (no
-        timer); on_step(step) for each step recorded meanwhile. True when done."""
+    def wait(self, timeout, on_step=None, until_claimed=False):
+        """Until it is done (or, until_claimed, taken by a worker) or `timeout`
+        seconds pass, woken by its notices (no timer); on_step(step) for each step
+        recorded meanwhile. True when done."""
         import time
 
         from . import broker
@@ -773,7 +780,7 @@ class Deployment(models.Model):
                         seen = step.id
                         on_step(step)
                 left = deadline - time.monotonic()
-                if self.is_done or left <= 0:
+                if self.is_done or left <= 0 or (until_claimed and self.status != self.QUEUED):
                     return self.is_done
                 notices.wait(left)
 
@@ -804,6 +811,27 @@ class Deployment(models.Model):
         self.status, self.finished = status, timezone.now()
         self.save(update_fields=["status", "error", "finished", "started"])
         broker.notify(self.pk)
+
+    def take_plan(self, plan):
+        """Record the plan (engine.plan.recorded) about to be applied. A deploy
+        confirmed on a plan (options["plan"], its id) applies that plan or none:
+        when the state changed since (a row edited, a container died), it raises
+        PlanChanged and keeps the new plan, for the operator to review."""
+        from .engine.plan import changed_lines
+
+        confirmed, lines = self.options.get("plan"), self.plan.get("lines") or []
+        self.plan = plan
+        self.save(update_fields=["plan"])
+        if confirmed and plan["id"] != confirmed:
+            what = changed_lines(lines, plan["lines"]) if lines else ""
+            raise PlanChanged("The plan changed since you confirmed it" + (f" ({what})" if what else "")
+                              + ". Nothing was changed: review the new plan and deploy again.")
+
+    @property
+    def plan_changed(self):
+        """Refused because the plan changed since it was confirmed (take_plan)."""
+        confirmed = self.options.get("plan")
+        return bool(confirmed and self.plan.get("id") and self.plan["id"] != confirmed)
 
     def previous(self):
         return (Deployment.objects.filter(stack=self.stack, action="deploy", id__lt=self.id)

@@ -1,6 +1,8 @@
 """Alert rules tested before they ship: each rule's test cases (AlertRule.tests, in
 the form `promtool test rules` takes) run against that rule alone, with the real
 promtool, on admin save, before every deploy and from `manage.py stack test-rules`."""
+import hashlib
+import json
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +29,37 @@ def run(rule, evaluation_interval=None):
     if shutil.which("promtool") is None:
         raise RuleTestsUnavailable("promtool is not installed: rule tests cannot run.")
     interval = evaluation_interval or rule.stack.evaluation_interval
+    files = {"rule.yml": dump_yaml(rules_dict([rule])), "tests.yml": dump_yaml(tests_document(rule, interval))}
+    key = "panel:rule-tests:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    kept = _kept(key)
+    if kept is not None:  # the same rule and cases gave this verdict: a redeploy does not run promtool again
+        return kept.decode()
     with tempfile.TemporaryDirectory(prefix="panel-rule-tests-") as tmp:
-        Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
-        Path(tmp, "tests.yml").write_text(dump_yaml(tests_document(rule, interval)))
+        for name, text in files.items():
+            Path(tmp, name).write_text(text)
         code, output = _run(["promtool", "test", "rules", "tests.yml"], tmp)
-    return "" if code == 0 else _tool_message(output, tmp) or "promtool test rules failed"
+    verdict = "" if code == 0 else _tool_message(output, tmp) or "promtool test rules failed"
+    if "did not answer" not in verdict:
+        _keep(key, verdict)
+    return verdict
+
+
+def _kept(key):
+    from . import broker
+
+    try:
+        return broker.get(key)
+    except broker.BrokerError:
+        return None
+
+
+def _keep(key, verdict):
+    from . import broker
+
+    try:
+        broker.put(key, verdict, 86400)
+    except broker.BrokerError:
+        pass
 
 
 def run_stack(stack):

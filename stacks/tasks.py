@@ -13,7 +13,7 @@ from celery.contrib.django.task import DjangoTask
 from controlpanel.celery import app as _app  # noqa: F401
 from django.utils import timezone
 
-from .models import Busy, Deployment
+from .models import Busy, Deployment, PlanChanged
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def _execute(deployment):
         finally:
             lock.release()
     except Exception as exc:  # noqa: BLE001 — every failure is recorded on the row, in plain words
-        err = exc if isinstance(exc, (Busy, broker.BrokerError)) else explain(exc)
-        if isinstance(exc, (Busy, broker.BrokerError, EngineError)):
+        err = exc if isinstance(exc, (Busy, PlanChanged, broker.BrokerError)) else explain(exc)
+        if isinstance(exc, (Busy, PlanChanged, broker.BrokerError, EngineError)):
             log.warning("Operation #%s (%s %s) failed: %s", deployment.pk, deployment.action, stack.slug, err)
         else:  # not one we anticipated: keep the traceback for whoever reads the logs
             log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
@@ -100,6 +100,7 @@ def _execute(deployment):
 def carry_out(deployment):
     """The operation itself, on the engine."""
     from . import engine
+    from .engine.plan import recorded
     from .render import render_bundle
     from .validate import errors, validate_stack
 
@@ -124,8 +125,7 @@ def carry_out(deployment):
         roles = dict(stack.services.values_list("name", "role"))
         desired = engine.Desired.from_bundle(stack.slug, stack.directory, bundle, roles)
         the_plan = backend.plan(desired, backend.observe(desired))
-        deployment.plan = the_plan.as_dict()  # recorded before anything changes
-        deployment.save(update_fields=["plan"])
+        deployment.take_plan(recorded(the_plan))  # before anything changes; refused if not the confirmed one
         backend.apply(the_plan, report)
         if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
             _leave_old_engine(stack, report)
@@ -288,6 +288,7 @@ def compute_plan(stack_id, token):
 
     from . import broker
     from .engine.client import explain
+    from .engine.plan import recorded
     from .models import Stack
 
     stack = Stack.objects.filter(pk=stack_id).first()
@@ -296,7 +297,7 @@ def compute_plan(stack_id, token):
     try:
         bundle, problems, plan = stack.plan_deploy()
         payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
-                   "plan": plan.as_dict() if plan else None}
+                   "plan": recorded(plan) if plan else None}
     except Exception as exc:  # noqa: BLE001 — shown on the page in plain words
         log.warning("Plan of %s failed: %s", stack.slug, exc)
         payload = {"error": str(explain(exc))}

@@ -7,6 +7,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import docker
@@ -19,7 +20,9 @@ from .client import EngineError
 
 _current = contextvars.ContextVar("panel_engine", default=None)
 _clients = {}
+_pinged = {}  # key → when the engine last answered a ping
 _lock = threading.Lock()
+PING_EVERY = 1.0  # seconds: one ping serves the calls of one operation, not each of them
 
 
 def _key(engine):
@@ -80,12 +83,16 @@ def client_for(engine):
                 c = _clients[key] = build(engine)
             except docker.errors.DockerException as exc:
                 raise EngineError(f"Engine {_name(engine)}: cannot connect ({exc}).") from exc
+    if time.monotonic() - _pinged.get(key, float("-inf")) < PING_EVERY:
+        return c  # answered a moment ago: an operation asks for its client several times
     try:
         c.ping()
+        _pinged[key] = time.monotonic()
         return c
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         with _lock:
             _clients.pop(key, None)
+            _pinged.pop(key, None)
         raise EngineError(f"The Docker engine {_name(engine)} ({engine.address if engine else 'local'}) "
                           "is unreachable.") from exc
 

@@ -2,6 +2,7 @@
 service, status, log streams. Compose labels find the containers, so containers started
 by hand with docker-compose are seen too."""
 from . import labels as L
+from . import parallel
 from .client import EngineError, api, translated
 
 STOP_TIMEOUT = 10
@@ -19,21 +20,33 @@ def _name(c):
     return c["Names"][0].lstrip("/")
 
 
+def _each_container(containers, fn, report):
+    """fn(container) for each, in parallel as docker-compose does; reports from the threads."""
+    progress = parallel.Progress(report)
+    by_id = {c["Id"]: c for c in containers}
+    parallel.each(list(by_id), lambda cid: fn(by_id[cid], progress), progress)
+
+
 @translated("stop")
 def stop(project, report):
     engine = api()
-    for c in _project_containers(engine, project):
-        if c["State"] == "running":
-            engine.stop(c["Id"], timeout=STOP_TIMEOUT)
-            report(f"Stopped {_name(c)}")
+
+    def stop_one(c, progress):
+        engine.stop(c["Id"], timeout=STOP_TIMEOUT)
+        progress(f"Stopped {_name(c)}")
+
+    _each_container([c for c in _project_containers(engine, project) if c["State"] == "running"], stop_one, report)
 
 
 @translated("down")
 def down(project, report, volumes=False):
     engine = api()
-    for c in _project_containers(engine, project):
+
+    def remove(c, progress):
         engine.remove_container(c["Id"], force=True, v=False)
-        report(f"Removed {_name(c)}")
+        progress(f"Removed {_name(c)}")
+
+    _each_container(_project_containers(engine, project), remove, report)
     for net in engine.networks(filters={"label": f"{L.PROJECT}={project}"}):
         try:
             translated("")(engine.remove_network)(net["Id"])

@@ -4,6 +4,7 @@ networks and volumes to create or remove, per container create / recreate (and
 which setting changed) / start / remove, per service reload (which file), and
 the file diff. No Docker calls here: testable without an engine."""
 import difflib
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -128,6 +129,26 @@ class Plan:
         out += [f"service  reload {r.service} ({', '.join(r.files)} changed)" for r in self.reloads]
         out += [f"file     {f.change} {f.path}" for f in self.files]
         return out or ["nothing to change"]
+
+
+def recorded(plan):
+    """The plan as it is shown, confirmed and recorded: as_dict() plus its `id`, a
+    digest of everything it would do. The same state gives the same id; a deploy
+    confirmed on one id refuses to apply a plan with another (Deployment.take_plan)."""
+    out = plan.as_dict()
+    out["id"] = hashlib.sha256(json.dumps(out, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return out
+
+
+def changed_lines(confirmed, now):
+    """What differs between the lines of a confirmed plan and of the plan now, in
+    words: "now also: start web#1 (stopped); no longer: create web#2"."""
+    nothing = "nothing to change"
+    added = [line for line in now if line not in confirmed and line != nothing]
+    gone = [line for line in confirmed if line not in now and line != nothing]
+    parts = ([f"now also: {'; '.join(' '.join(x.split()) for x in added)}"] if added else []) + \
+            ([f"no longer: {'; '.join(' '.join(x.split()) for x in gone)}"] if gone else [])
+    return ", ".join(parts)
 
 
 def existing_from_labels(containers):

@@ -70,11 +70,22 @@ def reloadable(role):
 
 # --- Hash -------------------------------------------------------------------------
 
+def without_scale(spec):
+    """The spec one container is made from: the replica count is the service's,
+    not the container's (Compose 1.x leaves it out of the hash too), so scaling
+    adds or removes replicas and never recreates the ones that stay."""
+    deploy = {k: v for k, v in (spec.get("deploy") or {}).items() if k != "replicas"}
+    out = {k: v for k, v in spec.items() if k != "deploy"}
+    if deploy:
+        out["deploy"] = deploy
+    return out
+
+
 def config_hash(spec, image_id, files_digest=""):
     """Compose 1.x's way: sha256 of the normalized service config, image id included
     (a newer image means a recreate); for services whose mounted files cannot be
     reloaded, the files' digest too (a changed fluent.conf means a recreate)."""
-    payload = json.dumps({"spec": spec, "image_id": image_id, "files": files_digest},
+    payload = json.dumps({"spec": without_scale(spec), "image_id": image_id, "files": files_digest},
                          sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -88,7 +99,7 @@ def hash_inputs(spec, role, files):
 def applied_record(spec, image_id, role, files):
     """Per-setting digests kept on the container (a label), so that the next plan
     can say which setting changed. Digests only: no value, no secret."""
-    record = {key: _digest(value) for key, value in spec.items()}
+    record = {key: _digest(value) for key, value in without_scale(spec).items()}
     record["(image)"] = image_id[:19]
     if not reloadable(role):
         record.update({f"./{p}": d for p, d in file_digests(spec, files).items()})
@@ -128,14 +139,16 @@ class Action:
 
 def converge(name, spec, desired_hash, containers, reason_for=lambda c: ""):
     """Actions that bring one service's containers to `replicas` copies of the
-    desired config: Compose's convergence plan."""
+    desired config: Compose's convergence plan. Scaling creates or removes the
+    replicas beyond the count, highest number first, and leaves the others."""
     actions = []
     have = {c.number: c for c in containers}
     count = replicas(spec)
+    scale = f"scale {len(have)} → {count}" if have and len(have) != count else ""
     for number in range(1, count + 1):
         c = have.get(number)
         if c is None:
-            actions.append(Action("create", name, number))
+            actions.append(Action("create", name, number, reason=scale))
         elif c.config_hash != desired_hash:
             actions.append(Action("recreate", name, number, c, reason_for(c)))
         elif not c.running:
@@ -143,7 +156,7 @@ def converge(name, spec, desired_hash, containers, reason_for=lambda c: ""):
         else:
             actions.append(Action("noop", name, number, c))
     for number in sorted((n for n in have if n > count), reverse=True):
-        actions.append(Action("remove", name, number, have[number], f"replicas: {count}"))
+        actions.append(Action("remove", name, number, have[number], scale or f"replicas: {count}"))
     return actions
 
 

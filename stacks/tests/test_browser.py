@@ -132,6 +132,7 @@ def test_an_operator_deploys_and_watches_progress_without_a_reload(browser, base
     shot(page, "deployment")
     d = Deployment.objects.get(stack=stack)
     assert d.status == "succeeded" and d.requested_by == operator
+    assert d.options["plan"] == d.plan["id"]  # the plan shown is the plan confirmed and applied
     page.goto(f"{base_url}/stacks/{stack.slug}/")
     shot(page, "stack-operator")
     page.click("tr[data-service=prometheus] >> text=Logs")

@@ -112,17 +112,28 @@ def test_a_removed_service_is_removed(mini, docker_api):
     assert set(containers(docker_api, mini.slug)) == {"prometheus", "node-exporter"}
 
 
-def test_replicas_get_one_container_each(mini, docker_api):
+def exporter_ids(api, project):
+    """{replica number: container id} of node-exporter."""
+    found = api.containers(all=True, filters={"label": [f"com.docker.compose.project={project}",
+                                                        "com.docker.compose.service=node-exporter"]})
+    return {int(c["Labels"]["com.docker.compose.container-number"]): c["Id"] for c in found}
+
+
+def test_scaling_adds_and_removes_replicas_and_keeps_the_others(mini, docker_api):
+    assert deploy(mini).status == "succeeded"
+    first = exporter_ids(docker_api, mini.slug)
     Service.objects.filter(stack=mini, name="node-exporter").update(replicas=3)
-    assert deploy(mini).status == "succeeded"
-    found = docker_api.containers(filters={"label": [f"com.docker.compose.project={mini.slug}",
-                                                     "com.docker.compose.service=node-exporter"]})
-    assert sorted(c["Labels"]["com.docker.compose.container-number"] for c in found) == ["1", "2", "3"]
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    assert "service  create node-exporter#3 (scale 1 → 3)" in d.plan["lines"]
+    three = exporter_ids(docker_api, mini.slug)
+    assert sorted(three) == [1, 2, 3] and three[1] == first[1]  # replica 1 kept, not recreated
     Service.objects.filter(stack=mini, name="node-exporter").update(replicas=1)
-    assert deploy(mini).status == "succeeded"
-    found = docker_api.containers(filters={"label": [f"com.docker.compose.project={mini.slug}",
-                                                     "com.docker.compose.service=node-exporter"]})
-    assert [c["Labels"]["com.docker.compose.container-number"] for c in found] == ["1"]
+    d = deploy(mini)
+    assert d.status == "succeeded", d.error
+    assert [line for line in d.plan["lines"] if "node-exporter" in line] == [
+        "service  remove node-exporter#3 (scale 3 → 1)", "service  remove node-exporter#2 (scale 3 → 1)"]
+    assert exporter_ids(docker_api, mini.slug) == {1: first[1]}
 
 
 def test_an_unhealthy_dependency_fails_the_deploy_in_plain_words(mini, docker_api):

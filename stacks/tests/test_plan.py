@@ -116,7 +116,7 @@ def test_orphans_extra_replicas_and_unused_networks_are_removed():
     before.networks["other_default"] = {L.PROJECT: "other", L.NETWORK: "default"}
     p = plan(d, before)
     assert kinds(p) == [("remove", "exporter", 2), ("remove", "old", 1)]
-    assert {a.service: a.reason for a in p.changes} == {"exporter": "replicas: 1",
+    assert {a.service: a.reason for a in p.changes} == {"exporter": "scale 2 → 1",
                                                        "old": "service no longer in the stack"}
     assert [(s.kind, s.target) for s in p.networks] == [("remove", "demo_backend")]
 
@@ -133,11 +133,30 @@ def test_the_file_diff_masks_secrets():
     assert "hunter2" not in str(p.as_dict()) and "password: ••••" in p.files[0].diff
 
 
-def test_a_changed_replica_count_creates_the_new_ones():
-    d = desired()
-    before = deployed(d)
-    compose = {**COMPOSE, "services": {**COMPOSE["services"],
-                                       "exporter": {"image": "exporter:1", "environment": {"A": "1"},
-                                                    "deploy": {"replicas": 2}}}}
-    p = plan(desired(compose), before)
-    assert ("create", "exporter", 2) in kinds(p)
+def scaled(replicas):
+    exporter = {"image": "exporter:1", "environment": {"A": "1"}, "deploy": {"replicas": replicas}}
+    return desired({**COMPOSE, "services": {**COMPOSE["services"], "exporter": exporter}})
+
+
+def test_scaling_up_creates_the_new_replicas_and_leaves_the_first():
+    p = plan(scaled(3), deployed(desired()))
+    assert kinds(p) == [("create", "exporter", 2), ("create", "exporter", 3)]
+    assert [a.kind for a in p.for_service("exporter")] == ["noop", "create", "create"]
+    assert "service  create exporter#2 (scale 1 → 3)" in p.lines()
+    assert not any("recreate" in line for line in p.lines())
+
+
+def test_scaling_down_removes_the_highest_replicas_only():
+    p = plan(scaled(1), deployed(scaled(3)))
+    assert [(a.kind, a.number, a.reason) for a in p.changes] == [("remove", 3, "scale 3 → 1"),
+                                                                  ("remove", 2, "scale 3 → 1")]
+    assert p.for_service("exporter")[0].kind == "noop"
+
+
+def test_other_deploy_settings_still_recreate():
+    before = deployed(scaled(2))
+    d = scaled(2)
+    d.compose["services"]["exporter"]["deploy"]["resources"] = {"limits": {"memory": "64m"}}
+    p = plan(d, before)
+    assert kinds(p) == [("recreate", "exporter", 1), ("recreate", "exporter", 2)]
+    assert p.changes[0].reason == "deploy changed"

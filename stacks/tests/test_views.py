@@ -111,8 +111,12 @@ def test_an_operator_deploys_from_the_page(as_operator, defaults, settings, monk
     assert 'id="deploy"' in html
     r = as_operator.post("/stacks/monitoring/deploy/", **HX)
     d = Deployment.objects.get()
-    assert r.status_code == 200 and r["HX-Redirect"] == reverse("deployment-detail", args=[d.pk])
+    # The deployment's page comes back at once, swapped in by htmx under its own address.
+    assert r.status_code == 200 and r["HX-Push-Url"] == reverse("deployment-detail", args=[d.pk])
+    assert r["HX-Retarget"] == "body" and 'id="deployment-status"' in r.content.decode()
     assert d.requested_by.username == "olga" and d.status == "queued"
+    r = as_operator.post("/stacks/monitoring/deploy/")  # without htmx: a plain redirect
+    assert r.status_code == 302
 
 
 def test_the_plan_is_asked_of_a_worker_and_polled_for(as_operator, defaults, monkeypatch):

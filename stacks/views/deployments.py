@@ -31,7 +31,23 @@ def deployment_detail(request, pk):
                                {"deployment": deployment, "steps": steps}, partial="progress")
         response.status_code = HttpResponseStopPolling.status_code
         return response
+    return render_page(request, "stacks/deployment_detail.html", page_context(deployment, steps), partial="progress")
+
+
+def page_context(deployment, steps=None):
     previous = deployment.previous() if deployment.action == "deploy" else None
-    context = {"deployment": deployment, "steps": steps, "previous": previous,
-               "diffs": file_diffs(deployment, previous) if deployment.files else []}
-    return render_page(request, "stacks/deployment_detail.html", context, partial="progress")
+    return {"deployment": deployment, "steps": list(deployment.steps.all()) if steps is None else steps,
+            "previous": previous, "diffs": file_diffs(deployment, previous) if deployment.files else []}
+
+
+def deployment_page(request, deployment):
+    """The whole page, as the answer to the HTMX request that started the operation:
+    htmx swaps its body in and shows its address (HX-Push-Url), one round trip
+    fewer than redirecting the browser to it."""
+    from django.shortcuts import render
+    from django.urls import reverse
+
+    response = render(request, "stacks/deployment_detail.html", page_context(deployment))
+    response["HX-Retarget"], response["HX-Reswap"] = "body", "innerHTML"
+    response["HX-Push-Url"] = reverse("deployment-detail", args=[deployment.pk])
+    return response

@@ -14,6 +14,18 @@ from stacks.tasks import compute_plan, plan_key
 from . import render_page
 
 
+def confirmed_plan(stack, token, plan_id):
+    """The plan an operator confirmed, as the worker computed it for their page
+    (kept in Redis under the page's token); {} when it is gone or not that one.
+    Only the id binds the deploy; the lines name what changed if it is refused."""
+    try:
+        raw = broker.get(plan_key(token)) if token else None
+    except broker.BrokerError:
+        raw = None
+    plan = (json.loads(raw).get("plan") or {}) if raw else {}
+    return plan if plan.get("id") == plan_id and plan.get("project") == stack.slug else {}
+
+
 def stack_plan(request, slug):
     if not request.user.has_perm("stacks.deploy_stack"):
         raise PermissionDenied("Operators only.")

@@ -11,6 +11,8 @@ from stacks.models import Busy, Stack
 from stacks.timeline import stack_timeline
 
 from . import render_page
+from .deployments import deployment_page
+from .plan import confirmed_plan
 
 
 def stack_detail(request, slug):
@@ -47,8 +49,12 @@ def stack_action(request, slug, action):
         options["service"] = service
     if action == "down":
         options["volumes"] = request.POST.get("volumes") == "on"
+    confirmed = None
+    if action == "deploy" and request.POST.get("plan"):  # the plan shown to the operator binds the deploy
+        options["plan"] = request.POST["plan"][:64]
+        confirmed = confirmed_plan(stack, request.POST.get("token", ""), options["plan"])
     try:
-        deployment = stack.request_operation(action, user=request.user, options=options)
+        deployment = stack.request_operation(action, user=request.user, options=options, plan=confirmed)
     except Busy as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
@@ -56,6 +62,8 @@ def stack_action(request, slug, action):
         # A quick operation (a no-op redeploy) is over before the page would load:
         # wait for it briefly, so that the next page already shows the outcome.
         deployment.wait(ACTION_PATIENCE)
+        if request.htmx:
+            return deployment_page(request, deployment)
         target = deployment_url(deployment)
     if request.htmx:
         return HttpResponseClientRedirect(target)

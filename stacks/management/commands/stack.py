@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from stacks.models import Deployment, Stack
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
+CLAIM_PATIENCE = 0.5  # seconds before asking whether any worker is there at all
 
 
 class Command(BaseCommand):
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         p.add_argument("--name", help="The stack's slug: the project's name.")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
+        p.add_argument("--plan", metavar="ID", help="Apply only the plan `stack plan` showed with this id: "
+                                                    "refused, changing nothing, if the plan is another by then.")
         p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
         p = sub.add_parser("down", help="Stop and remove a stack's containers and networks.")
         p.add_argument("slug")
@@ -228,8 +231,6 @@ class Command(BaseCommand):
             thread.start()
             return thread
 
-        if not workers_alive():
-            runner = run_in_this_process("No Celery worker answers")
         shown = set()
 
         def show(step):
@@ -237,7 +238,11 @@ class Command(BaseCommand):
                 shown.add(step.id)
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
 
-        done = deployment.wait(QUEUE_PATIENCE, show)
+        # An idle worker takes it at once: only when none has, ask whether one is there.
+        done = deployment.wait(CLAIM_PATIENCE, show, until_claimed=True)
+        if not done and deployment.status == Deployment.QUEUED and not workers_alive():
+            runner = run_in_this_process("No Celery worker answers")
+        done = done or deployment.wait(QUEUE_PATIENCE, show)
         if not done and runner is None and deployment.status == Deployment.QUEUED:
             runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
         while not done:
@@ -256,15 +261,18 @@ class Command(BaseCommand):
             bundle, problems, plan = stack.plan_deploy()
         except EngineError as exc:
             raise CommandError(str(exc)) from None
+        from stacks.engine.plan import recorded
+
+        shown = recorded(plan) if plan is not None else None
         if json:
             self.stdout.write(_json.dumps({"stack": slug, "bundle_hash": bundle.hash,
-                                           "problems": [str(p) for p in problems],
-                                           "plan": plan.as_dict() if plan else None}, indent=2))
+                                           "problems": [str(p) for p in problems], "plan": shown}, indent=2))
         else:
             for problem in problems:
                 self.stderr.write(str(problem))
             if plan is not None:
-                self.stdout.write(f"Plan for {slug} (bundle {bundle.hash[:12]}):")
+                self.stdout.write(f"Plan {shown['id']} for {slug} (bundle {bundle.hash[:12]}); "
+                                  f"`stack deploy {slug} --plan {shown['id']}` applies exactly this:")
                 for line in plan.lines():
                     self.stdout.write(f"  {line}")
                 for change in plan.files:
@@ -273,8 +281,8 @@ class Command(BaseCommand):
             raise CommandError(f"{slug}: {len([p for p in problems if p.severity == 'error'])} problem(s); "
                                "a deploy would change nothing.")
 
-    def do_deploy(self, slug, wait=False, **opts):
-        self._run_operation(self._stack(slug), "deploy", {}, wait)
+    def do_deploy(self, slug, wait=False, plan=None, **opts):
+        self._run_operation(self._stack(slug), "deploy", {"plan": plan} if plan else {}, wait)
 
     def do_down(self, slug, volumes=False, detach=False, **opts):
         # Waits by default, as `docker-compose down` does.
