@@ -12,7 +12,8 @@ import secrets as pysecrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connections, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
@@ -810,9 +811,26 @@ class Alert(models.Model):
         self.search_text = self.make_search_text(self.labels, self.annotations)
         super().save(*args, **kwargs)
 
+    @property
+    def deliveries(self):
+        return AlertDelivery.objects.of_alert(self.pk)
+
+
+class AlertDeliveryQuerySet(models.QuerySet):
+    def of_alert(self, alert_id):
+        """The deliveries that carried this alert. PostgreSQL: `alert_ids @> [id]`
+        on a GIN index (migration 0012); SQLite: a scan of the JSON arrays."""
+        if connections[self.db].vendor == "postgresql":
+            return self.filter(alert_ids__contains=[alert_id])
+        return self.filter(RawSQL(f"EXISTS (SELECT 1 FROM json_each({self.model._meta.db_table}.alert_ids) "
+                                  "WHERE value = %s)", [alert_id], output_field=models.BooleanField()))
+
 
 class AlertDelivery(models.Model):
-    """One webhook message from Alertmanager, kept for history."""
+    """One webhook message from Alertmanager, kept for history.
+
+    The alerts it carried are one array of ids in the delivery's own row, not a
+    row per alert: a delivery of 100 alerts writes one row."""
 
     receiver = models.CharField(max_length=200)
     group_key = models.TextField()
@@ -820,11 +838,18 @@ class AlertDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     alert_count = models.PositiveIntegerField(default=0)
     truncated = models.PositiveIntegerField(default=0)
-    alerts = models.ManyToManyField(Alert, related_name="deliveries")
+    alert_ids = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = AlertDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["received_at"], name="delivery_received")]  # retention
+
+    @property
+    def alerts(self):
+        """Those of its alerts that are still kept."""
+        return Alert.objects.filter(id__in=self.alert_ids)
 
 
 # --- What other stacks' validation needs from a stack ---------------------------
