@@ -25,3 +25,13 @@ def ensure_pg_database(name):
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{name}"'],
                    check=True, capture_output=True)
     return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_pg_database(name):
+    """Drop a bench's database once its figures are printed (after Django's own
+    connection to it is closed)."""
+    from django.db import connections
+
+    connections.close_all()
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                   check=True, capture_output=True)

@@ -755,6 +755,8 @@ class Alert(models.Model):
                               db_index=False)
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     first_received = models.DateTimeField(default=timezone.now)
+    # The last delivery that wrote it; an unchanged repeat soon after is recorded
+    # on its delivery only (stacks.alerting.ingest.SEEN_PRECISION).
     last_received = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

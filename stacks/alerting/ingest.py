@@ -205,11 +205,13 @@ ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
 RETURNING id
 """
 
-# How exact Alert.last_received is: a repeat that changes nothing within this
-# many seconds of the last delivery that wrote the alert is recorded on its
-# delivery only (HA pairs deliver everything twice; a group is re-sent whole
-# when one of its alerts changes).
-SEEN_PRECISION = 60
+# How exact Alert.last_received is: a repeat that changes nothing, within this
+# many seconds of the delivery that last wrote the alert, is recorded on its own
+# delivery only. An HA pair delivers everything twice, and a group is re-sent
+# whole (every group_interval, 5 minutes by default) whenever one of its alerts
+# changes: most of what arrives is such repeats. repeat_interval's re-sends (4 h
+# by default) still write it.
+SEEN_PRECISION = 600
 
 # PostgreSQL: one statement stores the payload, so one round trip and atomic
 # without BEGIN/COMMIT, prepared once per connection. The alerts travel as one

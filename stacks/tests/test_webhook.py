@@ -55,6 +55,35 @@ def test_a_repeat_delivery_updates_and_never_duplicates(client):
     assert Alert.objects.get().deliveries.count() == 3
 
 
+def test_a_delivery_lists_the_alerts_it_carried(client):
+    post(client, payload(alert(fingerprint="aa"), alert(fingerprint="bb")))
+    post(client, payload(alert(fingerprint="bb")))
+    first, second = AlertDelivery.objects.order_by("id")
+    assert sorted(first.alerts.values_list("fingerprint", flat=True)) == ["aa", "bb"]
+    assert list(second.alerts.values_list("fingerprint", flat=True)) == ["bb"]
+    assert list(Alert.objects.get(fingerprint="bb").deliveries) == [second, first]
+
+
+@pytest.mark.postgres
+def test_an_unchanged_repeat_is_recorded_on_its_delivery_but_not_written_again(client, monkeypatch):
+    from stacks.alerting import ingest
+
+    post(client, payload(alert()))
+    first_seen = Alert.objects.get().last_received
+    post(client, payload(alert()))
+    assert Alert.objects.get().last_received == first_seen  # within SEEN_PRECISION: not rewritten
+    assert Alert.objects.get().deliveries.count() == 2
+    changed = alert()
+    changed["annotations"]["summary"] = "now worse"
+    post(client, payload(changed))
+    a = Alert.objects.get()
+    assert a.summary == "now worse" and a.last_received > first_seen  # a change is written at once
+    monkeypatch.setattr(ingest, "SEEN_PRECISION", 0)
+    post(client, payload(changed))
+    assert Alert.objects.get().last_received > a.last_received  # a repeat after a while is written
+    assert Alert.objects.get().deliveries.count() == 4
+
+
 def test_it_records_the_resolution_with_its_time(client):
     post(client, payload(alert()))
     r = post(client, payload(alert(status="resolved", ends="2026-11-24T10:05:00Z"), status="resolved"))
