@@ -751,9 +751,16 @@ class Alert(models.Model):
     # Lower-cased name, summary, instance and job: what the alerts page searches,
     # without extracting JSON from every row.
     search_text = models.TextField(blank=True, editable=False)
+    # Links, not constraints: the webhook writes only ids that exist when it
+    # stores the alert (checked in its statement; a constraint's trigger per row
+    # was a fifth of what storing an alert cost), and
+    # deleting a stack or service through Django clears them; an id left behind
+    # by a deletion racing a delivery reads as no stack (select_related's outer
+    # join). Indexed by alert_stack_recent and the service index.
     stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
-                              db_index=False)
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+                              db_index=False, db_constraint=False)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
+                                db_constraint=False)
     first_received = models.DateTimeField(default=timezone.now)
     # The last delivery that wrote it; an unchanged repeat soon after is recorded
     # on its delivery only (stacks.alerting.ingest.SEEN_PRECISION).

@@ -6,6 +6,8 @@
 # - two indexes fewer for each alert: the firing ones are indexed apart, by stack
 #   and start (the overview's counts, the firing filter), the resolved ones are
 #   read from alert_recent; acknowledged_by only where there is one;
+# - an alert's stack and service are links without a database constraint (see
+#   Alert.stack): no trigger per stored alert;
 # - GIN indexes gather new entries in a short pending list (256 kB, what a search
 #   reads on top of the index until vacuum merges it) rather than inserting
 #   each entry into the index at once.
@@ -95,5 +97,15 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='alert',
             index=models.Index(condition=models.Q(('acknowledged_by__isnull', False)), fields=['acknowledged_by'], name='alert_acknowledged_by'),
+        ),
+        migrations.AlterField(
+            model_name='alert',
+            name='service',
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='stacks.service'),
+        ),
+        migrations.AlterField(
+            model_name='alert',
+            name='stack',
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='stacks.stack'),
         ),
     ]

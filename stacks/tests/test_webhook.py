@@ -257,3 +257,15 @@ def test_a_service_deleted_by_another_process_leaves_the_alert_unlinked_not_refu
     assert r.status_code == 200
     stored = Alert.objects.get(fingerprint="abcdabcdabcdabcd")
     assert stored.stack.slug == "monitoring" and stored.service_id is None
+
+
+def test_deleting_a_stack_or_service_unlinks_its_alerts(client, defaults, admin_user):
+    post(client, payload(alert(fingerprint="f1", job="node-exporter", instance="node-exporter:9100")))
+    linked = Alert.objects.get()
+    assert linked.service.name == "node-exporter"
+    linked.service.delete()
+    assert Alert.objects.get().service_id is None and Alert.objects.get().stack.slug == "monitoring"
+    Stack.objects.get(slug="monitoring").delete()
+    assert Alert.objects.get().stack_id is None
+    client.force_login(admin_user)
+    assert client.get(f"/alerts/{linked.pk}/").status_code == 200
