@@ -84,6 +84,13 @@ def test_an_unchanged_repeat_is_recorded_on_its_delivery_but_not_written_again(c
     assert Alert.objects.get().deliveries.count() == 4
 
 
+def test_the_last_copy_of_an_occurrence_in_one_message_wins(client):
+    later = alert()
+    later["annotations"]["summary"] = "later"
+    assert post(client, payload(alert(), later)).json()["stored"] == 2
+    assert Alert.objects.get().summary == "later"
+
+
 def test_it_records_the_resolution_with_its_time(client):
     post(client, payload(alert()))
     r = post(client, payload(alert(status="resolved", ends="2026-11-24T10:05:00Z"), status="resolved"))
