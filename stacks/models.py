@@ -806,7 +806,7 @@ class Alert(models.Model):
     def make_search_text(labels, annotations):
         parts = [labels.get("alertname", ""), annotations.get("summary", ""), labels.get("instance", ""),
                  labels.get("job", "")]
-        return "\n".join(p for p in parts if p).lower()
+        return "\n".join(filter(None, parts)).lower()
 
     def acknowledge(self, user, comment=""):
         """Record who is on it and silence the alert in Alertmanager until it

@@ -16,6 +16,7 @@ from .ingest import PayloadError, parse, store
 MAX_DEPTH = 8  # Alertmanager's body is 4 deep (body → alerts → alert → labels)
 MAX_COUNT = 2**31 - 1  # PositiveIntegerField
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTAINERS = {dict, list}
 
 
 class Rejected(Exception):
@@ -75,12 +76,9 @@ def _check_depth(document):
     while level:
         if depth >= MAX_DEPTH:
             raise _too_deep()
-        deeper = []
-        for container in level:
-            for item in (container.values() if type(container) is dict else container):
-                if type(item) is dict or type(item) is list:
-                    deeper.append(item)
-        level, depth = deeper, depth + 1
+        level = [item for container in level for item in (container.values() if type(container) is dict else container)
+                 if type(item) in _CONTAINERS]
+        depth += 1
 
 
 def decode(body):
