@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import ensure_pg_database, setup  # noqa: E402
+from _django import drop_pg_database, ensure_pg_database, setup  # noqa: E402
 
 
 def use(name):
@@ -90,6 +90,8 @@ def main():
     print(f"{'with the 3 default stacks':<44}{a:>8.3f}")
     print(f"{f'with {args.stacks} more stacks, one of 2 MB':<44}{c:>8.3f}   ratio {c / a:.2f}  (target < 0.5 s)")
     print(f"{'first save after they appeared (footprints)':<44}{first:>8.3f}")
+    for name in (alone_db, crowded_db):
+        drop_pg_database(name)
 
 
 if __name__ == "__main__":

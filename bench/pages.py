@@ -17,10 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import ensure_pg_database, setup  # noqa: E402
+from _django import drop_pg_database, ensure_pg_database, setup  # noqa: E402
 
 # History alerts g = lo…hi, resolved, one every 7 s back from `newest`; one
-# delivery per 100 of them, linked to its alerts.
+# delivery per 100 of them, listing its alerts. The same shares at every size, so
+# that each page shows as many rows with 1,000 stored alerts as with 1,000,000:
+# every 5th alert is on the focus stack (a full page of its own), the rest spread
+# over all services; a summary names one of seven words (a search for one of them
+# matches a seventh of the history); half are warnings; 11 of 40 names start
+# with "Alert1".
 HISTORY = """
 WITH stored AS (
   INSERT INTO stacks_alert (fingerprint, starts_at, ends_at, status, name, severity, labels, annotations,
@@ -30,20 +35,23 @@ WITH stored AS (
          CASE WHEN mod(g, 2) = 0 THEN 'critical' ELSE 'warning' END,
          jsonb_build_object('alertname', 'Alert' || mod(g, 40), 'instance', 'h' || mod(g, 300) || ':9100',
                             'job', 'node'),
-         jsonb_build_object('summary', 'summary ' || g), '',
-         lower(concat_ws(E'\\n', 'Alert' || mod(g, 40), 'summary ' || g, 'h' || mod(g, 300) || ':9100', 'node')),
-         %(first_stack)s + mod(g, %(services)s) / %(per_stack)s, %(first_service)s + mod(g, %(services)s),
+         jsonb_build_object('summary', summary), '',
+         lower(concat_ws(E'\\n', 'Alert' || mod(g, 40), summary, 'h' || mod(g, 300) || ':9100', 'node')),
+         %(first_stack)s + (service - %(first_service)s) / %(per_stack)s, service,
          t, t + interval '5 minutes', t + interval '5 minutes'
   FROM generate_series(%(lo)s, %(hi)s) AS g,
-       LATERAL (SELECT %(newest)s::timestamptz - g * interval '7 seconds' AS t) AS s
-  RETURNING id, ('x' || fingerprint)::bit(64)::bigint / 100 AS batch),
-deliveries AS (
-  INSERT INTO stacks_alertdelivery (receiver, group_key, status, received_at, alert_count, truncated)
-  SELECT 'panel', 'bench:' || b, 'resolved', %(newest)s::timestamptz - b * interval '700 seconds', 100, 0
-  FROM generate_series(%(lo)s / 100, %(hi)s / 100) AS b RETURNING id, group_key)
-INSERT INTO stacks_alertdelivery_alerts (alertdelivery_id, alert_id)
-SELECT d.id, stored.id FROM stored JOIN deliveries d ON d.group_key = 'bench:' || stored.batch
+       LATERAL (SELECT %(newest)s::timestamptz - g * interval '7 seconds' AS t,
+                       'summary ' || (ARRAY['cpu', 'memory', 'network', 'latency', 'errors', 'queue', 'swap'])[
+                           1 + mod(g, 7)] || ' ' || g AS summary,
+                       CASE WHEN mod(g, 5) = 0 THEN %(focus_service)s + mod(g / 5, %(per_stack)s)
+                            ELSE %(first_service)s + mod(g, %(services)s) END AS service) AS s
+  RETURNING id, ('x' || fingerprint)::bit(64)::bigint / 100 AS batch)
+INSERT INTO stacks_alertdelivery (receiver, group_key, status, received_at, alert_count, truncated, alert_ids)
+SELECT 'panel', 'bench:' || batch, 'resolved', %(newest)s::timestamptz - batch * interval '700 seconds', count(*), 0,
+       jsonb_agg(id ORDER BY id)
+FROM stored GROUP BY batch
 """
+FOCUS = 7  # the stack whose pages are measured
 
 
 def build_world(n_stacks, n_services, first_index=0):
@@ -65,11 +73,11 @@ def build_world(n_stacks, n_services, first_index=0):
 
 
 def add_history(cursor, lo, hi, newest, stacks, services):
+    per_stack = len(services) // len(stacks)
     params = {"lo": lo, "hi": hi, "newest": newest, "first_stack": stacks[0].pk, "first_service": services[0].pk,
-              "services": len(services), "per_stack": len(services) // len(stacks)}
+              "services": len(services), "per_stack": per_stack, "focus_service": services[FOCUS * per_stack].pk}
     for start in range(lo, hi + 1, 200_000):
         cursor.execute(HISTORY, {**params, "lo": start, "hi": min(hi, start + 199_999)})
-    cursor.execute("ANALYZE")
 
 
 def use(name):
@@ -132,21 +140,23 @@ def build(db, args, history):
                             stack_id=svc.stack_id, service=svc,
                             search_text=Alert.make_search_text(labels, annotations)))
     firing = Alert.objects.bulk_create(firing)
-    for a in firing:
-        AlertDelivery.objects.create(receiver="panel", group_key="g", status="firing", alert_count=1).alerts.add(a)
+    AlertDelivery.objects.bulk_create([AlertDelivery(receiver="panel", group_key="g", status="firing", alert_count=1,
+                                                     alert_ids=[a.pk]) for a in firing])
     with connection.cursor() as cursor:
         if history:
             add_history(cursor, 1, history, now - timedelta(hours=1), stacks, services)
-        cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # as autovacuum leaves a table that grew: statistics, visibility map
+        cursor.execute("VACUUM ANALYZE")
     client = Client()
     client.force_login(User.objects.create_superuser("bench", "b@example.com", "pw"))
     old = Alert.objects.filter(status="resolved").order_by("-starts_at").first()
+    focus = f"stack{FOCUS:03d}"
     pages = {
-        "overview": "/", "overview (htmx)": "/", "stack": "/stacks/stack007/",
+        "overview": "/", "overview (htmx)": "/", "stack": f"/stacks/{focus}/", "timeline": f"/stacks/{focus}/timeline/",
         "alerts": "/alerts/", "alerts ?status=firing": "/alerts/?status=firing",
         "alerts ?status=resolved": "/alerts/?status=resolved", "alerts ?severity=warning": "/alerts/?severity=warning",
-        "alerts ?stack=stack007": "/alerts/?stack=stack007",
-        "search: disk web1 (firing)": "/alerts/?q=disk+web1", "search: summary 99 (history)": "/alerts/?q=summary+99",
+        f"alerts ?stack={focus}": f"/alerts/?stack={focus}",
+        "search: disk web1 (firing)": "/alerts/?q=disk+web1", "search: summary latency": "/alerts/?q=summary+latency",
         "search: alert1 +resolved": "/alerts/?q=alert1&status=resolved",
         "alert detail (firing)": f"/alerts/{firing[0].pk}/", "alert detail (resolved)": f"/alerts/{old.pk}/",
         "deployment": f"/deployments/{deployments[0].pk}/",
@@ -164,6 +174,7 @@ def main():
     parser.add_argument("--many-stacks", type=int, default=500)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--db", default="panel_bench_pages")
+    parser.add_argument("--keep", action="store_true", help="keep the databases (to look at plans)")
     args = parser.parse_args()
     small_db, large_db, many_db = (f"{args.db}_{n}" for n in ("small", "large", "many"))
     for name in (small_db, large_db, many_db):
@@ -197,6 +208,9 @@ def main():
     base, many = result[small_db]["overview"][:2], result[many_db]["overview"][:2]
     print(f"\noverview with {args.stacks} stacks: {base[0]:.1f} ms; with {args.many_stacks}: {many[0]:.1f} ms; "
           f"ratio {many[0] / base[0]:.2f} (target < 10); queries {base[1]}/{many[1]}")
+    if not args.keep:
+        for name in (small_db, large_db, many_db):
+            drop_pg_database(name)
 
 
 if __name__ == "__main__":

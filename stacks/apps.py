@@ -31,19 +31,13 @@ def _private_sqlite_file(sender, connection, **kwargs):
 
 
 def _sqlite_footprint_triggers(sender, using="default", **kwargs):
-    """SQLite rebuilds a table to alter it (a new table, copied, renamed), which
-    drops its triggers: the footprint triggers of migration 0005 are re-created
-    after every migrate, so later migrations cannot leave stale footprints."""
-    import importlib
-
+    """SQLite drops a table's triggers when a migration rebuilds the table (not
+    made before migration 0005, or after migrating back past it)."""
     from django.db import connections
 
+    from .footprint import create_triggers
+
     connection = connections[using]
-    if connection.vendor != "sqlite":
-        return  # PostgreSQL's ALTER TABLE keeps them
-    m = importlib.import_module("stacks.migrations.0005_i13_alert_search_and_footprints")
-    with connection.cursor() as cursor:
-        for name in m.SQLITE_TRIGGER_NAMES:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for statement in m._sqlite_triggers():
-            cursor.execute(statement)
+    if connection.vendor == "sqlite" and "stacks_stackfootprint" in connection.introspection.table_names():
+        with connection.cursor() as cursor:
+            create_triggers(cursor.execute, connection.vendor)

@@ -2,7 +2,7 @@
 services join. Cross-stack checks (port clashes, scrape targets on other stacks)
 read the other stacks' footprints from indexed rows, derived once per change,
 instead of rendering every other stack on every validation. Database triggers
-(migration 0005) drop a stack's footprint whenever its services, networks or
+drop a stack's footprint whenever its services, networks or
 slug change, however they are changed; it is derived again when next needed."""
 import hashlib
 import json
@@ -111,3 +111,73 @@ def stacks_running(names, exclude):
     for name, slug in rows:
         found.setdefault(name, slug)
     return found
+
+
+# --- Triggers: the database forgets a footprint itself ---------------------------
+# Whenever a stack's services or networks are inserted, updated or deleted, or its
+# slug changes, so that QuerySet.update() and raw SQL cannot leave it stale.
+_FORGET = """DELETE FROM stacks_hostportclaim WHERE footprint_id IN
+                (SELECT id FROM stacks_stackfootprint WHERE stack_id = {sid});
+            DELETE FROM stacks_networkmember WHERE footprint_id IN
+                (SELECT id FROM stacks_stackfootprint WHERE stack_id = {sid});
+            DELETE FROM stacks_stackfootprint WHERE stack_id = {sid};"""
+
+_PG_TRIGGERS = f"""
+CREATE OR REPLACE FUNCTION stacks_forget_footprint() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'stacks_stack' THEN
+        {_FORGET.format(sid="NEW.id")}
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        {_FORGET.format(sid="OLD.stack_id")}
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        {_FORGET.format(sid="NEW.stack_id")}
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER service_footprint AFTER INSERT OR UPDATE OR DELETE ON stacks_service
+    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
+CREATE TRIGGER network_footprint AFTER INSERT OR UPDATE OR DELETE ON stacks_network
+    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
+CREATE TRIGGER stack_footprint AFTER UPDATE OF slug ON stacks_stack
+    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
+"""
+_PG_DROP = """
+DROP TRIGGER IF EXISTS service_footprint ON stacks_service; DROP TRIGGER IF EXISTS network_footprint ON stacks_network;
+DROP TRIGGER IF EXISTS stack_footprint ON stacks_stack; DROP FUNCTION IF EXISTS stacks_forget_footprint();
+"""
+_SQLITE_EVENTS = {"ins": ("INSERT", ["NEW"]), "upd": ("UPDATE", ["OLD", "NEW"]), "del": ("DELETE", ["OLD"])}
+
+
+def _sqlite_triggers():
+    """{name: CREATE TRIGGER statement}"""
+    out = {}
+    for table in ("service", "network"):
+        for suffix, (event, rows) in _SQLITE_EVENTS.items():
+            body = " ".join(_FORGET.format(sid=f"{row}.stack_id") for row in rows)
+            out[f"{table}_footprint_{suffix}"] = f"AFTER {event} ON stacks_{table} BEGIN {body} END"
+    out["stack_footprint"] = f"AFTER UPDATE OF slug ON stacks_stack BEGIN {_FORGET.format(sid='NEW.id')} END"
+    return {name: f"CREATE TRIGGER {name} {rest}" for name, rest in out.items()}
+
+
+def drop_triggers(execute, vendor):
+    """Drop the footprint triggers, where they exist; `execute` runs one SQL string."""
+    if vendor == "postgresql":
+        execute(_PG_DROP)
+    elif vendor == "sqlite":
+        for name in _sqlite_triggers():
+            execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def create_triggers(execute, vendor):
+    """(Re-)create the footprint triggers. SQLite rebuilds a table to alter it,
+    which drops its triggers: after every migrate they are made again
+    (StacksConfig.ready); PostgreSQL's ALTER TABLE keeps them."""
+    if vendor == "postgresql":
+        execute(_PG_TRIGGERS)
+    elif vendor == "sqlite":
+        drop_triggers(execute, vendor)
+        for statement in _sqlite_triggers().values():
+            execute(statement)

@@ -12,7 +12,8 @@ import secrets as pysecrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connections, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
@@ -894,13 +895,23 @@ class Alert(models.Model):
     # Lower-cased name, summary, instance and job: what the alerts page searches,
     # without extracting JSON from every row.
     search_text = models.TextField(blank=True, editable=False)
+    # Links, not constraints: the webhook writes only ids that exist when it
+    # stores the alert (checked in its statement; a constraint's trigger per row
+    # was a fifth of what storing an alert cost), and
+    # deleting a stack or service through Django clears them; an id left behind
+    # by a deletion racing a delivery reads as no stack (select_related's outer
+    # join). Indexed by alert_stack_recent and the service index.
     stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
-                              db_index=False)
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+                              db_index=False, db_constraint=False)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
+                                db_constraint=False)
     first_received = models.DateTimeField(default=timezone.now)
+    # The last delivery that wrote it; an unchanged repeat soon after is recorded
+    # on its delivery only (stacks.alerting.ingest.SEEN_PRECISION).
     last_received = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                        db_index=False)  # Meta.indexes: only acknowledged alerts
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     # An acknowledgement silences the alert in Alertmanager until it resolves:
     # the panel expires that silence itself (stacks.alerting.acks).
@@ -912,15 +923,19 @@ class Alert(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alert_occurrence")]
-        # Every filter of the alerts page reads its own index in starts_at order,
-        # so a page costs the same with 1,000 or 1,000,000 rows stored. On
-        # PostgreSQL a generated tsvector column with a GIN index serves search
-        # (migration 0005; stacks.alerting.search).
+        # Every filter of the alerts page reads an index in starts_at order or one
+        # that holds only the firing alerts, so a page costs the same with 1,000
+        # or 1,000,000 rows stored: resolved ones read alert_recent and pass over
+        # the firing ones. On PostgreSQL a generated tsvector column with a GIN
+        # index serves search (migration 0005; stacks.alerting.search). Each
+        # index is also work for every alert the webhook stores: no more of them.
         indexes = [models.Index(fields=["-starts_at", "-id"], name="alert_recent"),
-                   models.Index(fields=["status", "-starts_at"], name="alert_status_recent"),
                    models.Index(fields=["stack", "-starts_at"], name="alert_stack_recent"),
                    models.Index(fields=["severity", "-starts_at"], name="alert_severity_recent"),
-                   models.Index(fields=["stack"], condition=models.Q(status="firing"), name="alert_firing_stack")]
+                   models.Index(fields=["stack", "-starts_at"], condition=models.Q(status="firing"),
+                                name="alert_firing"),
+                   models.Index(fields=["acknowledged_by"], condition=models.Q(acknowledged_by__isnull=False),
+                                name="alert_acknowledged_by")]
         ordering = ["-starts_at", "-id"]
         permissions = [("silence_alert", "Can silence and acknowledge alerts")]
 
@@ -935,7 +950,7 @@ class Alert(models.Model):
     def make_search_text(labels, annotations):
         parts = [labels.get("alertname", ""), annotations.get("summary", ""), labels.get("instance", ""),
                  labels.get("job", "")]
-        return "\n".join(p for p in parts if p).lower()
+        return "\n".join(filter(None, parts)).lower()
 
     def acknowledge(self, user, comment=""):
         """Record who is on it and silence the alert in Alertmanager until it
@@ -954,9 +969,26 @@ class Alert(models.Model):
         self.search_text = self.make_search_text(self.labels, self.annotations)
         super().save(*args, **kwargs)
 
+    @property
+    def deliveries(self):
+        return AlertDelivery.objects.of_alert(self.pk)
+
+
+class AlertDeliveryQuerySet(models.QuerySet):
+    def of_alert(self, alert_id):
+        """The deliveries that carried this alert. PostgreSQL: `alert_ids @> [id]`
+        on a GIN index (migration 0012); SQLite: a scan of the JSON arrays."""
+        if connections[self.db].vendor == "postgresql":
+            return self.filter(alert_ids__contains=[alert_id])
+        return self.filter(RawSQL(f"EXISTS (SELECT 1 FROM json_each({self.model._meta.db_table}.alert_ids) "
+                                  "WHERE value = %s)", [alert_id], output_field=models.BooleanField()))
+
 
 class AlertDelivery(models.Model):
-    """One webhook message from Alertmanager, kept for history."""
+    """One webhook message from Alertmanager, kept for history.
+
+    The alerts it carried are one array of ids in the delivery's own row, not a
+    row per alert: a delivery of 100 alerts writes one row."""
 
     receiver = models.CharField(max_length=200)
     group_key = models.TextField()
@@ -964,11 +996,18 @@ class AlertDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     alert_count = models.PositiveIntegerField(default=0)
     truncated = models.PositiveIntegerField(default=0)
-    alerts = models.ManyToManyField(Alert, related_name="deliveries")
+    alert_ids = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = AlertDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["received_at"], name="delivery_received")]  # retention
+
+    @property
+    def alerts(self):
+        """Those of its alerts that are still kept."""
+        return Alert.objects.filter(id__in=self.alert_ids)
 
 
 # --- What other stacks' validation needs from a stack ---------------------------

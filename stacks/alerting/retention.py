@@ -6,14 +6,22 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from stacks.models import Alert, AlertDelivery
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+# A delivery none of whose alerts is left (AlertDelivery.alert_ids).
+NO_ALERT_LEFT = {
+    "postgresql": "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(stacks_alertdelivery.alert_ids) e "
+                  "JOIN stacks_alert a ON a.id = e.value::bigint)",
+    "sqlite": "NOT EXISTS (SELECT 1 FROM json_each(stacks_alertdelivery.alert_ids) e "
+              "JOIN stacks_alert a ON a.id = e.value)",
+}
 
 
 def _batches(qs, batch):
@@ -37,8 +45,9 @@ def prune(days=None, batch=BATCH, now=None):
                .filter(Q(resolved_at__lt=cutoff) | Q(resolved_at__isnull=True, last_received__lt=cutoff))
                .order_by("starts_at"))
     alerts = sum(_batches(expired, batch))
-    links = AlertDelivery.alerts.through.objects.filter(alertdelivery_id=OuterRef("pk"))
-    orphans = AlertDelivery.objects.filter(~Exists(links), received_at__lt=cutoff).order_by("received_at")
+    orphans = (AlertDelivery.objects.filter(received_at__lt=cutoff)
+               .filter(RawSQL(NO_ALERT_LEFT[connection.vendor], [], output_field=BooleanField()))
+               .order_by("received_at"))
     deliveries = sum(_batches(orphans, batch))
     if alerts or deliveries:
         log.info("Pruned %d alert(s) and %d delivery record(s) older than %d days", alerts, deliveries, days)

@@ -124,75 +124,20 @@ def drop_search_column(apps, schema_editor):
 Migration.operations.append(migrations.RunPython(add_search_column, drop_search_column))
 
 
-# A stack's footprint (stacks.footprint) is forgotten by the database itself
-# whenever one of its services or networks is inserted, updated or deleted, or
-# its slug changes: QuerySet.update() and raw SQL cannot leave it stale.
-FORGET = """DELETE FROM stacks_hostportclaim WHERE footprint_id IN
-                (SELECT id FROM stacks_stackfootprint WHERE stack_id = {sid});
-            DELETE FROM stacks_networkmember WHERE footprint_id IN
-                (SELECT id FROM stacks_stackfootprint WHERE stack_id = {sid});
-            DELETE FROM stacks_stackfootprint WHERE stack_id = {sid};"""
-
-PG_TRIGGERS = f"""
-CREATE FUNCTION stacks_forget_footprint() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_TABLE_NAME = 'stacks_stack' THEN
-        {FORGET.format(sid="NEW.id")}
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        {FORGET.format(sid="OLD.stack_id")}
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        {FORGET.format(sid="NEW.stack_id")}
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER service_footprint AFTER INSERT OR UPDATE OR DELETE ON stacks_service
-    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
-CREATE TRIGGER network_footprint AFTER INSERT OR UPDATE OR DELETE ON stacks_network
-    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
-CREATE TRIGGER stack_footprint AFTER UPDATE OF slug ON stacks_stack
-    FOR EACH ROW EXECUTE FUNCTION stacks_forget_footprint();
-"""
-PG_DROP = """
-DROP TRIGGER service_footprint ON stacks_service; DROP TRIGGER network_footprint ON stacks_network;
-DROP TRIGGER stack_footprint ON stacks_stack; DROP FUNCTION stacks_forget_footprint();
-"""
-
-
-def _sqlite_triggers():
-    out = []
-    for table in ("service", "network"):
-        out.append(f"CREATE TRIGGER {table}_footprint_ins AFTER INSERT ON stacks_{table} BEGIN "
-                   f"{FORGET.format(sid='NEW.stack_id')} END")
-        out.append(f"CREATE TRIGGER {table}_footprint_upd AFTER UPDATE ON stacks_{table} BEGIN "
-                   f"{FORGET.format(sid='OLD.stack_id')} {FORGET.format(sid='NEW.stack_id')} END")
-        out.append(f"CREATE TRIGGER {table}_footprint_del AFTER DELETE ON stacks_{table} BEGIN "
-                   f"{FORGET.format(sid='OLD.stack_id')} END")
-    out.append(f"CREATE TRIGGER stack_footprint AFTER UPDATE OF slug ON stacks_stack BEGIN "
-               f"{FORGET.format(sid='NEW.id')} END")
-    return out
-
-
-SQLITE_TRIGGER_NAMES = [f"{t}_footprint_{op}" for t in ("service", "network") for op in ("ins", "upd", "del")] + [
-    "stack_footprint"]
+# A stack's footprint is forgotten by the database itself whenever one of its
+# services or networks changes, or its slug does (the SQL: stacks.footprint).
 
 
 def add_footprint_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_TRIGGERS)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in _sqlite_triggers():
-            schema_editor.execute(statement)
+    from stacks.footprint import create_triggers
+
+    create_triggers(schema_editor.execute, schema_editor.connection.vendor)
 
 
 def drop_footprint_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_DROP)
-    elif schema_editor.connection.vendor == "sqlite":
-        for name in SQLITE_TRIGGER_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+    from stacks.footprint import drop_triggers
+
+    drop_triggers(schema_editor.execute, schema_editor.connection.vendor)
 
 
 Migration.operations.append(migrations.RunPython(add_footprint_triggers, drop_footprint_triggers))

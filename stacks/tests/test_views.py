@@ -248,8 +248,8 @@ def _stack_with_history(i):
     alerts = [Alert.objects.create(fingerprint=f"{i}-{k}", starts_at=f"2026-11-24T10:0{k}Z", name=f"A{k}",
                                    status="firing" if k else "resolved", stack=stack, service=svc,
                                    annotations={"summary": f"disk full {i}"}) for k in range(2)]
-    delivery = AlertDelivery.objects.create(receiver="panel", group_key="g", status="firing", alert_count=2)
-    delivery.alerts.add(*alerts)
+    AlertDelivery.objects.create(receiver="panel", group_key="g", status="firing", alert_count=2,
+                                 alert_ids=[a.pk for a in alerts])
     return stack, d, alerts[1]
 
 

@@ -55,6 +55,42 @@ def test_a_repeat_delivery_updates_and_never_duplicates(client):
     assert Alert.objects.get().deliveries.count() == 3
 
 
+def test_a_delivery_lists_the_alerts_it_carried(client):
+    post(client, payload(alert(fingerprint="aa"), alert(fingerprint="bb")))
+    post(client, payload(alert(fingerprint="bb")))
+    first, second = AlertDelivery.objects.order_by("id")
+    assert sorted(first.alerts.values_list("fingerprint", flat=True)) == ["aa", "bb"]
+    assert list(second.alerts.values_list("fingerprint", flat=True)) == ["bb"]
+    assert list(Alert.objects.get(fingerprint="bb").deliveries) == [second, first]
+
+
+@pytest.mark.postgres
+def test_an_unchanged_repeat_is_recorded_on_its_delivery_but_not_written_again(client, monkeypatch):
+    from stacks.alerting import ingest
+
+    post(client, payload(alert()))
+    first_seen = Alert.objects.get().last_received
+    post(client, payload(alert()))
+    assert Alert.objects.get().last_received == first_seen  # within SEEN_PRECISION: not rewritten
+    assert Alert.objects.get().deliveries.count() == 2
+    changed = alert()
+    changed["annotations"]["summary"] = "now worse"
+    post(client, payload(changed))
+    a = Alert.objects.get()
+    assert a.summary == "now worse" and a.last_received > first_seen  # a change is written at once
+    monkeypatch.setattr(ingest, "SEEN_PRECISION", 0)
+    post(client, payload(changed))
+    assert Alert.objects.get().last_received > a.last_received  # a repeat after a while is written
+    assert Alert.objects.get().deliveries.count() == 4
+
+
+def test_the_last_copy_of_an_occurrence_in_one_message_wins(client):
+    later = alert()
+    later["annotations"]["summary"] = "later"
+    assert post(client, payload(alert(), later)).json()["stored"] == 2
+    assert Alert.objects.get().summary == "later"
+
+
 def test_it_records_the_resolution_with_its_time(client):
     post(client, payload(alert()))
     r = post(client, payload(alert(status="resolved", ends="2026-11-24T10:05:00Z"), status="resolved"))
@@ -228,3 +264,15 @@ def test_a_service_deleted_by_another_process_leaves_the_alert_unlinked_not_refu
     assert r.status_code == 200
     stored = Alert.objects.get(fingerprint="abcdabcdabcdabcd")
     assert stored.stack.slug == "monitoring" and stored.service_id is None
+
+
+def test_deleting_a_stack_or_service_unlinks_its_alerts(client, defaults, admin_user):
+    post(client, payload(alert(fingerprint="f1", job="node-exporter", instance="node-exporter:9100")))
+    linked = Alert.objects.get()
+    assert linked.service.name == "node-exporter"
+    linked.service.delete()
+    assert Alert.objects.get().service_id is None and Alert.objects.get().stack.slug == "monitoring"
+    Stack.objects.get(slug="monitoring").delete()
+    assert Alert.objects.get().stack_id is None
+    client.force_login(admin_user)
+    assert client.get(f"/alerts/{linked.pk}/").status_code == 200

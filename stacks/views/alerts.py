@@ -48,7 +48,8 @@ def alert_list(request):
     else:
         shown = qs.order_by("-starts_at", "-id")[:PAGE]
     alerts = list(shown.select_related("stack", "service", "acknowledged_by"))
-    firing = dict(qs.filter(status="firing").order_by().values_list("name").annotate(n=Count("id")))
+    firing = {} if params.get("status") == "resolved" else dict(
+        qs.filter(status="firing").order_by().values_list("name").annotate(n=Count("id")))
     groups = {}
     for position, a in enumerate(alerts):
         groups.setdefault(a.name, {"name": a.name, "alerts": [], "firing": firing.get(a.name, 0),

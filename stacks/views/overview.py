@@ -10,8 +10,11 @@ def stacks_with_state():
     last = Deployment.objects.filter(stack=OuterRef("pk")).order_by("-id")
     firing = (Alert.objects.filter(stack=OuterRef("pk"), status="firing").order_by()
               .values("stack").annotate(n=Count("id")).values("n"))
-    linked = Prefetch("services", queryset=Service.objects.exclude(ui_name="").order_by("order", "name"),
-                      to_attr="linked_services")
+    # Only what a UI link needs: a service's other JSON columns cost a decode
+    # each, per row of a page that lists every stack.
+    linked = Prefetch("services", to_attr="linked_services",
+                      queryset=Service.objects.exclude(ui_name="").order_by("order", "name")
+                      .only("stack_id", "name", "order", "ui_name", "ui_port", "ui_path", "ports"))
     return (Stack.objects.order_by("slug").select_related("engine")
             .annotate(service_count=Count("services", distinct=True),
                       running_count=Count("services", filter=Q(services__health__state="running"), distinct=True),
