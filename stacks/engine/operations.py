@@ -4,6 +4,7 @@ by hand with docker-compose are seen too."""
 from . import labels as L
 from . import parallel
 from .client import EngineError, api, translated
+from .project import remove_networks_and_volumes
 
 STOP_TIMEOUT = 10
 
@@ -47,16 +48,7 @@ def down(project, report, volumes=False):
         progress(f"Removed {_name(c)}")
 
     _each_container(_project_containers(engine, project), remove, report)
-    for net in engine.networks(filters={"label": f"{L.PROJECT}={project}"}):
-        try:
-            translated("")(engine.remove_network)(net["Id"])
-            report(f"Removed network {net['Name']}")
-        except EngineError as exc:
-            report(f"Kept network {net['Name']}: {exc}", "error")
-    if volumes:
-        for vol in engine.volumes(filters={"label": f"{L.PROJECT}={project}"}).get("Volumes") or []:
-            engine.remove_volume(vol["Name"], force=True)
-            report(f"Removed volume {vol['Name']}")
+    remove_networks_and_volumes(engine, f"{L.PROJECT}={project}", volumes, report)
 
 
 @translated("restart")

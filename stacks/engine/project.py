@@ -97,3 +97,20 @@ def volume_options(spec, labels):
     if spec.get("driver_opts"):
         options["driver_opts"] = {str(k): str(v) for k, v in spec["driver_opts"].items()}
     return options
+
+
+def remove_networks_and_volumes(engine, label, volumes, report):
+    """What `down` leaves of a project after its containers or services are gone: its
+    networks (one still used elsewhere is kept, and said so) and, if asked, its volumes."""
+    from .client import EngineError, translated
+
+    for net in engine.networks(filters={"label": label}):
+        try:
+            translated("")(engine.remove_network)(net["Id"])
+            report(f"Removed network {net['Name']}")
+        except EngineError as exc:
+            report(f"Kept network {net['Name']}: {exc}", "error")
+    if volumes:
+        for vol in engine.volumes(filters={"label": label}).get("Volumes") or []:
+            translated("")(engine.remove_volume)(vol["Name"], force=True)
+            report(f"Removed volume {vol['Name']}")

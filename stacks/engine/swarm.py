@@ -22,7 +22,7 @@ from stacks.composefile import network_name, parse_port, project_source, service
 
 from .backend import Logs, status_row
 from .client import EngineError, api, translated
-from .project import network_options, volume_options
+from .project import network_options, remove_networks_and_volumes, volume_options
 from .service import duration_ns
 
 NAMESPACE = "com.docker.stack.namespace"  # what `docker stack ls/services/ps/rm` look for
@@ -553,16 +553,7 @@ class SwarmBackend(Logs):
         for c in engine.secrets(filters={"label": label}):
             engine.remove_secret(c["ID"])
             report(f"Removed secret {c['Spec']['Name']}")
-        for n in engine.networks(filters={"label": label}):
-            try:
-                translated("")(engine.remove_network)(n["Id"])
-                report(f"Removed network {n['Name']}")
-            except EngineError as exc:
-                report(f"Kept network {n['Name']}: {exc}", "error")
-        if volumes:
-            for v in engine.volumes(filters={"label": label}).get("Volumes") or []:
-                translated("")(engine.remove_volume)(v["Name"], force=True)
-                report(f"Removed volume {v['Name']}")
+        remove_networks_and_volumes(engine, label, volumes, report)
 
     @translated("restart")
     def restart_service(self, project, service, report):
