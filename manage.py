@@ -7,6 +7,13 @@ import sys
 def main():
     """Run administrative tasks."""
     os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'controlpanel.settings')
+    if sys.argv[1:2] == ['stack']:
+        # `stack deploy|down`: asked of a worker without loading Django, when one answers.
+        from stacks.operation_client import main as ask_a_worker
+
+        code = ask_a_worker(sys.argv)
+        if code is not None:
+            leave(code)
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:
@@ -19,20 +26,21 @@ def main():
     leave()
 
 
-def leave():
+def leave(code=0):
     """Exit without the interpreter's teardown: module by module and a last garbage
     collection over Django's whole graph, a fifth of a `stack list`. The command is
     over: its database connections are closed and its output flushed here first.
     (A command that fails exits through SystemExit, the usual way.)"""
     import logging
 
-    from django.db import connections
+    if 'django.db' in sys.modules:
+        from django.db import connections
 
-    connections.close_all()
+        connections.close_all()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 if __name__ == '__main__':

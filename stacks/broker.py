@@ -80,11 +80,70 @@ class StackLock:
 # status; waiters (the command line, a page) subscribe first, then read the row,
 # then block until the next notice instead of polling on a timer.
 
-def notify(deployment_id):
+def notify(deployment_id, stream=None, **event):
+    """Wake the operation's waiters; with `event` (a step: at, message, kind; or a
+    status, with its error), also append it to the operation's event `stream`
+    (Deployment.events_stream), which a waiter with no database (operation_client)
+    reads from its start: nothing recorded before it looked is missed."""
     try:
-        connection().publish(_events_key(deployment_id), "1")
+        pipe = connection().pipeline(transaction=False)
+        pipe.publish(_events_key(deployment_id), "1")
+        if event:
+            key = stream
+            pipe.xadd(key, {k: str(v) for k, v in event.items()}, maxlen=EVENTS_KEPT, approximate=True)
+            pipe.expire(key, EVENTS_TTL)
+        pipe.execute()
     except redis.RedisError:
         pass  # a waiter falls back to its timeout; the row is the truth
+
+
+EVENTS_KEPT, EVENTS_TTL = 10000, 3600  # an operation's last events, kept an hour after its last one
+
+
+def _decoded(entries):
+    return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()}) for eid, fields in entries]
+
+
+@_translated
+def events(stream, after="0", timeout=0.0):
+    """An operation's events after the one with id `after` ("0": from the start),
+    waiting up to `timeout` seconds for the first: [(id, {field: value})]."""
+    found = connection().xread({stream: after}, count=100,
+                               block=max(1, int(min(timeout, 4) * 1000)))  # below the socket timeout
+    return _decoded(found[0][1]) if found else []
+
+
+# --- Requests from the command line ----------------------------------------------
+# `stack deploy|down` without Django (operation_client) asks a worker to queue the
+# operation (tasks.queue_operation) and waits for its answer here. Whoever takes
+# the request first handles it: the worker, or the command line itself taking it
+# back when no worker answered in time.
+REQUEST_TTL = 300
+
+
+def _request_key(request_id):
+    return f"panel:request:{request_id}"
+
+
+@_translated
+def take_request(request_id, taker):
+    """True for the first taker of the request (the other one leaves it alone)."""
+    return bool(connection().set(_request_key(request_id) + ":taken", taker, nx=True, ex=REQUEST_TTL))
+
+
+@_translated
+def answer_request(request_id, **fields):
+    pipe = connection().pipeline(transaction=False)
+    pipe.xadd(_request_key(request_id), {k: str(v) for k, v in fields.items()})
+    pipe.expire(_request_key(request_id), REQUEST_TTL)
+    pipe.execute()
+
+
+@_translated
+def request_answer(request_id, timeout):
+    """The worker's answer ({field: value}), or None after `timeout` seconds."""
+    found = connection().xread({_request_key(request_id): "0"}, count=1, block=max(1, int(min(timeout, 4) * 1000)))
+    return _decoded(found[0][1])[0][1] if found else None
 
 
 class Notices:

@@ -191,6 +191,15 @@ class Stack(models.Model):
         with using(self.engine):
             return bundle, problems, plan_deploy(self.slug, self.directory, bundle, roles, self.engine.backend)
 
+    @classmethod
+    def named(cls, slug):
+        """The stack with this slug; Stack.DoesNotExist says which ones there are."""
+        try:
+            return cls.objects.get(slug=slug)
+        except cls.DoesNotExist:
+            known = ", ".join(cls.objects.values_list("slug", flat=True)) or "none yet"
+            raise cls.DoesNotExist(f"No stack named {slug!r} (stacks: {known}).") from None
+
     def request_operation(self, action, user=None, options=None, plan=None):
         """Record an operation and queue it once the row is committed (a deploy
         with the plan its operator confirmed, if any: Deployment.take_plan). Raises Busy
@@ -756,11 +765,17 @@ class Deployment(models.Model):
     def is_done(self):
         return self.status in (self.SUCCEEDED, self.FAILED)
 
+    @property
+    def events_stream(self):
+        """Its Redis stream of steps and statuses (broker.events); named by its
+        creation time too, as numbers start over with a new database."""
+        return f"panel:operation:{self.pk}:{self.created.timestamp():.6f}"
+
     def log(self, message, kind="info"):
         from . import broker
 
         step = DeploymentStep.objects.create(deployment=self, message=message[:2000], kind=kind)
-        broker.notify(self.pk)
+        broker.notify(self.pk, self.events_stream, at=f"{step.at:%H:%M:%S}", message=step.message, kind=kind)
         return step
 
     def wait(self, timeout, on_step=None, until_claimed=False):
@@ -793,7 +808,7 @@ class Deployment(models.Model):
         self.status, self.started = self.RUNNING, now
         from . import broker
 
-        broker.notify(self.pk)
+        broker.notify(self.pk, self.events_stream, status=self.RUNNING)
         return True
 
     def finish(self):
@@ -811,7 +826,7 @@ class Deployment(models.Model):
 
         self.status, self.finished = status, timezone.now()
         self.save(update_fields=["status", "error", "finished", "started"])
-        broker.notify(self.pk)
+        broker.notify(self.pk, self.events_stream, status=status, error=self.error)
 
     def take_plan(self, plan):
         """Record the plan (engine.plan.recorded) about to be applied. A deploy

@@ -53,6 +53,28 @@ def run_here(deployment_id):
         connection.close()  # this thread's own connection
 
 
+@shared_task(ignore_result=True)
+def queue_operation(slug, action, options, request_id):
+    """`stack deploy|down` asked by the command line without Django
+    (stacks.operation_client): the operation is recorded and queued here, and the
+    answer (its number, or why not) goes back through Redis. A request the command
+    line took back meanwhile, to carry it out itself, is left alone."""
+    from . import broker
+    from .models import Stack
+
+    if not broker.take_request(request_id, "worker"):
+        return
+    try:
+        deployment = Stack.named(slug).request_operation(action, options=options)
+    except (Stack.DoesNotExist, Busy) as exc:
+        broker.answer_request(request_id, error=str(exc))
+        return
+    except Exception as exc:  # the database is down…: said to the command line, and logged by Celery
+        broker.answer_request(request_id, error=f"The worker could not queue the {action}: {exc}")
+        raise
+    broker.answer_request(request_id, operation=deployment.pk, events=deployment.events_stream)
+
+
 @shared_task(base=OperationTask, acks_late=True)
 def run_operation(deployment_id):
     deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)

@@ -190,12 +190,11 @@ class Applier:
     def converge_service(self, name):
         for dep, cond in sorted(depends_on(self.services[name]).items()):
             self.wait_for(dep, cond)
-        for action in self.plan.for_service(name):
-            if action.kind == "create":
-                cid, cname = self.precreated.pop((name, action.number), None) or self.create(name, action.number)
-                self.start(cid, cname)
-                self.report(f"Started {cname}")
-            elif action.kind == "recreate":
+        actions = list(self.plan.for_service(name))
+        # New replicas start together, as Compose scales (they were created up front).
+        parallel.each([a.number for a in actions if a.kind == "create"], lambda n: self.start_new(name, n))
+        for action in actions:
+            if action.kind == "recreate":
                 self.recreate(name, action)
             elif action.kind == "start":
                 self.start(action.container.id, action.container.name)
@@ -205,6 +204,11 @@ class Applier:
         for reload in self.plan.reloads:
             if reload.service == name:
                 self.reload(reload)
+
+    def start_new(self, name, number):
+        cid, cname = self.precreated.pop((name, number), None) or self.create(name, number)
+        self.start(cid, cname)
+        self.report(f"Started {cname}")
 
     def recreate(self, name, action):
         old = action.container

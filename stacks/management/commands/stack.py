@@ -57,6 +57,9 @@ class Command(BaseCommand):
         p.add_argument("--volumes", action="store_true", help="Remove its named volumes too.")
         p.add_argument("--detach", "-d", action="store_true", help="Return once queued, without waiting.")
         p.add_argument("--wait", action="store_true", help="The default; kept for scripts.")
+        p = sub.add_parser("follow", help="An operation's progress (deploy, down…) until it ends; "
+                                          "carried out from this process when no worker takes it.")
+        p.add_argument("operation", type=int, metavar="ID")
         p = sub.add_parser("status", help="Containers of a stack, from the Docker engine.")
         p.add_argument("slug")
         p.add_argument("--json", action="store_true")
@@ -76,10 +79,9 @@ class Command(BaseCommand):
 
     def _stack(self, slug):
         try:
-            return Stack.objects.get(slug=slug)
-        except Stack.DoesNotExist:
-            known = ", ".join(Stack.objects.values_list("slug", flat=True)) or "none yet"
-            raise CommandError(f"No stack named {slug!r} (stacks: {known}).") from None
+            return Stack.named(slug)
+        except Stack.DoesNotExist as exc:
+            raise CommandError(str(exc)) from None
 
     def do_list(self, **opts):
         for stack in Stack.objects.prefetch_related("services"):
@@ -217,13 +219,22 @@ class Command(BaseCommand):
         except Busy as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
-        if not wait:
-            return
+        if wait:
+            self._follow(deployment)
+
+    def do_follow(self, operation, **opts):
+        deployment = Deployment.objects.select_related("stack").filter(pk=operation).first()
+        if deployment is None:
+            raise CommandError(f"No operation #{operation}.")
+        self._follow(deployment)
+
+    def _follow(self, deployment):
+        """Its progress until it ends; carried out here when no worker takes it."""
         import threading
 
         from stacks.tasks import run_here, workers_alive
 
-        runner = None
+        action, slug, runner = deployment.action, deployment.stack.slug, None
 
         def run_in_this_process(reason):
             self.stdout.write(f"{reason}: carrying it out from this process.")
@@ -250,8 +261,8 @@ class Command(BaseCommand):
         if runner is not None:
             runner.join()
         if deployment.status == Deployment.FAILED:
-            raise CommandError(f"{action} of {stack.slug} failed: {deployment.error}")
-        self.stdout.write(self.style.SUCCESS(f"{action} of {stack.slug} succeeded."))
+            raise CommandError(f"{action} of {slug} failed: {deployment.error}")
+        self.stdout.write(self.style.SUCCESS(f"{action} of {slug} succeeded."))
 
     def do_plan(self, slug, json=False, **opts):
         from stacks.engine import EngineError
