@@ -72,6 +72,8 @@ class Request:
 
         from stacks import broker
 
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            return None  # no worker by design: the Django command runs it in-process
         try:
             self.publish(settings.CELERY_BROKER_URL, settings.CELERY_TASK_DEFAULT_QUEUE)
             answer = broker.request_answer(self.id, CLAIM_PATIENCE)
