@@ -85,8 +85,9 @@ class Applier:
             if ref in fresh:
                 image_id = docker_seam.image_id(self.api, ref)
                 role = self.desired.roles.get(name)
-                self.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, self.desired.files))
-                self.applied[name] = applied_record(spec, image_id, role, self.desired.files)
+                self.hashes[name] = config_hash(spec, image_id,
+                                               hash_inputs(spec, role, self.desired.files, self.desired.compose))
+                self.applied[name] = applied_record(spec, image_id, role, self.desired.files, self.desired.compose)
 
     def write_files(self):
         write_files(self.plan, self.report)

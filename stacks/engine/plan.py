@@ -200,8 +200,8 @@ def plan(desired, observed):
     for name in [n for level in result.order for n in level]:
         spec, role = services[name], desired.roles.get(name)
         image_id = observed.images.get(image_of(desired.project, name, spec), "")
-        result.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, desired.files))
-        result.applied[name] = applied = applied_record(spec, image_id, role, desired.files)
+        result.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, desired.files, desired.compose))
+        result.applied[name] = applied = applied_record(spec, image_id, role, desired.files, desired.compose)
         by_service[name] = _adopted(name, spec, image_id, result, observed, by_service.get(name, []))
 
         def reason(c, applied=applied):
@@ -209,10 +209,11 @@ def plan(desired, observed):
 
         actions = converge(name, spec, result.hashes[name], by_service.get(name, []), reason)
         result.actions += actions
-        result.state[f"files:{name}"] = digests = file_digests(spec, desired.files)
+        result.state[f"files:{name}"] = digests = file_digests(spec, desired.files, desired.compose)
         touched = any(a.kind in ("create", "recreate", "start") for a in actions)
         if reloadable(role) and digests and not touched:
-            changed = _reload_files(observed.state.get(f"files:{name}"), digests, files_digest(spec, desired.files))
+            changed = _reload_files(observed.state.get(f"files:{name}"), digests,
+                                    files_digest(spec, desired.files, desired.compose))
             if changed:
                 result.reloads.append(Reload(name, role, changed))
     for svc, containers in sorted(by_service.items()):

@@ -39,29 +39,39 @@ def sha(text):
 
 # --- Files ----------------------------------------------------------------------
 
-def mounted_files(spec, files):
-    """Bundle paths a service bind-mounts from the stack's directory, sorted."""
-    sources = []
-    for vol in spec.get("volumes") or []:
-        source = vol.split(":")[0]
-        if source.startswith("./"):
-            sources.append(source[2:].rstrip("/"))
+def _sources(spec, doc):
+    """The stack-directory paths a service mounts: its ./ volumes, and the files of
+    the top-level configs and secrets it uses (file_mounts)."""
+    sources = [v.split(":")[0][2:].rstrip("/") for v in spec.get("volumes") or [] if v.split(":")[0].startswith("./")]
+    for key in ("configs", "secrets"):
+        defs = (doc or {}).get(key) or {}
+        for entry in spec.get(key) or []:
+            path = (defs.get(entry if isinstance(entry, str) else entry.get("source")) or {}).get("file")
+            if path:
+                sources.append(path.removeprefix("./").rstrip("/"))
+    return sources
+
+
+def mounted_files(spec, files, doc=None):
+    """Bundle paths a service bind-mounts from the stack's directory, sorted; `doc`,
+    the Compose document, for the files of its configs and secrets."""
+    sources = _sources(spec, doc)
     return [p for p in sorted(files) if any(p == s or p.startswith(s + "/") for s in sources)]
 
 
-def files_digest(spec, files):
+def files_digest(spec, files, doc=None):
     """Digest of the bundle files a service bind-mounts ("" when it mounts none)."""
-    paths = mounted_files(spec, files)
-    has_sources = any(v.split(":")[0].startswith("./") for v in spec.get("volumes") or [])
+    paths = mounted_files(spec, files, doc)
+    has_sources = bool(_sources(spec, doc))
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
     return digest.hexdigest() if has_sources else ""
 
 
-def file_digests(spec, files):
+def file_digests(spec, files, doc=None):
     """{path: digest} of the files a service mounts: what a reload is decided on."""
-    return {path: sha(files[path]) for path in mounted_files(spec, files)}
+    return {path: sha(files[path]) for path in mounted_files(spec, files, doc)}
 
 
 def reloadable(role):
@@ -90,19 +100,19 @@ def config_hash(spec, image_id, files_digest=""):
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def hash_inputs(spec, role, files):
+def hash_inputs(spec, role, files, doc=None):
     """What goes into the hash besides the image: the mounted files' digest, unless
     the program reloads them itself."""
-    return "" if reloadable(role) else files_digest(spec, files)
+    return "" if reloadable(role) else files_digest(spec, files, doc)
 
 
-def applied_record(spec, image_id, role, files):
+def applied_record(spec, image_id, role, files, doc=None):
     """Per-setting digests kept on the container (a label), so that the next plan
     can say which setting changed. Digests only: no value, no secret."""
     record = {key: _digest(value) for key, value in without_scale(spec).items()}
     record["(image)"] = image_id[:19]
     if not reloadable(role):
-        record.update({f"./{p}": d for p, d in file_digests(spec, files).items()})
+        record.update({f"./{p}": d for p, d in file_digests(spec, files, doc).items()})
     return record
 
 

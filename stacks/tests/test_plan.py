@@ -107,6 +107,21 @@ def test_a_file_a_program_cannot_reload_recreates_it():
     assert p.reloads == []
 
 
+def test_a_changed_config_or_secret_file_recreates_its_service_or_reloads_it():
+    """Top-level configs and secrets are bind-mounted files on one engine: a change
+    of one counts like a changed ./ volume of the services that use it."""
+    compose = {**COMPOSE, "services": {**COMPOSE["services"],
+                                       "exporter": {"image": "exporter:1", "secrets": ["token"]},
+                                       "prometheus": {**COMPOSE["services"]["prometheus"],
+                                                      "configs": [{"source": "extra", "target": "/etc/extra.yml"}]}},
+               "configs": {"extra": {"file": "./extra/extra.yml"}}, "secrets": {"token": {"file": "token.txt"}}}
+    files = {**FILES, "extra/extra.yml": "a: 1\n", "token.txt": "s3cret\n"}
+    before = deployed(desired(compose, files))
+    p = plan(desired(compose, {**files, "token.txt": "rotated\n", "extra/extra.yml": "a: 2\n"}), before)
+    assert [(a.kind, a.service, a.reason) for a in p.changes] == [("recreate", "exporter", "file token.txt changed")]
+    assert [(r.service, r.files) for r in p.reloads] == [("prometheus", ["extra/extra.yml"])]
+
+
 def test_orphans_extra_replicas_and_unused_networks_are_removed():
     d = desired()
     before = deployed(d)
