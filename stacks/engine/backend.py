@@ -29,7 +29,9 @@ class Backend(Protocol):
 
     def status(self, project) -> list: ...
 
-    def log_stream(self, project, service, tail=100, follow=False): ...
+    def follow_logs(self, project, service, tail=100, follow=False): ...  # lines, every container or task
+
+    def logs(self, project, service, tail=100) -> str: ...
 
 
 # --- What both backends share -----------------------------------------------------------
@@ -63,7 +65,7 @@ def log_lines(chunks):
 
 
 class Logs:
-    """logs and follow_logs from a backend's log_stream (byte chunks)."""
+    """logs from a backend's follow_logs; follow_logs from its log_stream (byte chunks)."""
 
     def follow_logs(self, project, service, tail=100, follow=False):
         """Lines of a service's logs; with follow, as they come until it stops."""
@@ -117,10 +119,54 @@ class ComposeBackend(Logs):
 
         return stack_status(project)
 
-    def log_stream(self, project, service, tail=100, follow=False):
-        from .operations import log_stream
+    def follow_logs(self, project, service, tail=100, follow=False):
+        """Every container's lines; of a replicated service, each named as
+        `docker-compose logs` names them (NAME | line), in time order."""
+        from .operations import log_streams
 
-        return log_stream(project, service, tail=tail, follow=follow)
+        return merged_lines(log_streams(project, service, tail=tail, follow=follow), follow)
+
+
+def merged_lines(streams, follow):
+    """Lines of [(name, byte chunks)]: one stream's as they are; several, each line
+    "TIMESTAMP NAME | message", sorted by time, or with follow as they come (a
+    thread per stream)."""
+    if len(streams) == 1:
+        yield from log_lines(streams[0][1])
+        return
+
+    def named(name, line):
+        stamp, _, message = line.partition(" ")
+        return f"{stamp} {name} | {message}"
+
+    if not follow:
+        yield from sorted(named(name, line) for name, chunks in streams for line in log_lines(chunks))
+        return
+    import queue
+    import threading
+
+    lines, done = queue.Queue(), object()
+
+    def read(name, chunks):
+        try:
+            for line in log_lines(chunks):
+                lines.put(named(name, line))
+        except Exception as exc:  # noqa: BLE001 — handed to the reader below
+            lines.put(exc)
+        finally:
+            lines.put(done)
+
+    for name, chunks in streams:
+        threading.Thread(target=read, args=(name, chunks), daemon=True).start()
+    open_streams = len(streams)
+    while open_streams:
+        item = lines.get()
+        if item is done:
+            open_streams -= 1
+        elif isinstance(item, Exception):
+            raise item
+        else:
+            yield item
 
 
 def read_files(desired):

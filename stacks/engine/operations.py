@@ -88,16 +88,18 @@ def stack_status(project):
     return rows
 
 
-def log_stream(project, service, tail=100, follow=False):
-    """The log stream (byte chunks) of a service's first container; with follow,
-    open until the container stops."""
+def log_streams(project, service, tail=100, follow=False):
+    """[(container name, its log stream of byte chunks)] for every container of a
+    service, by replica number; with follow, each open until its container stops."""
     from .connect import streaming
 
     engine = streaming().api if follow else api()
     found = translated("logs")(_service_containers)(engine, project, service)
     if not found:
         raise EngineError(f"No container of service {service} exists: deploy the stack first.", permanent=True)
-    return translated("logs")(engine.logs)(found[0]["Id"], tail=tail, timestamps=True, stream=True, follow=follow)
+    found.sort(key=lambda c: int(c["Labels"].get(L.NUMBER) or 0))
+    logs = translated("logs")(engine.logs)
+    return [(_name(c), logs(c["Id"], tail=tail, timestamps=True, stream=True, follow=follow)) for c in found]
 
 
 def compose_projects():

@@ -260,6 +260,37 @@ def test_the_logs_command_follows_a_container(project, docker_api):
     assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines
 
 
+def test_the_logs_of_a_replicated_service_name_each_container(project, docker_api):
+    """As `docker-compose logs`: every replica's lines, each with its container's
+    name, in time order; followed, both keep coming."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from stacks.models import Network, Stack
+
+    from .test_swarm import Enough, FirstLines
+
+    stack = Stack.objects.create(slug=project, name=project)
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="ticker", image="panel-local/busybox", restart="no", replicas=2,
+                           command=["sh", "-c", "while true; do echo tick from $(hostname); sleep 0.3; done"])
+    assert deploy(stack).status == "succeeded"
+    for n in (1, 2):
+        wait_until(lambda: docker_api.logs(f"{project}_ticker_{n}").count(b"tick") >= 3, 30,
+                   what=f"replica {n}'s first ticks")
+    out = StringIO()
+    call_command("stack", "logs", project, "ticker", "--tail", "3", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 6 and lines == sorted(lines), lines
+    assert {line.split(" ")[1] for line in lines} == {f"{project}_ticker_1", f"{project}_ticker_2"}
+    assert all(" | tick from " in line for line in lines)
+    followed = FirstLines(8)
+    with pytest.raises(Enough):
+        call_command("stack", "logs", project, "ticker", "--tail", "0", "--follow", stdout=followed)
+    assert {line.split(" ")[1] for line in followed.lines} == {f"{project}_ticker_1", f"{project}_ticker_2"}
+
+
 def test_an_image_is_pulled_with_per_layer_progress(mini, docker_api, registry):
     Service.objects.create(stack=mini, name="sleeper", image=registry, restart="no")
     d = deploy(mini)
