@@ -62,8 +62,8 @@ def queue_operation(slug, action, options, request_id):
     from . import broker
     from .models import Stack
 
-    if not broker.take_request(request_id, "worker"):
-        return
+    if action not in ("deploy", "down") or not broker.take_request(request_id, "worker"):
+        return  # the two verbs the command line asks for this way
     try:
         deployment = Stack.named(slug).request_operation(action, options=options)
     except (Stack.DoesNotExist, Busy) as exc:
