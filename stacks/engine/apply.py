@@ -16,7 +16,8 @@ from .client import EngineError, explain
 from .plan import STATE_FILE, existing_from_labels
 from .project import network_options, volume_options
 from .reload import ReloadError, reload_any
-from .service import applied_record, config_hash, container_config, hash_inputs
+from .container import container_config
+from .service import applied_record, config_hash, hash_inputs
 
 HEALTH_TIMEOUT = float(os.environ.get("PANEL_HEALTH_TIMEOUT", "180"))
 HEALTH_POLL = 0.1  # seconds between readiness checks of a dependency (Compose 1.x's pace)

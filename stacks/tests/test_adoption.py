@@ -319,7 +319,7 @@ def test_a_bind_mount_outside_the_directory_is_refused(tmp_path):
 
 
 def test_the_engine_translates_kept_keys_and_names_the_ones_it_does_not_apply():
-    from stacks.engine.service import extra_settings
+    from stacks.engine.container import extra_settings
 
     create, host, ignored = extra_settings({
         "privileged": True, "cap_add": ["SYS_ADMIN"], "devices": ["/dev/kmsg"], "pid": "host",

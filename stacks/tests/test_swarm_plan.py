@@ -2,7 +2,8 @@
 from pathlib import Path
 
 from stacks.engine.plan import Desired
-from stacks.engine.swarm import NAMESPACE, SPEC_HASH, SwarmObserved, convert_service, plan
+from stacks.engine.swarm_plan import SwarmObserved, plan
+from stacks.engine.swarm_spec import NAMESPACE, SPEC_HASH, convert_service
 
 DOC = {
     "services": {
@@ -116,7 +117,7 @@ def test_top_level_configs_and_secrets_attach_where_compose_puts_them():
 
 
 def test_a_binary_file_goes_into_its_config_as_its_bytes():
-    from stacks.engine.swarm import payload
+    from stacks.engine.swarm_spec import payload
 
     _spec, objects = convert_service("top", TOP, top_files(), mask, "app", TOP["services"]["app"])
     (logo,) = [text for _k, path, text in objects.values() if path == "conf/logo.png"]
