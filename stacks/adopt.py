@@ -52,3 +52,44 @@ def adopt(project, slug=None, environ=None):
         return None, problems, []
     recorded = record_adoption(project, stack.directory, render_bundle(stack).compose)
     return stack, problems, recorded
+
+
+ASK_PATIENCE = 30  # seconds for another host's worker to adopt a project there
+
+
+def adopt_on(engine, project, slug=None, environ=None):
+    """adopt() on `engine`, in this process: the project's files must be on this
+    machine (the local engine's, or the worker's of another host)."""
+    from .engine.connect import using
+
+    with using(engine):
+        stack, problems, kept = adopt(project, slug, environ=environ)
+    if stack is not None and stack.engine_id != engine.pk:
+        Stack.objects.filter(pk=stack.pk).update(engine=engine)
+        stack.engine = engine
+    return stack, problems, kept
+
+
+def adopt_anywhere(engine, project, slug=None, environ=None):
+    """adopt_on() here for the local engine; for an engine on another host, by the
+    worker that serves it there (tasks.adopt_project), where the project's files
+    are, within ASK_PATIENCE seconds. ValueError in the user's terms when no
+    worker answers or the adoption is refused."""
+    if not engine.docker_host:
+        return adopt_on(engine, project, slug, environ)
+    import json
+
+    from . import broker
+    from .tasks import adopt_project
+
+    try:
+        answer = broker.ask_a_worker(adopt_project, (engine.pk, project, slug), engine.queue, ASK_PATIENCE)
+    except broker.BrokerError as exc:
+        raise ValueError(f"Cannot reach the workers: {exc}") from None
+    if answer is None:
+        raise ValueError(f"No worker of engine {engine.name} answered within {ASK_PATIENCE}s: the project's files "
+                         f"are on that host, so its worker adopts it (celery -A controlpanel worker -Q {engine.queue}).")
+    if "error" in answer:
+        raise ValueError(answer["error"])
+    stack = Stack.objects.filter(slug=answer["slug"]).first() if answer.get("slug") else None
+    return stack, json.loads(answer["problems"]), json.loads(answer["kept"])

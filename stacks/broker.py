@@ -142,8 +142,34 @@ def answer_request(request_id, **fields):
 @_translated
 def request_answer(request_id, timeout):
     """The worker's answer ({field: value}), or None after `timeout` seconds."""
-    found = connection().xread({_request_key(request_id): "0"}, count=1, block=max(1, int(min(timeout, 4) * 1000)))
-    return _decoded(found[0][1])[0][1] if found else None
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        found = connection().xread({_request_key(request_id): "0"}, count=1,
+                                   block=max(1, int(min(left, 4) * 1000)))  # below the socket timeout
+        if found:
+            return _decoded(found[0][1])[0][1]
+        if left <= 4:
+            return None
+
+
+def ask_a_worker(task, args, queue, timeout):
+    """Send `task` (args + a request id) to `queue` and wait up to `timeout` seconds
+    for its answer ({field: value}); None when no worker took it by then (it is
+    taken back: a worker that gets it later leaves it alone)."""
+    import uuid
+
+    request_id = uuid.uuid4().hex
+    try:
+        task.apply_async((*args, request_id), queue=queue, expires=timeout + 60)  # well before the take expires
+    except Exception as exc:  # noqa: BLE001 — kombu's errors: Redis is down
+        raise BrokerError(f"Redis is unreachable ({exc}).") from None
+    answer = request_answer(request_id, timeout)
+    if answer is None and take_request(request_id, "asker"):
+        return None
+    return answer or request_answer(request_id, 30)  # a worker took it at that very moment
 
 
 class Notices:

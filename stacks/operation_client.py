@@ -79,9 +79,7 @@ class Request:
             answer = broker.request_answer(self.id, CLAIM_PATIENCE)
             if answer is None and broker.take_request(self.id, "command line"):
                 return None  # no worker: the Django command queues it and carries it out here
-            deadline = time.monotonic() + ANSWER_PATIENCE
-            while answer is None and time.monotonic() < deadline:  # a worker took it at that very moment
-                answer = broker.request_answer(self.id, deadline - time.monotonic())
+            answer = answer or broker.request_answer(self.id, ANSWER_PATIENCE)  # a worker took it at that moment
         except (broker.BrokerError, OSError):
             return None  # Redis is unreachable: the Django command says so in its own terms
         if answer is None:

@@ -75,6 +75,31 @@ def queue_operation(slug, action, options, request_id):
     broker.answer_request(request_id, operation=deployment.pk, events=deployment.events_stream)
 
 
+@shared_task(ignore_result=True)
+def adopt_project(engine_id, project, slug, request_id):
+    """Adopt, asked of the worker on the host of an engine (adopt.adopt_anywhere):
+    the project's files and the stack's state file are on this host."""
+    import json
+
+    from . import broker
+    from .adopt import adopt_on
+    from .engine import EngineError
+    from .models import Engine
+
+    if not broker.take_request(request_id, "worker"):
+        return
+    try:
+        stack, problems, kept = adopt_on(Engine.objects.get(pk=engine_id), project, slug)
+    except (ValueError, EngineError) as exc:
+        broker.answer_request(request_id, error=str(exc))
+        return
+    except Exception as exc:
+        broker.answer_request(request_id, error=f"The worker could not adopt {project}: {exc}")
+        raise
+    broker.answer_request(request_id, slug=stack.slug if stack else "", problems=json.dumps(problems),
+                          kept=json.dumps(kept))
+
+
 @shared_task(base=OperationTask, acks_late=True)
 def run_operation(deployment_id):
     deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)

@@ -1,12 +1,13 @@
-"""Adopt a Compose project that runs on the engine but not in the panel (the
-overview lists them)."""
+"""Adopt a Compose project that runs on an engine but not in the panel (the
+overview lists them); one on another host is adopted by that host's worker."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from stacks.adopt import adopt
+from stacks.adopt import adopt_anywhere
 from stacks.engine import EngineError
+from stacks.models import Engine
 
 
 @require_POST
@@ -14,8 +15,12 @@ def stack_adopt(request):
     if not request.user.has_perm("stacks.add_stack"):
         raise PermissionDenied("Operators only.")
     project = request.POST.get("project", "")
+    engine = Engine.objects.filter(name=request.POST.get("engine") or "local").first()
+    if engine is None:
+        messages.error(request, f"No engine named {request.POST.get('engine')!r}.")
+        return redirect("overview")
     try:
-        stack, problems, kept = adopt(project)
+        stack, problems, kept = adopt_anywhere(engine, project)
     except (ValueError, EngineError) as exc:
         messages.error(request, str(exc))
         return redirect("overview")

@@ -47,6 +47,8 @@ class Command(BaseCommand):
                                          "(from its containers' labels) become a stack; unchanged containers stay.")
         p.add_argument("project")
         p.add_argument("--name", help="The stack's slug: the project's name.")
+        p.add_argument("--engine", help="The engine it runs on (default: local); on another host, that host's "
+                                        "worker reads the project's files.")
         p = sub.add_parser("deploy", help="Deploy (reconcile) a stack.")
         p.add_argument("slug")
         p.add_argument("--plan", metavar="ID", help="Apply only the plan `stack plan` showed with this id: "
@@ -196,12 +198,14 @@ class Command(BaseCommand):
         self.stdout.write(f"{slug} now belongs to engine {target.name}; deploy it to bring it up there"
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
-    def do_adopt(self, project, name=None, **opts):
-        from stacks.adopt import adopt
+    def do_adopt(self, project, name=None, engine=None, **opts):
+        from stacks.adopt import adopt_anywhere
         from stacks.engine import EngineError
 
+        target = self._engine(engine or "local")
         try:
-            stack, problems, kept = adopt(project, name, environ=dict(os.environ))
+            # ${VAR}: the project's .env, and this shell's environment when adopted here.
+            stack, problems, kept = adopt_anywhere(target, project, name, environ=dict(os.environ))
         except (ValueError, EngineError) as exc:
             raise CommandError(str(exc)) from None
         for problem in problems:
