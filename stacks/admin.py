@@ -2,7 +2,7 @@
 checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpResponseRedirect
 
 from . import footprint
@@ -92,15 +92,21 @@ class ValidatedForm(forms.ModelForm):
         return None
 
 
+# A URL typed without its scheme (a receiver's webhook) is taken as https://, the
+# default of Django 6.0.
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class ValidatedAdmin(admin.ModelAdmin):
     form = ValidatedForm
+    formfield_overrides = URL_FIELDS
 
 
 def inline(model, stacked=False, collapsed=False, **attrs):
     """An inline of the stack's page: tabular, or stacked for rows with long
     fields (collapsed when they would fill the page)."""
     base = admin.StackedInline if stacked else admin.TabularInline
-    attrs = {"model": model, "extra": 0, "show_change_link": True,
+    attrs = {"model": model, "extra": 0, "show_change_link": True, "formfield_overrides": URL_FIELDS,
              **({"classes": ["collapse"]} if collapsed else {}), **attrs}
     return type(f"{model.__name__}Inline", (base,), attrs)
 
