@@ -83,7 +83,8 @@ def adopt_anywhere(engine, project, slug=None, environ=None):
     from .tasks import adopt_project
 
     try:
-        answer = broker.ask_a_worker(adopt_project, (engine.pk, project, slug), engine.queue, ASK_PATIENCE)
+        answer = broker.ask_a_worker(lambda request_id: adopt_project.apply_async(
+            (engine.pk, project, slug, request_id), queue=engine.queue, expires=ASK_PATIENCE + 60), ASK_PATIENCE)
     except broker.BrokerError as exc:
         raise ValueError(f"Cannot reach the workers: {exc}") from None
     if answer is None:

@@ -89,9 +89,8 @@ def notify(deployment_id, stream=None, **event):
         pipe = connection().pipeline(transaction=False)
         pipe.publish(_events_key(deployment_id), "1")
         if event:
-            key = stream
-            pipe.xadd(key, {k: str(v) for k, v in event.items()}, maxlen=EVENTS_KEPT, approximate=True)
-            pipe.expire(key, EVENTS_TTL)
+            pipe.xadd(stream, {k: str(v) for k, v in event.items()}, maxlen=EVENTS_KEPT, approximate=True)
+            pipe.expire(stream, EVENTS_TTL)
         pipe.execute()
     except redis.RedisError:
         pass  # a waiter falls back to its timeout; the row is the truth
@@ -155,21 +154,24 @@ def request_answer(request_id, timeout):
             return None
 
 
-def ask_a_worker(task, args, queue, timeout):
-    """Send `task` (args + a request id) to `queue` and wait up to `timeout` seconds
-    for its answer ({field: value}); None when no worker took it by then (it is
-    taken back: a worker that gets it later leaves it alone)."""
+def ask_a_worker(send, timeout, late_patience=30):
+    """send(request_id) a task to a worker, then wait up to `timeout` seconds for
+    its answer ({field: value}; "error" when it failed). None when no worker took
+    it by then: the request is taken back, so that a worker that gets it later
+    leaves it alone."""
     import uuid
 
     request_id = uuid.uuid4().hex
     try:
-        task.apply_async((*args, request_id), queue=queue, expires=timeout + 60)  # well before the take expires
+        send(request_id)
     except Exception as exc:  # noqa: BLE001 — kombu's errors: Redis is down
         raise BrokerError(f"Redis is unreachable ({exc}).") from None
     answer = request_answer(request_id, timeout)
     if answer is None and take_request(request_id, "asker"):
         return None
-    return answer or request_answer(request_id, 30)  # a worker took it at that very moment
+    # A worker took it at that very moment.
+    return answer or request_answer(request_id, late_patience) or {
+        "error": f"A worker took the request but did not answer within {late_patience}s; see the worker's log."}
 
 
 class Notices:

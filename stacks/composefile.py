@@ -81,6 +81,22 @@ def project_source(source):
     return "" if norm == "." else norm
 
 
+def file_refs(doc, spec):
+    """A service's `configs:` and `secrets:` entries as every engine reads them:
+    [(key, entry as a mapping, target, the file the top-level definition names or
+    "")]. The target defaults as Compose's: a config at /<source>, a secret at
+    /run/secrets/<source>; a relative one goes under those directories."""
+    out = []
+    for key, base in (("configs", "/"), ("secrets", "/run/secrets/")):
+        defs = doc.get(key) or {}
+        for entry in spec.get(key) or []:
+            entry = {"source": entry} if isinstance(entry, str) else entry
+            target = entry.get("target") or entry["source"]
+            file = str((defs.get(entry["source"]) or {}).get("file") or "")
+            out.append((key, entry, target if target.startswith("/") else base + target, file))
+    return out
+
+
 # --- Names ------------------------------------------------------------------------
 
 def network_name(project, key, spec=None):

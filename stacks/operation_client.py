@@ -64,7 +64,6 @@ def main(argv):
 class Request:
     def __init__(self, slug, action, options, wait):
         self.slug, self.action, self.options, self.wait = slug, action, options, wait
-        self.id = uuid.uuid4().hex
 
     def run(self):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlpanel.settings")
@@ -75,27 +74,24 @@ class Request:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             return None  # no worker by design: the Django command runs it in-process
         try:
-            self.publish(settings.CELERY_BROKER_URL, settings.CELERY_TASK_DEFAULT_QUEUE)
-            answer = broker.request_answer(self.id, CLAIM_PATIENCE)
-            if answer is None and broker.take_request(self.id, "command line"):
-                return None  # no worker: the Django command queues it and carries it out here
-            answer = answer or broker.request_answer(self.id, ANSWER_PATIENCE)  # a worker took it at that moment
-        except (broker.BrokerError, OSError):
+            answer = broker.ask_a_worker(
+                lambda request_id: self.publish(settings.CELERY_BROKER_URL, settings.CELERY_TASK_DEFAULT_QUEUE,
+                                                request_id), CLAIM_PATIENCE, ANSWER_PATIENCE)
+        except broker.BrokerError:
             return None  # Redis is unreachable: the Django command says so in its own terms
         if answer is None:
-            return _fail(f"A worker took the {self.action} of {self.slug} but did not answer within "
-                         f"{ANSWER_PATIENCE}s; see the worker's log.")
+            return None  # no worker: the Django command queues it and carries it out here
         if "error" in answer:
             return _fail(answer["error"])
         operation = answer["operation"]
         print(f"{self.action} of {self.slug} queued as operation #{operation}.", flush=True)
         return self.follow(int(operation), answer["events"]) if self.wait else 0
 
-    def publish(self, broker_url, queue):
+    def publish(self, broker_url, queue, request_id):
         """The request as a Celery task message (protocol 2, JSON), sent with kombu."""
         from kombu import Connection
 
-        task_id, args = str(uuid.uuid4()), [self.slug, self.action, self.options, self.id]
+        task_id, args = str(uuid.uuid4()), [self.slug, self.action, self.options, request_id]
         expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=REQUEST_EXPIRES)
         with Connection(broker_url, connect_timeout=2) as conn:
             conn.Producer().publish(

@@ -53,26 +53,39 @@ def run_here(deployment_id):
         connection.close()  # this thread's own connection
 
 
+def _answer(request_id, work, refusals, what):
+    """A request asked of a worker and answered through Redis (broker.ask_a_worker):
+    work() gives the answer's fields; a refusal (one of `refusals`) is answered in
+    its own words, anything else answered and then raised for the worker's log.
+    A request its asker took back meanwhile is left alone."""
+    from . import broker
+
+    if not broker.take_request(request_id, "worker"):
+        return
+    try:
+        fields = work()
+    except refusals as exc:
+        broker.answer_request(request_id, error=str(exc))
+        return
+    except Exception as exc:
+        broker.answer_request(request_id, error=f"The worker could not {what}: {exc}")
+        raise
+    broker.answer_request(request_id, **fields)
+
+
 @shared_task(ignore_result=True)
 def queue_operation(slug, action, options, request_id):
     """`stack deploy|down` asked by the command line without Django
-    (stacks.operation_client): the operation is recorded and queued here, and the
-    answer (its number, or why not) goes back through Redis. A request the command
-    line took back meanwhile, to carry it out itself, is left alone."""
-    from . import broker
+    (stacks.operation_client): the operation is recorded and queued here; the
+    answer is its number and event stream, or why not."""
     from .models import Stack
 
-    if action not in ("deploy", "down") or not broker.take_request(request_id, "worker"):
-        return  # the two verbs the command line asks for this way
-    try:
+    def work():
         deployment = Stack.named(slug).request_operation(action, options=options)
-    except (Stack.DoesNotExist, Busy) as exc:
-        broker.answer_request(request_id, error=str(exc))
-        return
-    except Exception as exc:  # the database is down…: said to the command line, and logged by Celery
-        broker.answer_request(request_id, error=f"The worker could not queue the {action}: {exc}")
-        raise
-    broker.answer_request(request_id, operation=deployment.pk, events=deployment.events_stream)
+        return {"operation": deployment.pk, "events": deployment.events_stream}
+
+    if action in ("deploy", "down"):  # the two verbs the command line asks for this way
+        _answer(request_id, work, (Stack.DoesNotExist, Busy), f"queue the {action}")
 
 
 @shared_task(ignore_result=True)
@@ -81,23 +94,15 @@ def adopt_project(engine_id, project, slug, request_id):
     the project's files and the stack's state file are on this host."""
     import json
 
-    from . import broker
     from .adopt import adopt_on
     from .engine import EngineError
     from .models import Engine
 
-    if not broker.take_request(request_id, "worker"):
-        return
-    try:
+    def work():
         stack, problems, kept = adopt_on(Engine.objects.get(pk=engine_id), project, slug)
-    except (ValueError, EngineError) as exc:
-        broker.answer_request(request_id, error=str(exc))
-        return
-    except Exception as exc:
-        broker.answer_request(request_id, error=f"The worker could not adopt {project}: {exc}")
-        raise
-    broker.answer_request(request_id, slug=stack.slug if stack else "", problems=json.dumps(problems),
-                          kept=json.dumps(kept))
+        return {"slug": stack.slug if stack else "", "problems": json.dumps(problems), "kept": json.dumps(kept)}
+
+    _answer(request_id, work, (ValueError, EngineError), f"adopt {project}")
 
 
 @shared_task(base=OperationTask, acks_late=True)

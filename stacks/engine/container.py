@@ -6,7 +6,8 @@ import os
 import re
 import shlex
 
-from stacks.composefile import container_name, network_name, parse_port, replica_host_port, service_networks, volume_name
+from stacks.composefile import (container_name, file_refs, network_name, parse_port, replica_host_port,
+                                service_networks, volume_name)
 from stacks.render.compose import unescape_dollars
 
 from . import labels as L
@@ -40,21 +41,10 @@ def binds(project, directory, doc, spec):
 
 def file_mounts(directory, doc, spec):
     """A service's configs and secrets as read-only bind mounts of their files,
-    as Compose mounts them on one engine: a config at /<name>, a secret at
-    /run/secrets/<name>, unless a target is given."""
-    out = []
-    for key, base in (("configs", "/"), ("secrets", "/run/secrets/")):
-        defs = doc.get(key) or {}
-        for entry in spec.get(key) or []:
-            entry = {"source": entry} if isinstance(entry, str) else entry
-            source = entry["source"]
-            target = entry.get("target") or source
-            if not target.startswith("/"):
-                target = base + target
-            path = (defs.get(source) or {}).get("file")
-            if path:  # import refuses other kinds; validation names an unknown source
-                out.append(f"{(directory / path).resolve()}:{target}:ro")
-    return out
+    as Compose mounts them on one engine (composefile.file_refs)."""
+    # Import refuses other kinds than files; validation names an unknown source.
+    return [f"{(directory / file).resolve()}:{target}:ro" for _key, _entry, target, file in file_refs(doc, spec)
+            if file]
 
 
 def ports(spec, number):

@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from stacks.composefile import replicas
+from stacks.composefile import file_refs, replicas
 
 RELOADABLE_ROLES = {"prometheus", "alertmanager"}
 
@@ -36,13 +36,7 @@ def _sources(spec, doc):
     """The stack-directory paths a service mounts: its ./ volumes, and the files of
     the top-level configs and secrets it uses (file_mounts)."""
     sources = [v.split(":")[0][2:].rstrip("/") for v in spec.get("volumes") or [] if v.split(":")[0].startswith("./")]
-    for key in ("configs", "secrets"):
-        defs = (doc or {}).get(key) or {}
-        for entry in spec.get(key) or []:
-            path = (defs.get(entry if isinstance(entry, str) else entry.get("source")) or {}).get("file")
-            if path:
-                sources.append(path.removeprefix("./").rstrip("/"))
-    return sources
+    return sources + [file.removeprefix("./").rstrip("/") for _k, _e, _t, file in file_refs(doc or {}, spec) if file]
 
 
 def mounted_files(spec, files, doc=None):

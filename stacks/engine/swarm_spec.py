@@ -7,7 +7,7 @@ import json
 
 from django.conf import settings
 
-from stacks.composefile import network_name, parse_port, project_source, service_networks, volume_name
+from stacks.composefile import file_refs, network_name, parse_port, project_source, service_networks, volume_name
 
 from .client import EngineError
 from .container import duration_ns
@@ -75,24 +75,18 @@ def top_level_refs(project, doc, files, spec):
     /run/secrets/<name>, unless a target is given; uid, gid and mode honoured),
     and {object name: (kind, path, content)} for the files they name."""
     refs, objects = {"Configs": [], "Secrets": []}, {}
-    for key, base, kind in (("configs", "/", "config"), ("secrets", "/run/secrets/", "secret")):
-        defs = doc.get(key) or {}
-        for entry in spec.get(key) or []:
-            entry = {"source": entry} if isinstance(entry, str) else entry
-            source = entry["source"]
-            file = str((defs.get(source) or {}).get("file", ""))
-            path = project_source(file if file.startswith((".", "/")) or not file else f"./{file}")
-            if path not in files:
-                raise EngineError(f"{kind} {source}: the stack has no file {path or '(none given)'} to make a "
-                                  f"Swarm {kind} of.", permanent=True)
-            obj = object_name(project, source, files[path])
-            objects[obj] = (kind, path, files[path])
-            target = entry.get("target") or source
-            refs["Secrets" if kind == "secret" else "Configs"].append(
-                {"File": {"Name": target if target.startswith("/") else base + target,
-                          "UID": str(entry.get("uid", "0")), "GID": str(entry.get("gid", "0")),
-                          "Mode": _mode(entry.get("mode"))},
-                 ("SecretName" if kind == "secret" else "ConfigName"): obj})
+    for key, entry, target, file in file_refs(doc, spec):
+        kind, source = key[:-1], entry["source"]
+        path = project_source(file if file.startswith((".", "/")) or not file else f"./{file}")
+        if path not in files:
+            raise EngineError(f"{kind} {source}: the stack has no file {path or '(none given)'} to make a "
+                              f"Swarm {kind} of.", permanent=True)
+        obj = object_name(project, source, files[path])
+        objects[obj] = (kind, path, files[path])
+        refs[key.capitalize()].append(
+            {"File": {"Name": target, "UID": str(entry.get("uid", "0")), "GID": str(entry.get("gid", "0")),
+                      "Mode": _mode(entry.get("mode"))},
+             ("SecretName" if kind == "secret" else "ConfigName"): obj})
     return refs, objects
 
 

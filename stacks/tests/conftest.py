@@ -43,6 +43,20 @@ def viewer(db):
 
 
 @pytest.fixture
+def as_viewer(client, viewer):
+    """The test client, logged in as a viewer."""
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def as_operator(client, operator):
+    """The test client, logged in as an operator."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def outsider(db):
     return User.objects.create_user("oscar", password="outsider-pass")
 

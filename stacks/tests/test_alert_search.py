@@ -14,12 +14,6 @@ from stacks.models import Alert, Stack
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
 def add(name, summary, minutes_ago, status="resolved", instance="web-1:9100", **extra):
     labels = {"alertname": name, "instance": instance, "job": "node"}
     return Alert.objects.create(fingerprint=f"{name}{minutes_ago}"[:64], name=name, status=status, labels=labels,

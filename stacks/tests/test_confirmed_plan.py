@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_operator(client, operator):
-    client.force_login(operator)
-    return client
-
-
 def stopped(observed, service):
     return Observed(**{**observed.__dict__, "containers": [
         Existing(**{**c.__dict__, "running": False}) if c.service == service else c for c in observed.containers]})

@@ -89,24 +89,49 @@ def test_a_move_is_completed_by_the_next_deploy(db):
         run("engine", "remove", "far")
 
 
-@pytest.mark.docker
-@pytest.mark.celery
-@pytest.mark.postgres
-def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
-        celery_worker, docker_api, client, viewer, tmp_path, settings):
-    """A second dockerd over TLS stands in for a second host; a worker started with
-    -Q engine.far serves it; the Docker CLI against each daemon agrees."""
+@pytest.fixture
+def far_engine(transactional_db):
+    """A second dockerd over TLS, standing in for a second host: engine `far`."""
     from .second_engine import SecondEngine
-    from stacks.queues import CACHE_KEY
-    from stacks.broker import connection as _redis
 
     engine = SecondEngine(free_port()).start()
-    far_worker = None
     try:
         engine.load_images("panel-local/busybox")
         c = engine.certs
         run("engine", "add", "far", "--docker-host", engine.url,
             "--tls-ca", c["ca"], "--tls-cert", c["cert"], "--tls-key", c["key"])
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def start_far_worker(celery_worker, settings):
+    """Starts, when called, a worker with -Q engine.far, as on the second host."""
+    started = []
+
+    def start():
+        queue = f"{settings.PANEL_ENGINE_QUEUE_PREFIX}engine.far"
+        started.append(Worker({**celery_worker.env, "PANEL_TEST_QUEUE": queue}).start())
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.mark.docker
+@pytest.mark.celery
+@pytest.mark.postgres
+def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
+        celery_worker, far_engine, start_far_worker, docker_api, client, viewer, tmp_path):
+    """A second dockerd over TLS stands in for a second host; a worker started with
+    -Q engine.far serves it; the Docker CLI against each daemon agrees."""
+    from stacks.queues import CACHE_KEY
+    from stacks.broker import connection as _redis
+
+    engine = far_engine
+    try:
         port = free_port()
         run("stack", "import", str(compose_file(tmp_path, port)), "--name", "farapp", "--engine", "far")
 
@@ -116,8 +141,7 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
         row = page[page.index('data-stack="farapp"'):]
         assert "far" in row[:600] and "no worker" in row[:600]
 
-        far_worker = Worker({**celery_worker.env, "PANEL_TEST_QUEUE": f"{settings.PANEL_ENGINE_QUEUE_PREFIX}engine.far"})
-        far_worker.start()
+        start_far_worker()
 
         def served():
             _redis().delete(CACHE_KEY)
@@ -146,12 +170,9 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
         assert docker_api.containers(filters={"label": "com.docker.compose.project=farapp"})
         assert Stack.objects.get(slug="farapp").moved_from is None
     finally:
-        if far_worker:
-            far_worker.stop()
         from .conftest import cleanup_project
 
         cleanup_project(docker_api, "farapp")
-        engine.stop()
 
 
 @pytest.mark.docker
@@ -188,63 +209,48 @@ def test_a_default_worker_serves_an_engine_added_after_it_started(celery_worker,
 @pytest.mark.celery
 @pytest.mark.postgres
 def test_a_project_on_another_host_is_adopted_by_that_hosts_worker(
-        celery_worker, client, operator, tmp_path, settings, monkeypatch):
+        celery_worker, far_engine, start_far_worker, client, operator, tmp_path, monkeypatch):
     """The overview's Adopt on a project docker-compose started on a second engine:
     that engine's worker reads the files and records what runs; the first deploy
     there keeps the running container."""
     import shutil
     import subprocess
 
+    import stacks.adopt
     from stacks.health import note_unmanaged
 
-    from .second_engine import SecondEngine
+    engine, c = far_engine, far_engine.certs
+    certs = tmp_path / "docker-certs"  # as docker-compose reads them
+    certs.mkdir()
+    for ours, theirs in (("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem")):
+        shutil.copy(c[ours], certs / theirs)
+    project_dir = tmp_path / "farproj"
+    project_dir.mkdir()
+    compose_file(project_dir, free_port())
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": engine.url, "DOCKER_TLS_VERIFY": "1",
+           "DOCKER_CERT_PATH": str(certs)}
+    subprocess.run(["docker-compose", "up", "-d"], cwd=project_dir, env=env, check=True, capture_output=True)
+    before = engine.cli("ps", "-q", "--filter", "label=com.docker.compose.project=farproj").stdout.split()
+    assert len(before) == 1
 
-    engine = SecondEngine(free_port()).start()
-    far_worker = None
-    try:
-        engine.load_images("panel-local/busybox")
-        c = engine.certs
-        run("engine", "add", "far", "--docker-host", engine.url,
-            "--tls-ca", c["ca"], "--tls-cert", c["cert"], "--tls-key", c["key"])
-        certs = tmp_path / "docker-certs"  # as docker-compose reads them
-        certs.mkdir()
-        for ours, theirs in (("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem")):
-            shutil.copy(c[ours], certs / theirs)
-        project_dir = tmp_path / "farproj"
-        project_dir.mkdir()
-        compose_file(project_dir, free_port())
-        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": engine.url, "DOCKER_TLS_VERIFY": "1",
-               "DOCKER_CERT_PATH": str(certs)}
-        subprocess.run(["docker-compose", "up", "-d"], cwd=project_dir, env=env, check=True, capture_output=True)
-        before = engine.cli("ps", "-q", "--filter", "label=com.docker.compose.project=farproj").stdout.split()
-        assert len(before) == 1
+    far = Engine.objects.get(name="far")
+    note_unmanaged(far)  # what the far engine's poller does
+    client.force_login(operator)
+    page = client.get("/").content.decode()
+    row = page[page.index('data-project="farproj"'):][:1200]
+    assert 'name="engine" value="far"' in row and ">Adopt</button>" in row
 
-        far = Engine.objects.get(name="far")
-        note_unmanaged(far)  # what the far engine's poller does
-        client.force_login(operator)
-        page = client.get("/").content.decode()
-        row = page[page.index('data-project="farproj"'):][:1200]
-        assert 'name="engine" value="far"' in row and ">Adopt</button>" in row
+    monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
+    r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
+    assert "No worker of engine far answered within 1s" in r.content.decode()
+    assert not Stack.objects.filter(slug="farproj").exists()
+    monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 30)
 
-        import stacks.adopt
+    start_far_worker()
+    r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
+    assert "Adopted farproj: 1 services; left running as they are: web." in r.content.decode()
+    assert Stack.objects.get(slug="farproj").engine == far
 
-        monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
-        r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
-        assert "No worker of engine far answered within 1s" in r.content.decode()
-        assert not Stack.objects.filter(slug="farproj").exists()
-        monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 30)
-
-        far_worker = Worker({**celery_worker.env, "PANEL_TEST_QUEUE": f"{settings.PANEL_ENGINE_QUEUE_PREFIX}engine.far"})
-        far_worker.start()
-        r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
-        assert "Adopted farproj: 1 services; left running as they are: web." in r.content.decode()
-        stack = Stack.objects.get(slug="farproj")
-        assert stack.engine == far
-
-        assert "deploy of farproj succeeded" in run("stack", "deploy", "farproj", "--wait")
-        after = engine.cli("ps", "-q", "--filter", "label=com.docker.compose.project=farproj").stdout.split()
-        assert after == before  # the container docker-compose started, kept
-    finally:
-        if far_worker:
-            far_worker.stop()
-        engine.stop()
+    assert "deploy of farproj succeeded" in run("stack", "deploy", "farproj", "--wait")
+    after = engine.cli("ps", "-q", "--filter", "label=com.docker.compose.project=farproj").stdout.split()
+    assert after == before  # the container docker-compose started, kept

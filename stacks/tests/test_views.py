@@ -11,18 +11,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def as_operator(client, operator):
-    client.force_login(operator)
-    return client
-
-
 @pytest.mark.parametrize("url", ["/", "/alerts/", "/stacks/monitoring/", "/stacks/import/", "/admin/"])
 def test_every_page_needs_a_login(client, defaults, url):
     r = client.get(url)
