@@ -9,7 +9,7 @@ def main():
     os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'controlpanel.settings')
     if sys.argv[1:2] == ['stack']:
         # `stack deploy|down`: asked of a worker without loading Django, when one answers.
-        from stacks.operation_client import main as ask_a_worker
+        from stacks.management.operation_client import main as ask_a_worker
 
         code = ask_a_worker(sys.argv)
         if code is not None:

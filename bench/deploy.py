@@ -171,7 +171,7 @@ def browser_results(runs, env, stack, compose, verbose=False):
     from django.contrib.auth.models import Group, User
     from playwright.sync_api import sync_playwright
 
-    from stacks.roles import ensure_roles
+    from stacks.accounts.roles import ensure_roles
 
     ensure_roles()
     user = User.objects.create_user("bench", password="bench-pass-1234")

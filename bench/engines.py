@@ -32,7 +32,7 @@ def main():
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from stacks.health import poll_all
+    from stacks.monitoring.health import poll_all
     from stacks.models import Engine, Service, Stack
 
     import tempfile

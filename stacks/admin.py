@@ -5,10 +5,10 @@ from django.contrib import admin, messages
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
 
-from . import footprint
-from . import models as m
-from . import rule_tests
-from .validate import check_rule, errors, validate_stack
+from stacks.validation import footprint
+from stacks import models as m
+from stacks.validation import rule_tests
+from stacks.validation.checks import check_rule, errors, validate_stack
 
 
 class _Rollback(Exception):

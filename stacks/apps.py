@@ -10,15 +10,15 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
-        from .alerting import auth, ingest
-        from .roles import ensure_roles
+        from stacks.alerting import auth, ingest
+        from stacks.accounts.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, sender=self)
         post_migrate.connect(_sqlite_footprint_triggers, sender=self)
         auth.connect_signals()
         ingest.connect_signals()
         connection_created.connect(_private_sqlite_file)
-        from . import audit  # noqa: F401  (connects the login and admin signals)
+        from stacks.accounts import audit  # noqa: F401  (connects the login and admin signals)
 
 
 def _private_sqlite_file(sender, connection, **kwargs):
@@ -35,7 +35,7 @@ def _sqlite_footprint_triggers(sender, using="default", **kwargs):
     made before migration 0005, or after migrating back past it)."""
     from django.db import connections
 
-    from .footprint import create_triggers
+    from stacks.validation.footprint import create_triggers
 
     connection = connections[using]
     if connection.vendor == "sqlite" and "stacks_stackfootprint" in connection.introspection.table_names():

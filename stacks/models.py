@@ -16,7 +16,7 @@ from django.db import connections, models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from .composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
+from stacks.lib.composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
 
 compose_name = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$",
@@ -156,7 +156,7 @@ class Stack(models.Model):
 
     def clean(self):
         _check_str_list(self.alert_group_by, "Group by")
-        from .render.grafana import check_provider_settings
+        from stacks.render.grafana import check_provider_settings
 
         problem = check_provider_settings(self.grafana_dashboard_provider)
         if problem:
@@ -177,16 +177,16 @@ class Stack(models.Model):
     def plan_deploy(self):
         """(bundle, problems, plan): what deploying now would do; changes nothing.
         The plan is None when validation finds errors."""
-        from .engine import plan_deploy
-        from .render import render_bundle
-        from .validate import errors, validate_stack
+        from stacks.engine import plan_deploy
+        from stacks.render import render_bundle
+        from stacks.validation.checks import errors, validate_stack
 
         bundle = render_bundle(self)
         problems = validate_stack(self, bundle)
         if errors(problems):
             return bundle, problems, None
         roles = dict(self.services.values_list("name", "role"))
-        from .engine.connect import using
+        from stacks.engine.connect import using
 
         with using(self.engine):
             return bundle, problems, plan_deploy(self.slug, self.directory, bundle, roles, self.engine.backend)
@@ -207,8 +207,9 @@ class Stack(models.Model):
         (its lock expired) is failed first, so that the next deploy can converge."""
         from django.db import transaction
 
-        from . import audit, broker
-        from .tasks import run_operation
+        from stacks.accounts import audit
+        from stacks.seams import broker
+        from stacks.tasks import run_operation
 
         with transaction.atomic():
             Stack.objects.select_for_update().filter(pk=self.pk).first()
@@ -351,7 +352,7 @@ class Service(models.Model):
             raise ValidationError({"replicas": "At least one replica."})
 
     def _check_build_context(self):
-        from .safe_paths import relative_path_problem
+        from stacks.lib.safe_paths import relative_path_problem
 
         if self.build_context and relative_path_problem(self.build_context):
             raise ValidationError({"build_context": relative_path_problem(self.build_context)})
@@ -396,7 +397,7 @@ class StackFile(models.Model):
         return f"{self.stack.slug}:{self.path}"
 
     def clean(self):
-        from .safe_paths import relative_path_problem
+        from stacks.lib.safe_paths import relative_path_problem
 
         problem = relative_path_problem(self.path)
         if problem:
@@ -420,7 +421,7 @@ class StackFile(models.Model):
         return cls(stack=stack, path=path, content=data)
 
     def bundle_text(self):
-        from .render import BinaryFile
+        from stacks.render import BinaryFile
 
         return BinaryFile(self.content) if self.binary else self.content
 
@@ -553,7 +554,7 @@ class AlertRule(models.Model):
                 isinstance(t, dict) and isinstance(t.get("input_series"), list) for t in self.tests):
             raise ValidationError({"tests": "Test cases are a list of objects, each with its input_series "
                                             "(and alert_rule_test), as `promtool test rules` takes them."})
-        # Full checks (promtool) run in stacks.validate, from the admin form.
+        # Full checks (promtool) run in stacks.validation.checks, from the admin form.
 
 
 class Receiver(models.Model):
@@ -772,7 +773,7 @@ class Deployment(models.Model):
         return f"panel:operation:{self.pk}:{self.created.timestamp():.6f}"
 
     def log(self, message, kind="info"):
-        from . import broker
+        from stacks.seams import broker
 
         step = DeploymentStep.objects.create(deployment=self, message=message[:2000], kind=kind)
         broker.notify(self.pk, self.events_stream, at=f"{step.at:%H:%M:%S}", message=step.message, kind=kind)
@@ -784,7 +785,7 @@ class Deployment(models.Model):
         recorded meanwhile. True when done."""
         import time
 
-        from . import broker
+        from stacks.seams import broker
 
         deadline, seen = time.monotonic() + timeout, 0
         with broker.Notices(self.pk) as notices:
@@ -806,7 +807,7 @@ class Deployment(models.Model):
         if Deployment.objects.filter(pk=self.pk, status=self.QUEUED).update(status=self.RUNNING, started=now) != 1:
             return False
         self.status, self.started = self.RUNNING, now
-        from . import broker
+        from stacks.seams import broker
 
         broker.notify(self.pk, self.events_stream, status=self.RUNNING)
         return True
@@ -822,7 +823,7 @@ class Deployment(models.Model):
         self._end(self.FAILED)
 
     def _end(self, status):
-        from . import broker
+        from stacks.seams import broker
 
         self.status, self.finished = status, timezone.now()
         self.save(update_fields=["status", "error", "finished", "started"])
@@ -833,7 +834,7 @@ class Deployment(models.Model):
         confirmed on a plan (options["plan"], its id) applies that plan or none:
         when the state changed since (a row edited, a container died), it raises
         PlanChanged and keeps the new plan, for the operator to review."""
-        from .engine.plan import changed_lines
+        from stacks.engine.plan import changed_lines
 
         confirmed, lines = self.options.get("plan"), self.plan.get("lines") or []
         self.plan = plan
@@ -1029,7 +1030,7 @@ class AlertDelivery(models.Model):
 
 class StackFootprint(models.Model):
     """The host ports a stack publishes and the networks its services join, derived
-    from its Compose document once per change (stacks.footprint), so validating
+    from its Compose document once per change (stacks.validation.footprint), so validating
     one stack never renders the others. Deleted by database triggers when the
     stack's services, networks or slug change; derived again when next needed."""
 

@@ -15,7 +15,7 @@ def served_queues():
     PANEL_WORKER_QUEUES_TTL seconds."""
     from django.conf import settings
 
-    from stacks import broker
+    from stacks.seams import broker
 
     try:
         cached = broker.get(CACHE_KEY)
@@ -30,7 +30,7 @@ def refresh_served_queues(ttl):
     """Ask the workers which queues they consume (half a second at most) and keep
     the answer `ttl` seconds."""
     from controlpanel.celery import app
-    from stacks import broker
+    from stacks.seams import broker
 
     try:
         replies = app.control.inspect(timeout=0.5).active_queues() or {}
@@ -49,7 +49,7 @@ def announce_engines():
     (stacks.worker.panel_serve_engines); a worker started with -Q ignores it.
     Returns False when the broker cannot be reached."""
     from controlpanel.celery import app
-    from stacks import broker
+    from stacks.seams import broker
 
     try:
         app.control.broadcast("panel_serve_engines")

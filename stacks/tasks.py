@@ -13,7 +13,7 @@ from celery.contrib.django.task import DjangoTask
 from controlpanel.celery import app as _app  # noqa: F401
 from django.utils import timezone
 
-from .models import Busy, Deployment, PlanChanged
+from stacks.models import Busy, Deployment, PlanChanged
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _answer(request_id, work, refusals, what):
     work() gives the answer's fields; a refusal (one of `refusals`) is answered in
     its own words, anything else answered and then raised for the worker's log.
     A request its asker took back meanwhile is left alone."""
-    from . import broker
+    from stacks.seams import broker
 
     if not broker.take_request(request_id, "worker"):
         return
@@ -76,9 +76,9 @@ def _answer(request_id, work, refusals, what):
 @shared_task(ignore_result=True)
 def queue_operation(slug, action, options, request_id):
     """`stack deploy|down` asked by the command line without Django
-    (stacks.operation_client): the operation is recorded and queued here; the
+    (stacks.management.operation_client): the operation is recorded and queued here; the
     answer is its number and event stream, or why not."""
-    from .models import Stack
+    from stacks.models import Stack
 
     def work():
         deployment = Stack.named(slug).request_operation(action, options=options)
@@ -94,9 +94,9 @@ def adopt_project(engine_id, project, slug, request_id):
     the project's files and the stack's state file are on this host."""
     import json
 
-    from .adopt import adopt_on
-    from .engine import EngineError
-    from .models import Engine
+    from stacks.adoption.adopt import adopt_on
+    from stacks.engine import EngineError
+    from stacks.models import Engine
 
     def work():
         stack, problems, kept = adopt_on(Engine.objects.get(pk=engine_id), project, slug)
@@ -114,15 +114,15 @@ def run_operation(deployment_id):
 
 def execute(deployment):
     """Run one recorded operation, on its stack's engine; its steps and outcome go on its row."""
-    from .engine.connect import using
+    from stacks.engine.connect import using
 
     with using(deployment.stack.engine):
         return _execute(deployment)
 
 
 def _execute(deployment):
-    from . import broker
-    from .engine.client import EngineError, explain
+    from stacks.seams import broker
+    from stacks.engine.client import EngineError, explain
 
     stack = deployment.stack
     lock = broker.StackLock(stack.slug)
@@ -151,10 +151,10 @@ def _execute(deployment):
 
 def carry_out(deployment):
     """The operation itself, on the engine."""
-    from . import engine
-    from .engine.plan import recorded
-    from .render import render_bundle
-    from .validate import errors, validate_stack
+    from stacks import engine
+    from stacks.engine.plan import recorded
+    from stacks.render import render_bundle
+    from stacks.validation.checks import errors, validate_stack
 
     stack = deployment.stack
     bundle = None
@@ -192,9 +192,9 @@ def carry_out(deployment):
 def _leave_old_engine(stack, report):
     """The second half of a move: the stack runs on its new engine; bring it down
     on the one it left (volumes stay, as with `down`)."""
-    from . import engine
-    from .engine.connect import using
-    from .models import Stack
+    from stacks import engine
+    from stacks.engine.connect import using
+    from stacks.models import Stack
 
     old = stack.moved_from
     report(f"Moved from engine {old.name}: bringing the stack down there")
@@ -206,7 +206,7 @@ def _leave_old_engine(stack, report):
 
 def _refresh_health(stack):
     """Pages show the new state right after an operation, not at the next poll."""
-    from .health import poll_one
+    from stacks.monitoring.health import poll_one
 
     try:
         poll_one(stack)
@@ -218,7 +218,7 @@ def _refresh_health(stack):
 def poll_health():
     """Beat's tick: one poll per engine, on that engine's queue, so each engine is
     polled by a worker that can reach it and a slow engine delays only itself."""
-    from .models import Engine
+    from stacks.models import Engine
 
     for engine in Engine.objects.all():  # with no stack yet, it may run projects to adopt
         poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
@@ -227,8 +227,8 @@ def poll_health():
 @shared_task
 def poll_engine(engine_id):
     """An engine's stacks' health, and the projects on it that no stack manages."""
-    from .health import note_unmanaged, poll_all
-    from .models import Engine
+    from stacks.monitoring.health import note_unmanaged, poll_all
+    from stacks.models import Engine
 
     engine = Engine.objects.filter(pk=engine_id).first()
     if engine is not None:
@@ -242,7 +242,7 @@ def refresh_served_queues():
     so that it never expires between two)."""
     from django.conf import settings
 
-    from .queues import refresh_served_queues as refresh
+    from stacks.queues import refresh_served_queues as refresh
 
     refresh(int(3 * settings.PANEL_WORKER_QUEUES_SECONDS))
 
@@ -251,21 +251,21 @@ def refresh_served_queues():
 def announce_engines():
     """Beat: workers started without -Q take up engines that became reachable, or
     were added in the admin, since they started."""
-    from .queues import announce_engines as announce
+    from stacks.queues import announce_engines as announce
 
     announce()
 
 
 @shared_task
 def end_resolved_acknowledgements():
-    from .alerting.acks import end_resolved
+    from stacks.alerting.acks import end_resolved
 
     end_resolved()
 
 
 @shared_task
 def prune_alerts():
-    from .alerting.retention import prune
+    from stacks.alerting.retention import prune
 
     prune()
 
@@ -280,7 +280,7 @@ def _logs_key(service):
 
 def refresh_logs(service):
     """Ask a worker for fresh lines, at most once every two seconds per service."""
-    from . import broker
+    from stacks.seams import broker
 
     if broker.set_once(_logs_key(service) + ":asked", 2):
         fetch_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
@@ -289,7 +289,7 @@ def refresh_logs(service):
 def cached_logs(service):
     import json
 
-    from . import broker
+    from stacks.seams import broker
 
     raw = broker.get(_logs_key(service))
     if not raw:
@@ -302,9 +302,9 @@ def cached_logs(service):
 def fetch_logs(service_id):
     import json
 
-    from .engine import EngineError, get_backend
-    from .engine.connect import using
-    from .models import Service
+    from stacks.engine import EngineError, get_backend
+    from stacks.engine.connect import using
+    from stacks.models import Service
 
     service = Service.objects.select_related("stack__engine").filter(pk=service_id).first()
     if service is None:
@@ -315,11 +315,11 @@ def fetch_logs(service_id):
         lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]
-    from .render import render_bundle
+    from stacks.render import render_bundle
 
     mask = render_bundle(service.stack).mask
     payload = {"lines": [mask(line) for line in lines], "fetched": timezone.now().isoformat()}
-    from . import broker
+    from stacks.seams import broker
 
     broker.put(_logs_key(service), json.dumps(payload), 300)
 
@@ -338,10 +338,10 @@ def compute_plan(stack_id, token):
     Redis for the page that asked."""
     import json
 
-    from . import broker
-    from .engine.client import explain
-    from .engine.plan import recorded
-    from .models import Stack
+    from stacks.seams import broker
+    from stacks.engine.client import explain
+    from stacks.engine.plan import recorded
+    from stacks.models import Stack
 
     stack = Stack.objects.filter(pk=stack_id).first()
     if stack is None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from stacks.models import Alert, Service
 
-from .api import Alertmanager, AlertmanagerError
+from stacks.seams.alertmanager import Alertmanager, AlertmanagerError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def acknowledge(alert, user, comment=""):
         acknowledged_by=user, acknowledged_at=now, ack_comment=comment[:500])
     alert.refresh_from_db()
     if claimed:
-        from stacks import audit
+        from stacks.accounts import audit
 
         audit.record("acknowledge", f"alert {alert.name} #{alert.pk}", user=user, detail=comment)
     if not claimed or alert.status != "firing":

@@ -11,7 +11,7 @@ import re
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError
 
-from .ingest import PayloadError, parse, store
+from stacks.alerting.ingest import PayloadError, parse, store
 
 MAX_DEPTH = 8  # Alertmanager's body is 4 deep (body → alerts → alert → labels)
 MAX_COUNT = 2**31 - 1  # PositiveIntegerField

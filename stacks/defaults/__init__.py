@@ -21,7 +21,7 @@ What differs from the tutorial, and why:
 """
 from django.db import transaction
 
-from . import app, logging, monitoring
+from stacks.defaults import app, logging, monitoring
 
 DEFAULT_STACKS = [monitoring.STACK, logging.STACK, app.STACK]
 

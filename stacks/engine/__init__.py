@@ -30,8 +30,8 @@ def __getattr__(name):
 
 def plan_deploy(project, directory, bundle, roles, backend="compose"):
     """What deploying `bundle` would do now: observed, then planned; changes nothing."""
-    from .backend import get_backend
-    from .plan import Desired
+    from stacks.engine.backend import get_backend
+    from stacks.engine.plan import Desired
 
     engine = get_backend(backend)
     desired = Desired.from_bundle(project, directory, bundle, roles)
@@ -40,7 +40,7 @@ def plan_deploy(project, directory, bundle, roles, backend="compose"):
 
 def deploy(project, directory, bundle, roles, report, backend="compose"):
     """Observe, plan and apply; returns the plan that was applied."""
-    from .backend import get_backend
+    from stacks.engine.backend import get_backend
 
     the_plan = plan_deploy(project, directory, bundle, roles, backend)
     return get_backend(backend).apply(the_plan, report)

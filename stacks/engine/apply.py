@@ -6,18 +6,18 @@ import json
 import os
 import time
 
-from stacks import safe_paths
-from stacks.composefile import depends_on, dependency_graph, image_of
+from stacks.lib import safe_paths
+from stacks.lib.composefile import depends_on, dependency_graph, image_of
 
-from . import client as docker_seam
-from . import labels as L
-from . import parallel
-from .client import EngineError, explain
-from .plan import STATE_FILE, existing_from_labels
-from .project import network_options, volume_options
-from .reload import ReloadError, reload_any
-from .container import container_config
-from .service import applied_record, config_hash, hash_inputs
+from stacks.engine import client as docker_seam
+from stacks.engine import labels as L
+from stacks.engine import parallel
+from stacks.engine.client import EngineError, explain
+from stacks.engine.plan import STATE_FILE, existing_from_labels
+from stacks.engine.project import network_options, volume_options
+from stacks.engine.reload import ReloadError, reload_any
+from stacks.engine.container import container_config
+from stacks.engine.service import applied_record, config_hash, hash_inputs
 
 HEALTH_TIMEOUT = float(os.environ.get("PANEL_HEALTH_TIMEOUT", "180"))
 HEALTH_POLL = 0.1  # seconds between readiness checks of a dependency (Compose 1.x's pace)
@@ -27,7 +27,7 @@ PULLS_AT_ONCE = 5  # as Compose
 
 def write_files(plan, report):
     """The plan's changed files, written inside the stack's directory only
-    (stacks.safe_paths: resolved paths, no symlink followed)."""
+    (stacks.lib.safe_paths: resolved paths, no symlink followed)."""
     if not plan.files:
         return
     try:

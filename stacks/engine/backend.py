@@ -7,9 +7,9 @@ import base64
 import json
 from typing import Protocol
 
-from .plan import STATE_FILE, Desired, Observed, Plan, existing_from_labels
-from .plan import plan as make_plan
-from .project import images_needed
+from stacks.engine.plan import STATE_FILE, Desired, Observed, Plan, existing_from_labels
+from stacks.engine.plan import plan as make_plan
+from stacks.engine.project import images_needed
 
 
 class Backend(Protocol):
@@ -49,7 +49,7 @@ def status_row(**fields):
 def log_lines(chunks):
     """Decoded lines of a log stream of byte chunks (which need not end at a line),
     as they arrive; the engine's errors leave as EngineError."""
-    from .client import explain
+    from stacks.engine.client import explain
 
     buffer = b""
     try:
@@ -79,8 +79,8 @@ class ComposeBackend(Logs):
     name = "compose"
 
     def observe(self, desired):
-        from . import labels as L
-        from .client import api, image_id, translated
+        from stacks.engine import labels as L
+        from stacks.engine.client import api, image_id, translated
 
         engine = api()
         read = translated("observing the engine")
@@ -95,34 +95,34 @@ class ComposeBackend(Logs):
         return make_plan(desired, observed)
 
     def apply(self, plan, report):
-        from .apply import apply
+        from stacks.engine.apply import apply
 
         return apply(plan, report)
 
     def stop(self, project, report):
-        from .operations import stop
+        from stacks.engine.operations import stop
 
         return stop(project, report)
 
     def down(self, project, report, volumes=False):
-        from .operations import down
+        from stacks.engine.operations import down
 
         return down(project, report, volumes=volumes)
 
     def restart_service(self, project, service, report):
-        from .operations import restart_service
+        from stacks.engine.operations import restart_service
 
         return restart_service(project, service, report)
 
     def status(self, project):
-        from .operations import stack_status
+        from stacks.engine.operations import stack_status
 
         return stack_status(project)
 
     def follow_logs(self, project, service, tail=100, follow=False):
         """Every container's lines; of a replicated service, each named as
         `docker-compose logs` names them (NAME | line), in time order."""
-        from .operations import log_streams
+        from stacks.engine.operations import log_streams
 
         return merged_lines(log_streams(project, service, tail=tail, follow=follow), follow)
 
@@ -173,7 +173,7 @@ def read_files(desired):
     """{bundle path: text on disk or None}. A path that leaves the directory (a
     symlink a container planted, say) reads as absent: its content never reaches
     the plan's diff, and the write refuses it."""
-    from stacks import safe_paths
+    from stacks.lib import safe_paths
 
     out = {}
     for path in desired.files:
@@ -196,6 +196,6 @@ def read_state(desired):
 
 
 def get_backend(kind="compose"):
-    from .swarm import SwarmBackend
+    from stacks.engine.swarm import SwarmBackend
 
     return {"compose": ComposeBackend, "swarm": SwarmBackend}[kind]()

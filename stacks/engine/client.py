@@ -21,7 +21,7 @@ class EngineError(Exception):
 def client():
     """The client of the engine the current operation works on (connect.using);
     the process's own engine when none is set."""
-    from .connect import current_client
+    from stacks.engine.connect import current_client
 
     return current_client()
 

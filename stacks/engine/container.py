@@ -6,11 +6,10 @@ import os
 import re
 import shlex
 
-from stacks.composefile import (container_name, file_refs, network_name, parse_port, replica_host_port,
-                                service_networks, volume_name)
+from stacks.lib.composefile import container_name, file_refs, network_name, parse_port, replica_host_port, service_networks, volume_name
 from stacks.render.compose import unescape_dollars
 
-from . import labels as L
+from stacks.engine import labels as L
 
 
 # --- Compose → docker-py --------------------------------------------------------------
@@ -73,7 +72,7 @@ def healthcheck(spec):
     return out
 
 
-# --- Keys kept in Service.extra (stacks.compose_keys) → docker-py ------------------------
+# --- Keys kept in Service.extra (stacks.lib.compose_keys) → docker-py ------------------------
 
 CREATE_KEYS = {"hostname": "hostname", "domainname": "domainname", "working_dir": "working_dir",
                "stop_signal": "stop_signal", "tty": "tty", "stdin_open": "stdin_open",

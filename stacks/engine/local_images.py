@@ -7,7 +7,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from .client import client
+from stacks.engine.client import client
 
 IMAGES = {
     "panel-local/prometheus:latest": {

@@ -1,10 +1,10 @@
 """Operations on what already runs, outside a plan: stop, down, restart one
 service, status, log streams. Compose labels find the containers, so containers started
 by hand with docker-compose are seen too."""
-from . import labels as L
-from . import parallel
-from .client import EngineError, api, translated
-from .project import remove_networks_and_volumes
+from stacks.engine import labels as L
+from stacks.engine import parallel
+from stacks.engine.client import EngineError, api, translated
+from stacks.engine.project import remove_networks_and_volumes
 
 STOP_TIMEOUT = 10
 
@@ -66,8 +66,8 @@ def restart_service(project, service, report):
 def stack_status(project):
     """Containers of a project as rows, including ones started by hand with Compose;
     `node` is the host of the engine they run on."""
-    from .backend import status_row
-    from .connect import host_name
+    from stacks.engine.backend import status_row
+    from stacks.engine.connect import host_name
 
     engine = api()
     rows = []
@@ -91,7 +91,7 @@ def stack_status(project):
 def log_streams(project, service, tail=100, follow=False):
     """[(container name, its log stream of byte chunks)] for every container of a
     service, by replica number; with follow, each open until its container stops."""
-    from .connect import streaming
+    from stacks.engine.connect import streaming
 
     engine = streaming().api if follow else api()
     found = translated("logs")(_service_containers)(engine, project, service)
@@ -129,10 +129,10 @@ def record_adoption(project, directory, compose):
     Returns the services recorded."""
     import json
 
-    from stacks.composefile import image_of
+    from stacks.lib.composefile import image_of
 
-    from .client import image_id
-    from .plan import STATE_FILE, adoption_digest
+    from stacks.engine.client import image_id
+    from stacks.engine.plan import STATE_FILE, adoption_digest
 
     engine = api()
     running = compose_projects().get(project, {}).get("services", {})
@@ -153,7 +153,7 @@ def record_adoption(project, directory, compose):
             continue  # its image moved on since: the first deploy recreates it, as Compose would
         state[f"adopted:{name}"] = {"hash": hashes.pop(), "digest": adoption_digest(spec, image_id(engine, ref))}
         recorded.append(name)
-    from stacks import safe_paths
+    from stacks.lib import safe_paths
 
     safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
     return recorded

@@ -9,11 +9,11 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from stacks.composefile import dependency_levels, image_of
+from stacks.lib.composefile import dependency_levels, image_of
 
-from . import labels as L
-from .project import image_steps, network_steps, volume_steps
-from .service import (Action, Existing, applied_record, config_hash, converge, file_digests, files_digest,
+from stacks.engine import labels as L
+from stacks.engine.project import image_steps, network_steps, volume_steps
+from stacks.engine.service import (Action, Existing, applied_record, config_hash, converge, file_digests, files_digest,
                       hash_inputs, reloadable, what_changed)
 
 STATE_FILE = ".panel-state.json"
@@ -232,7 +232,7 @@ def adoption_digest(spec, image_id):
 def _adopted(name, spec, image_id, result, observed, containers):
     """Containers docker-compose created (its own config hash on them) count as
     up to date while the service's spec and image are those recorded at adoption
-    (stacks.adopt): the first deploys after adopting do not recreate them."""
+    (stacks.adoption.adopt): the first deploys after adopting do not recreate them."""
     record = observed.state.get(f"adopted:{name}")
     if not record or record.get("digest") != adoption_digest(spec, image_id):
         return containers

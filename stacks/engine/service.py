@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from stacks.composefile import file_refs, replicas
+from stacks.lib.composefile import file_refs, replicas
 
 RELOADABLE_ROLES = {"prometheus", "alertmanager"}
 

@@ -15,11 +15,11 @@ driver config)."""
 import json
 import time
 
-from .backend import Logs, status_row
-from .client import EngineError, api, translated
-from .project import remove_networks_and_volumes
-from .swarm_plan import SwarmObserved, plan
-from .swarm_spec import FILE_PATH, NAMESPACE, SPEC_HASH, STACK_IMAGE, network_create_options, payload
+from stacks.engine.backend import Logs, status_row
+from stacks.engine.client import EngineError, api, translated
+from stacks.engine.project import remove_networks_and_volumes
+from stacks.engine.swarm_plan import SwarmObserved, plan
+from stacks.engine.swarm_spec import FILE_PATH, NAMESPACE, SPEC_HASH, STACK_IMAGE, network_create_options, payload
 
 CONVERGE_TIMEOUT = 180
 POLL = 0.5
@@ -235,7 +235,7 @@ class SwarmBackend(Logs):
     def log_stream(self, project, service, tail=100, follow=False):
         """The service's log stream, every task's lines (byte chunks) with the
         details that name their task; with follow, open until the service is removed."""
-        from .connect import streaming
+        from stacks.engine.connect import streaming
 
         engine = streaming().api if follow else api()
         return engine.service_logs(_service(engine, project, service)["ID"], details=True, stdout=True, stderr=True,

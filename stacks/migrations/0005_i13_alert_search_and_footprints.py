@@ -125,17 +125,17 @@ Migration.operations.append(migrations.RunPython(add_search_column, drop_search_
 
 
 # A stack's footprint is forgotten by the database itself whenever one of its
-# services or networks changes, or its slug does (the SQL: stacks.footprint).
+# services or networks changes, or its slug does (the SQL: stacks.validation.footprint).
 
 
 def add_footprint_triggers(apps, schema_editor):
-    from stacks.footprint import create_triggers
+    from stacks.validation.footprint import create_triggers
 
     create_triggers(schema_editor.execute, schema_editor.connection.vendor)
 
 
 def drop_footprint_triggers(apps, schema_editor):
-    from stacks.footprint import drop_triggers
+    from stacks.validation.footprint import drop_triggers
 
     drop_triggers(schema_editor.execute, schema_editor.connection.vendor)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from stacks.composefile import parse_volume, project_source
+from stacks.lib.composefile import parse_volume, project_source
 
-from . import alertmanager, compose, grafana, logs, prometheus, targets
-from .yamlio import dump_json, dump_yaml
+from stacks.render import alertmanager, compose, grafana, logs, prometheus, targets
+from stacks.lib.yamlio import dump_json, dump_yaml
 
 COMPOSE_FILE = "docker-compose.yml"
 PROMETHEUS_FILE = "prometheus/prometheus.yml"

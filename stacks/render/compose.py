@@ -1,7 +1,7 @@
 """docker-compose.yml from a stack's rows."""
-from stacks.compose_keys import merge_extra
+from stacks.lib.compose_keys import merge_extra
 
-from .yamlio import sorted_dict
+from stacks.lib.yamlio import sorted_dict
 
 
 def map_strings(value, fn):

@@ -1,5 +1,5 @@
 """prometheus.yml and its rule files."""
-from .yamlio import sorted_dict
+from stacks.lib.yamlio import sorted_dict
 
 RULES_DIR_IN_CONTAINER = "/etc/prometheus/rules"
 

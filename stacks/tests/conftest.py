@@ -24,7 +24,7 @@ def _stacks_dir(settings, tmp_path):
 
 
 def member(username, password, group):
-    from stacks.roles import ensure_roles
+    from stacks.accounts.roles import ensure_roles
 
     ensure_roles()
     user = User.objects.create_user(username, password=password)

@@ -16,7 +16,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from .second_engine import Daemon
+from stacks.tests.second_engine import Daemon
 
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000

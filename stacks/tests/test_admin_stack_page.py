@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from stacks.models import ScrapeJob, Service, Stack
 
-from .conftest import FIXTURES
+from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from stacks.models import Stack
 from stacks.render import ALERTMANAGER_FILE, FLUENTD_FILE, PROMETHEUS_FILE, RULES_FILE, render_bundle
 
-from .conftest import FIXTURES
+from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
 PROJECTS = FIXTURES / "projects"
@@ -154,7 +154,7 @@ def test_it_imports_a_project_directory_equivalently(project, tmp_path):
     if (source / PROMETHEUS_FILE).exists():
         tool_ok(["promtool", "check", "config", "--syntax-only", PROMETHEUS_FILE], source)
         tool_ok(["promtool", "check", "config", "--syntax-only", PROMETHEUS_FILE], target)
-        from stacks.config_import import _norm_prometheus
+        from stacks.adoption.config_import import _norm_prometheus
 
         assert (_norm_prometheus(without_attribution(yaml.safe_load((target / PROMETHEUS_FILE).read_text())))
                 == _norm_prometheus(yaml.safe_load((source / PROMETHEUS_FILE).read_text())))
@@ -167,7 +167,7 @@ def test_it_imports_a_project_directory_equivalently(project, tmp_path):
     if (source / "grafana").exists():
         assert grafana_view(target) == grafana_view(source)
     if (source / FLUENTD_FILE).exists():
-        from stacks.fluentconf import parse
+        from stacks.adoption.fluentconf import parse
 
         assert parse((target / FLUENTD_FILE).read_text()) == parse((source / FLUENTD_FILE).read_text())
 
@@ -192,7 +192,7 @@ def test_the_tutorials_monitoring_configs_become_rows_and_the_rest_stays_verbati
     assert stack.grafana_dashboard_provider == {"name": "default", "disableDeletion": False,
                                                 "updateIntervalSeconds": 10}
     # Grafana refuses that dashboard: the import says so, and keeps it as it is.
-    from stacks.validate import validate_stack
+    from stacks.validation.checks import validate_stack
 
     assert any("grafana/dashboards/docker-compose.json: the dashboard is wrapped" in str(p)
                for p in validate_stack(stack))
@@ -333,7 +333,7 @@ def test_the_engine_translates_kept_keys_and_names_the_ones_it_does_not_apply():
 
 def test_rows_whose_file_the_team_keeps_are_said_not_to_be_rendered():
     from stacks.models import AlertRule
-    from stacks.validate import validate_stack
+    from stacks.validation.checks import validate_stack
 
     run("import", str(PROJECTS / "monitoring"), "--name", "monitoring")
     stack = Stack.objects.get(slug="monitoring")

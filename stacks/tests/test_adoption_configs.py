@@ -7,11 +7,11 @@ import pytest
 import yaml
 from django.core.exceptions import ValidationError
 
-from stacks.fluentconf import Directive, Unsupported, parse
+from stacks.adoption.fluentconf import Directive, Unsupported, parse
 from stacks.models import ScrapeJob, Stack
 from stacks.render import FLUENTD_FILE, PROMETHEUS_FILE, render_bundle
 
-from .test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok
+from stacks.tests.test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok
 
 pytestmark = pytest.mark.django_db
 
@@ -242,7 +242,7 @@ def test_the_import_page_never_reads_the_servers_environment(client, operator, m
 
 
 def test_several_compose_files_are_merged_as_compose_merges_them(tmp_path):
-    from stacks.project_dir import merged_compose, read_path
+    from stacks.adoption.project_dir import merged_compose, read_path
 
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "app.conf").write_text("x = 1\n")
@@ -254,7 +254,7 @@ def test_several_compose_files_are_merged_as_compose_merges_them(tmp_path):
     text = merged_compose(tmp_path, ["docker-compose.yml", "docker-compose.prod.yml"])
     project = read_path(tmp_path / "docker-compose.yml", text)
     assert project.files == {"conf/app.conf": "x = 1\n"}
-    from stacks.importer import import_project
+    from stacks.adoption.importer import import_project
 
     stack, problems = import_project(project, "merged")
     web = stack.services.get(name="web")
@@ -281,7 +281,7 @@ def test_a_binary_file_in_a_build_context_is_kept_byte_for_byte(tmp_path):
                                                                        "produce"),
 ])
 def test_what_a_service_names_must_exist(compose, message):
-    from stacks.importer import import_and_validate
+    from stacks.adoption.importer import import_and_validate
 
     stack, problems = import_and_validate(compose, "named")
     assert stack is None and any(message in p for p in problems)
@@ -318,7 +318,7 @@ inhibit_rules:
 
 
 def test_a_dns_name_no_service_answers_is_a_warning():
-    from stacks.validate import validate_stack
+    from stacks.validation.checks import validate_stack
 
     run("import", str(PROJECTS / "dns-sd"), "--name", "dns")
     stack = Stack.objects.get(slug="dns")

@@ -195,7 +195,7 @@ def test_a_project_started_from_several_files_is_adopted_merged(project, docker_
 
 
 def test_a_binary_file_of_a_build_context_reaches_the_image_unchanged(project, docker_api):
-    from .test_adoption import PROJECTS
+    from stacks.tests.test_adoption import PROJECTS
 
     call_command("stack", "import", str(PROJECTS / "binary-context"), "--name", project, stdout=StringIO(),
                  stderr=StringIO())

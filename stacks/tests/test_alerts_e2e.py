@@ -14,12 +14,12 @@ from django.core.management import call_command
 from django.db import connection, connections
 
 from stacks.alerting import acks
-from stacks.alerting.api import Alertmanager
+from stacks.seams.alertmanager import Alertmanager
 from stacks.models import Alert, Deployment, Service
 from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
 
-from .conftest import free_port, wait_until
+from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-token-abcdef0123456789"
@@ -129,7 +129,7 @@ def test_a_stopped_target_fires_with_its_stack_and_service_and_an_ack_silences_i
 
 
 def test_alerts_sent_during_a_database_outage_arrive_once_it_is_back(deployed, docker_api, caplog):
-    caplog.set_level(logging.WARNING, logger="stacks.alerting.webhook")
+    caplog.set_level(logging.WARNING, logger="stacks.views.webhook")
     db = connection.settings_dict["NAME"]
     admin = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
     try:

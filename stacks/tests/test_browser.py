@@ -11,7 +11,7 @@ import requests
 from stacks.models import Deployment, Stack
 from stacks.defaults.demo import mini_monitoring
 
-from .conftest import ROOT, free_port
+from stacks.tests.conftest import ROOT, free_port
 
 # Playwright's sync API keeps an event loop in this thread; Django's ORM calls in
 # the test itself are still synchronous, so its async-safety guard is off here.

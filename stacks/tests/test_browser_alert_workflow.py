@@ -11,7 +11,7 @@ from django.utils import timezone
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment
 
-from .test_browser import TOKEN, base_url, browser, shot  # noqa: F401 — fixtures shared with the page tests
+from stacks.tests.test_browser import TOKEN, base_url, browser, shot  # noqa: F401 — fixtures shared with the page tests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import pytest
 from stacks.models import Busy, Deployment, Service
 from stacks.defaults.demo import mini_monitoring
 
-from .conftest import ROOT, database_url, free_port, wait_until
+from stacks.tests.conftest import ROOT, database_url, free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.celery, pytest.mark.postgres]
 
@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_deploy_then_a_redeploy_converges(mini, celery_worke
     d.refresh_from_db()
     assert d.status == "running"
     # The lock the dead worker held expires; the next request takes over.
-    from stacks.broker import LOCK_TTL
+    from stacks.seams.broker import LOCK_TTL
 
     time.sleep(LOCK_TTL + 1)
     celery_worker.start()

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from stacks import charts
+from stacks.monitoring import charts
 from stacks.models import Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, Stack
 
-from .conftest import free_port
+from stacks.tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0) + timedelta(minutes=1)  # after the rows the tests create
@@ -144,7 +144,7 @@ def test_the_alert_graph_names_a_missing_rule(client, viewer, stack):
 
 
 def test_samples_older_than_the_retention_are_pruned(stack, settings):
-    from stacks.resources import prune
+    from stacks.monitoring.resources import prune
 
     settings.RESOURCE_SAMPLE_HOURS = 6
     web = stack.services.get()

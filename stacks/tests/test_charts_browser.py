@@ -5,12 +5,12 @@ poller sampling Docker stats. Screenshots go to test-artifacts/."""
 
 import pytest
 
-from stacks.health import poll_all
+from stacks.monitoring.health import poll_all
 from stacks.models import ResourceSample, Service
 
-from .conftest import wait_until
-from .test_alerts_e2e import _alert, deployed  # noqa: F401 — the deployed stack fixture
-from .test_browser import base_url, browser, login, shot  # noqa: F401 — Chromium fixtures
+from stacks.tests.conftest import wait_until
+from stacks.tests.test_alerts_e2e import _alert, deployed  # noqa: F401 — the deployed stack fixture
+from stacks.tests.test_browser import base_url, browser, login, shot  # noqa: F401 — Chromium fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

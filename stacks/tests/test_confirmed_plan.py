@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from stacks import broker
+from stacks.seams import broker
 from stacks.engine.plan import Observed, changed_lines, plan, recorded
 from stacks.engine.service import Existing
 from stacks.models import Deployment, PlanChanged, Stack
 from stacks.tasks import plan_key
 
-from .test_engine import deploy, mini  # noqa: F401 — the demo stack on the real engine
-from .test_plan import deployed, desired
+from stacks.tests.test_engine import deploy, mini  # noqa: F401 — the demo stack on the real engine
+from stacks.tests.test_plan import deployed, desired
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -102,7 +102,7 @@ def test_a_container_that_died_after_the_plan_was_shown_refuses_the_deploy(mini,
                                                                            monkeypatch):
     from stacks.tasks import compute_plan, execute
 
-    from .test_engine import containers
+    from stacks.tests.test_engine import containers
 
     monkeypatch.setattr("stacks.tasks.run_operation.delay", lambda pk: None)  # carried out below, in-process
     assert deploy(mini).status == "succeeded"

@@ -9,7 +9,7 @@ from stacks.models import AlertRule, Deployment, Service
 from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
 
-from .conftest import free_port, wait_until
+from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
 
@@ -245,7 +245,7 @@ def test_the_logs_command_follows_a_container(project, docker_api):
 
     from stacks.models import Network, Stack
 
-    from .test_swarm import Enough, FirstLines
+    from stacks.tests.test_swarm import Enough, FirstLines
 
     stack = Stack.objects.create(slug=project, name=project)
     Network.objects.create(stack=stack, key="default")
@@ -269,7 +269,7 @@ def test_the_logs_of_a_replicated_service_name_each_container(project, docker_ap
 
     from stacks.models import Network, Stack
 
-    from .test_swarm import Enough, FirstLines
+    from stacks.tests.test_swarm import Enough, FirstLines
 
     stack = Stack.objects.create(slug=project, name=project)
     Network.objects.create(stack=stack, key="default")

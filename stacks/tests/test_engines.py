@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from stacks.models import Deployment, Engine, Stack
 
-from .conftest import Worker, free_port, wait_until
+from stacks.tests.conftest import Worker, free_port, wait_until
 
 
 def run(*args):
@@ -92,7 +92,7 @@ def test_a_move_is_completed_by_the_next_deploy(db):
 @pytest.fixture
 def far_engine(transactional_db):
     """A second dockerd over TLS, standing in for a second host: engine `far`."""
-    from .second_engine import SecondEngine
+    from stacks.tests.second_engine import SecondEngine
 
     engine = SecondEngine(free_port()).start()
     try:
@@ -128,7 +128,7 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
     """A second dockerd over TLS stands in for a second host; a worker started with
     -Q engine.far serves it; the Docker CLI against each daemon agrees."""
     from stacks.queues import CACHE_KEY
-    from stacks.broker import connection as _redis
+    from stacks.seams.broker import connection as _redis
 
     engine = far_engine
     try:
@@ -170,7 +170,7 @@ def test_a_stack_runs_on_a_second_engine_served_by_its_own_worker(
         assert docker_api.containers(filters={"label": "com.docker.compose.project=farapp"})
         assert Stack.objects.get(slug="farapp").moved_from is None
     finally:
-        from .conftest import cleanup_project
+        from stacks.tests.conftest import cleanup_project
 
         cleanup_project(docker_api, "farapp")
 
@@ -216,8 +216,8 @@ def test_a_project_on_another_host_is_adopted_by_that_hosts_worker(
     import shutil
     import subprocess
 
-    import stacks.adopt
-    from stacks.health import note_unmanaged
+    import stacks.adoption.adopt
+    from stacks.monitoring.health import note_unmanaged
 
     engine, c = far_engine, far_engine.certs
     certs = tmp_path / "docker-certs"  # as docker-compose reads them
@@ -240,11 +240,11 @@ def test_a_project_on_another_host_is_adopted_by_that_hosts_worker(
     row = page[page.index('data-project="farproj"'):][:1200]
     assert 'name="engine" value="far"' in row and ">Adopt</button>" in row
 
-    monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
+    monkeypatch.setattr(stacks.adoption.adopt, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
     r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
     assert "No worker of engine far answered within 1s" in r.content.decode()
     assert not Stack.objects.filter(slug="farproj").exists()
-    monkeypatch.setattr(stacks.adopt, "ASK_PATIENCE", 30)
+    monkeypatch.setattr(stacks.adoption.adopt, "ASK_PATIENCE", 30)
 
     start_far_worker()
     r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)

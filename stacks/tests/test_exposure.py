@@ -17,8 +17,8 @@ import yaml
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment, Service
 
-from .conftest import ROOT, database_url, free_port, wait_until
-from .test_engine import containers, deploy
+from stacks.tests.conftest import ROOT, database_url, free_port, wait_until
+from stacks.tests.test_engine import containers, deploy
 
 pytestmark = [pytest.mark.docker]
 

@@ -2,12 +2,12 @@
 their changes over time."""
 import pytest
 
-from stacks.health import poll_all
+from stacks.monitoring.health import poll_all
 from stacks.models import Deployment, HealthChange, ServiceHealth
 from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
 
-from .conftest import free_port, wait_until
+from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
 

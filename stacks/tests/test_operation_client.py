@@ -1,5 +1,5 @@
 """`manage.py stack deploy|down` answered by a worker without loading Django
-(stacks.operation_client): a real worker process, Redis and the engine; and the
+(stacks.management.operation_client): a real worker process, Redis and the engine; and the
 Django command taking over, losing nothing, where that path cannot answer."""
 import subprocess
 import sys
@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from stacks import broker
+from stacks.seams import broker
 from stacks.models import Deployment, Stack
 
-from .conftest import ROOT, Worker, wait_until
+from stacks.tests.conftest import ROOT, Worker, wait_until
 
 def stack_command(env, *args, python_flags=()):
     return subprocess.run([sys.executable, *python_flags, "manage.py", "stack", *args], cwd=ROOT, env=env,

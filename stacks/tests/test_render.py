@@ -8,7 +8,7 @@ import yaml
 
 from stacks.models import AlertRule, Service, Stack
 from stacks.render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, render_bundle
-from stacks.validate import errors, validate_stack
+from stacks.validation.checks import errors, validate_stack
 
 pytestmark = pytest.mark.django_db
 

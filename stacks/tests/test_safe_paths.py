@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from stacks.models import Service, Stack, StackFile
-from stacks.safe_paths import UnsafePath, is_inside, write_bundle
+from stacks.lib.safe_paths import UnsafePath, is_inside, write_bundle
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def test_a_row_forced_past_the_model_is_refused_by_validation_and_by_the_engine(
     from stacks.engine.plan import Desired, Observed, plan
     from stacks.engine.client import EngineError
     from stacks.render import render_bundle
-    from stacks.validate import errors, validate_stack
+    from stacks.validation.checks import errors, validate_stack
 
     stack = Stack.objects.create(slug="app", name="app")
     Service.objects.create(stack=stack, name="web", image="busybox")
@@ -109,7 +109,7 @@ def test_a_row_forced_past_the_model_is_refused_by_validation_and_by_the_engine(
 
 def test_a_symlink_a_container_planted_in_the_stack_directory_is_not_followed(tmp_path):
     # A service that bind-mounts its stack directory read-write could plant one.
-    from stacks.safe_paths import write_file
+    from stacks.lib.safe_paths import write_file
 
     stack_dir = tmp_path / "app"
     write_bundle(stack_dir, {"docker-compose.yml": "a"})

@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from stacks.models import AuditRecord, Secret, Service, Stack
 
-from .conftest import ROOT
+from stacks.tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_render_out_writes_an_owner_only_directory(defaults, tmp_path):
 # --- Host-level options ----------------------------------------------------------
 
 def test_host_level_options_are_refused_and_named_unless_an_admin_allowed_them(defaults):
-    from stacks.validate import errors, validate_stack
+    from stacks.validation.checks import errors, validate_stack
 
     stack = Stack.objects.get(slug="app")
     web = Service.objects.get(stack=stack, name="web")
@@ -129,7 +129,7 @@ def test_host_level_options_are_refused_and_named_unless_an_admin_allowed_them(d
 
 
 def test_each_host_level_option_is_recognised():
-    from stacks.host_access import host_options
+    from stacks.validation.host_access import host_options
 
     doc = {"services": {"x": {"privileged": True, "cap_add": ["ALL"], "network_mode": "host", "pid": "host",
                               "ipc": "host", "devices": ["/dev/fuse"],
@@ -168,7 +168,7 @@ def test_only_an_admin_ticks_allow_host_access(client, defaults, operator):
 
 def stack_form(client, stack, **changes):
     """What the admin's stack page posts (its inlines too), with `changes`."""
-    from .test_admin_stack_page import form_data
+    from stacks.tests.test_admin_stack_page import form_data
 
     data = form_data(client.get(f"/admin/stacks/stack/{stack.pk}/change/").content.decode())
     data.update(changes)
@@ -243,7 +243,7 @@ def test_a_token_from_the_environment_is_not_rotated_here(defaults, monkeypatch)
 
 
 def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(rf, settings):
-    from stacks.audit import client_address
+    from stacks.accounts.audit import client_address
 
     request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
     assert client_address(request) == "127.0.0.1"

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from stacks.models import AlertRule, Service, Stack
 from stacks.render import render_bundle
 
-from .conftest import FIXTURES
+from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from stacks.defaults.demo import mini_monitoring
 from stacks.models import AlertRule, Deployment, Engine, Service
 from stacks.tasks import execute
 
-from .conftest import free_port, wait_until
-from .second_engine import SWARM_LOCK
+from stacks.tests.conftest import free_port, wait_until
+from stacks.tests.second_engine import SWARM_LOCK
 
 pytestmark = [pytest.mark.docker]
 
@@ -142,7 +142,7 @@ def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
     """The health poll asks the Swarm for the tasks; the page (and its refresh)
     shows each task's slot, node and state, as `docker stack ps` does; the tasks'
     containers are sampled for the resource graphs."""
-    from stacks.health import poll_all
+    from stacks.monitoring.health import poll_all
     from stacks.models import Network, ResourceSample, Stack
 
     stack = Stack.objects.create(slug="swarmpage", name="swarmpage",

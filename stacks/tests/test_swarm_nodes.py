@@ -18,8 +18,8 @@ from django.core.management import call_command
 from stacks.models import Deployment, Engine, Network, Service, Stack
 from stacks.tasks import execute
 
-from .conftest import wait_until
-from .second_engine import SWARM_LOCK
+from stacks.tests.conftest import wait_until
+from stacks.tests.second_engine import SWARM_LOCK
 
 pytestmark = [pytest.mark.docker]
 
@@ -30,7 +30,7 @@ def sh(*args):
 
 @pytest.fixture
 def two_nodes(docker_api):
-    from .swarm_node import HOST_IP, SWARM_POOL, NamespacedNode
+    from stacks.tests.swarm_node import HOST_IP, SWARM_POOL, NamespacedNode
 
     if os.geteuid() != 0:
         pytest.skip("a network namespace and a second dockerd need root")
@@ -59,7 +59,7 @@ def two_nodes(docker_api):
 
 
 def test_tasks_on_two_nodes_show_the_node_docker_stack_ps_names(db, two_nodes, client, viewer):
-    from stacks.health import poll_one
+    from stacks.monitoring.health import poll_one
 
     manager = sh("docker", "info", "--format", "{{.Name}}").strip()
     assert manager != two_nodes.hostname

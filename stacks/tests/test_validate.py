@@ -2,7 +2,7 @@
 import pytest
 
 from stacks.models import AlertRule, InhibitRule, LogRoute, Receiver, ScrapeJob, Service, Stack
-from stacks.validate import errors, validate_stack
+from stacks.validation.checks import errors, validate_stack
 
 pytestmark = pytest.mark.django_db
 

@@ -8,14 +8,14 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from stacks.alerting.payload import Rejected, checked
 from stacks.models import Alert, AlertDelivery
 
-from .test_webhook import alert, payload, post
+from stacks.tests.test_webhook import alert, payload, post
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def token(monkeypatch):
-    from .test_webhook import TOKEN
+    from stacks.tests.test_webhook import TOKEN
 
     monkeypatch.setenv("PANEL_WEBHOOK_TOKEN", TOKEN)
 

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from stacks.adopt import adopt_anywhere
+from stacks.adoption.adopt import adopt_anywhere
 from stacks.engine import EngineError
 from stacks.models import Engine
 

@@ -9,14 +9,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from stacks import audit
+from stacks.accounts import audit
 from stacks.alerting import search
 from stacks.alerting.acks import alertmanager_for, silence_matches
-from stacks.alerting.api import AlertmanagerError
+from stacks.seams.alertmanager import AlertmanagerError
 from stacks.models import Alert, Stack
-from stacks.timeline import operation_before
+from stacks.monitoring.timeline import operation_before
 
-from . import render_page
+from stacks.views import render_page
 
 PAGE = 100
 

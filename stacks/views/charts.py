@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from stacks import charts
+from stacks.monitoring import charts
 from stacks.models import Alert, Stack
 
 

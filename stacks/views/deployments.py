@@ -7,7 +7,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from stacks.models import Deployment
 
-from . import render_page
+from stacks.views import render_page
 
 
 def file_diffs(deployment, previous):

@@ -7,9 +7,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
-from stacks import audit
-from stacks.importer import import_and_validate, import_project
-from stacks.project_dir import MAX_TOTAL_BYTES, read_archive
+from stacks.accounts import audit
+from stacks.adoption.importer import import_and_validate, import_project
+from stacks.adoption.project_dir import MAX_TOTAL_BYTES, read_archive
 
 
 class ImportForm(forms.Form):

@@ -6,7 +6,7 @@ from django_htmx.http import HttpResponseStopPolling
 from stacks.models import Service
 from stacks.tasks import cached_logs, refresh_logs
 
-from . import render_page
+from stacks.views import render_page
 
 
 def service_logs(request, slug, name):

@@ -3,7 +3,7 @@ from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 
 from stacks.models import Alert, Deployment, Service, Stack
 
-from . import render_page
+from stacks.views import render_page
 
 
 def stacks_with_state():
@@ -31,8 +31,8 @@ def stacks_with_state():
 
 def unmanaged_projects():
     """Compose projects running on the engines that no stack manages, as each
-    engine's poller last saw them (stacks.health.note_unmanaged)."""
-    from stacks.health import unmanaged
+    engine's poller last saw them (stacks.monitoring.health.note_unmanaged)."""
+    from stacks.monitoring.health import unmanaged
     from stacks.models import Engine
 
     return unmanaged(list(Engine.objects.all()))

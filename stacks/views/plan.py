@@ -7,11 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django_htmx.http import HttpResponseStopPolling
 
-from stacks import broker
+from stacks.seams import broker
 from stacks.models import Stack
 from stacks.tasks import compute_plan, plan_key
 
-from . import render_page
+from stacks.views import render_page
 
 
 def confirmed_plan(stack, token, plan_id):

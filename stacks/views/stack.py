@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks import host_access
+from stacks.validation import host_access
 from stacks.models import Busy, Stack
-from stacks.timeline import stack_timeline
+from stacks.monitoring.timeline import stack_timeline
 
-from . import render_page
-from .deployments import deployment_page
-from .plan import confirmed_plan
+from stacks.views import render_page
+from stacks.views.deployments import deployment_page
+from stacks.views.plan import confirmed_plan
 
 
 def stack_detail(request, slug):

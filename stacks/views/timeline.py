@@ -2,7 +2,7 @@
 from django.shortcuts import get_object_or_404, render
 
 from stacks.models import Stack
-from stacks.timeline import stack_timeline
+from stacks.monitoring.timeline import stack_timeline
 
 
 def timeline(request, slug):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from stacks.roles import ensure_roles
+from stacks.accounts.roles import ensure_roles
 
 
 class Command(BaseCommand):

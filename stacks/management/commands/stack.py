@@ -92,7 +92,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{stack.slug:<20} {stack.services.count():>3} services  {state}")
 
     def do_test_rules(self, slug, **opts):
-        from stacks import rule_tests
+        from stacks.validation import rule_tests
 
         stack = self._stack(slug)
         try:
@@ -133,7 +133,7 @@ class Command(BaseCommand):
 
     def do_render(self, slug, out, **opts):
         from stacks.render import render_bundle
-        from stacks.validate import errors, validate_stack
+        from stacks.validation.checks import errors, validate_stack
 
         stack = self._stack(slug)
         bundle = render_bundle(stack)
@@ -142,7 +142,7 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if errors(problems):
             raise CommandError(f"{slug}: {len(errors(problems))} problem(s); nothing written.")
-        from stacks.safe_paths import UnsafePath, write_bundle
+        from stacks.lib.safe_paths import UnsafePath, write_bundle
 
         target = Path(out)
         try:
@@ -161,8 +161,8 @@ class Command(BaseCommand):
         return engine
 
     def do_import(self, file, name, engine=None, allow_host_access=False, **opts):
-        from stacks.importer import import_project
-        from stacks.project_dir import read_path
+        from stacks.adoption.importer import import_project
+        from stacks.adoption.project_dir import read_path
 
         target = self._engine(engine) if engine else None
         try:
@@ -179,7 +179,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
-        from stacks import audit
+        from stacks.accounts import audit
 
         audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
@@ -199,7 +199,7 @@ class Command(BaseCommand):
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def do_adopt(self, project, name=None, engine=None, **opts):
-        from stacks.adopt import adopt_anywhere
+        from stacks.adoption.adopt import adopt_anywhere
         from stacks.engine import EngineError
 
         target = self._engine(engine or "local")

@@ -5,7 +5,7 @@ Prometheus/Alertmanager reload them; no container is recreated)."""
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from stacks import audit
+from stacks.accounts import audit
 from stacks.alerting.auth import TOKENS, TokenFromEnvironment, rotate, stacks_using
 from stacks.models import Deployment
 

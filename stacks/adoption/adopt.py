@@ -4,15 +4,15 @@ labels and imported as a directory is; what runs is recorded so that the first
 deploy leaves unchanged containers alone."""
 from pathlib import Path
 
-from .importer import ImportError_, import_project
-from .models import Stack
-from .project_dir import merged_compose, read_path
+from stacks.adoption.importer import ImportError_, import_project
+from stacks.models import Stack
+from stacks.adoption.project_dir import merged_compose, read_path
 
 
 def unmanaged_projects():
     """[{"project", "working_dir", "services", "containers"}] running on the engine
     with no stack of that name. Raises EngineError when the engine is unreachable."""
-    from .engine import compose_projects
+    from stacks.engine import compose_projects
 
     managed = set(Stack.objects.values_list("slug", flat=True))
     out = []
@@ -27,8 +27,8 @@ def unmanaged_projects():
 def adopt(project, slug=None, environ=None):
     """(stack or None, [problem text], [services kept as they run]); ValueError
     (or EngineError) in the user's terms when it cannot be adopted."""
-    from .engine import compose_projects, record_adoption
-    from .render import render_bundle
+    from stacks.engine import compose_projects, record_adoption
+    from stacks.render import render_bundle
 
     slug = slug or project
     if slug != project:
@@ -60,7 +60,7 @@ ASK_PATIENCE = 30  # seconds for another host's worker to adopt a project there
 def adopt_on(engine, project, slug=None, environ=None):
     """adopt() on `engine`, in this process: the project's files must be on this
     machine (the local engine's, or the worker's of another host)."""
-    from .engine.connect import using
+    from stacks.engine.connect import using
 
     with using(engine):
         stack, problems, kept = adopt(project, slug, environ=environ)
@@ -79,8 +79,8 @@ def adopt_anywhere(engine, project, slug=None, environ=None):
         return adopt_on(engine, project, slug, environ)
     import json
 
-    from . import broker
-    from .tasks import adopt_project
+    from stacks.seams import broker
+    from stacks.tasks import adopt_project
 
     try:
         answer = broker.ask_a_worker(lambda request_id: adopt_project.apply_async(

@@ -8,9 +8,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .render.prometheus import rules_dict
-from .render.yamlio import dump_yaml
-from .validate import _run, _tool_message
+from stacks.render.prometheus import rules_dict
+from stacks.lib.yamlio import dump_yaml
+from stacks.validation.checks import _run, _tool_message
 
 
 class RuleTestsUnavailable(RuntimeError):
@@ -45,7 +45,7 @@ def run(rule, evaluation_interval=None):
 
 
 def _kept(key):
-    from . import broker
+    from stacks.seams import broker
 
     try:
         return broker.get(key)
@@ -54,7 +54,7 @@ def _kept(key):
 
 
 def _keep(key, verdict):
-    from . import broker
+    from stacks.seams import broker
 
     try:
         broker.put(key, verdict, 86400)

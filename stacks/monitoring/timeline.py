@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.urls import reverse
 
-from .models import Deployment, DeploymentStep, HealthChange
+from stacks.models import Deployment, DeploymentStep, HealthChange
 
 # Step messages that say what an operation changed (written by stacks.engine).
 CHANGE_PREFIXES = ("Plan: ", "Wrote ", "Reloaded ", "Recreated ", "Removed ", "Restarted ", "Stopped ")

@@ -2,7 +2,7 @@
 from stacks.models import AlertRule, ScrapeJob
 from stacks.render import prometheus as prom_render
 
-from .common import NotExact, only as _only
+from stacks.adoption.config_import.common import NotExact, only as _only
 
 # --- prometheus.yml ---------------------------------------------------------------
 

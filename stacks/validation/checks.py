@@ -15,11 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from . import footprint, host_access
-from .composefile import (find_cycle, host_port_range, is_bind_source, parse_port, parse_volume, project_source,
-                          service_network_names, service_networks)
-from .safe_paths import relative_path_problem
-from .render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
+from stacks.validation import footprint, host_access
+from stacks.lib.composefile import find_cycle, host_port_range, is_bind_source, parse_port, parse_volume, project_source, service_network_names, service_networks
+from stacks.lib.safe_paths import relative_path_problem
+from stacks.render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
 
 # Debian's docker-compose package ships the Compose specification's schema; so
 # does the docker-compose wheel. We read it from there rather than copy it.
@@ -59,7 +58,7 @@ def validate_stack(stack, bundle=None):
 
 def check_rule_tests(stack):
     """Each alert rule's own test cases, run by `promtool test rules`."""
-    from .rule_tests import RuleTestsUnavailable, run_stack
+    from stacks.validation.rule_tests import RuleTestsUnavailable, run_stack
 
     if not stack.pk:
         return []
@@ -74,7 +73,7 @@ def checks_of_the_files(bundle):
     """The schema and the tools look at the bundle alone: their result is kept by
     bundle hash, so a redeploy of an unchanged stack does not run them again.
     (Cross-object checks read other stacks, and always run.)"""
-    from . import broker
+    from stacks.seams import broker
 
     key = f"panel:validated:{bundle.hash}"
     try:
@@ -186,8 +185,8 @@ def check_with_tools(bundle):
 
 def check_rule(rule):
     """promtool's verdict on one alert rule, for the admin form. Returns a message or ''."""
-    from .render.prometheus import rules_dict
-    from .render.yamlio import dump_yaml
+    from stacks.render.prometheus import rules_dict
+    from stacks.lib.yamlio import dump_yaml
 
     if shutil.which("promtool") is None:
         return ""
@@ -270,7 +269,7 @@ def check_cross_objects(stack, bundle):
     if cycle:
         problems.append(Problem(f"service {cycle[0]}", "depends_on makes a cycle: " + " → ".join(cycle) + "."))
 
-    # Other stacks are seen through their footprints (stacks.footprint): what
+    # Other stacks are seen through their footprints (stacks.validation.footprint): what
     # one validation costs does not depend on how many or how large they are.
     if stack.pk:
         footprint.record(stack, doc)
@@ -373,7 +372,7 @@ def _check_scrape_targets(stack, bundle):
 
 
 def _check_log_tags(stack, bundle):
-    from .models import LogRoute
+    from stacks.models import LogRoute
 
     routes = list(LogRoute.objects.all())
     if not routes:
@@ -396,7 +395,7 @@ KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
 def _check_rows_not_rendered(stack):
     """Rows that no file carries: their file is the team's own (kept verbatim) or
     no service mounts it. Said, rather than silently ignored."""
-    from .render import DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA, _mounted_sources, takes_over
+    from stacks.render import DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA, _mounted_sources, takes_over
 
     services = list(stack.services.all())
     roles = {s.role for s in services}
@@ -461,8 +460,8 @@ def _labels_in_expr(expr):
 
 def parse_compose_text(text):
     """YAML → dict with a user-facing error, for imports and pasted files:
-    bounded in size and in what aliases expand to (stacks.yamlsafe)."""
-    from .yamlsafe import load_yaml
+    bounded in size and in what aliases expand to (stacks.lib.yamlsafe)."""
+    from stacks.lib.yamlsafe import load_yaml
 
     doc = load_yaml(text, COMPOSE_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):

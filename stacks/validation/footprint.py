@@ -9,8 +9,8 @@ import json
 
 from django.db import IntegrityError, transaction
 
-from .composefile import claimed_host_ports, network_name, service_networks
-from .models import HostPortClaim, NetworkMember, Stack, StackFootprint
+from stacks.lib.composefile import claimed_host_ports, network_name, service_networks
+from stacks.models import HostPortClaim, NetworkMember, Stack, StackFootprint
 
 
 def engine_network_names(slug, compose_doc, keys):
@@ -73,7 +73,7 @@ def ensure_current(exclude=None):
     """Derive the footprint of every stack that has none (new, or changed since),
     all in one write. Only the Compose part is rendered: files and dashboards,
     however large, are never read."""
-    from .render import Secrets, compose
+    from stacks.render import Secrets, compose
 
     stale = Stack.objects.filter(footprint__isnull=True)
     if exclude is not None:

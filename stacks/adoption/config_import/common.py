@@ -1,7 +1,7 @@
 """What every config importer shares: the refusal that keeps a file verbatim."""
 from django.core.exceptions import ValidationError
 
-from stacks.yamlsafe import load_yaml
+from stacks.lib.yamlsafe import load_yaml
 
 
 class NotExact(Exception):

@@ -1,7 +1,7 @@
 """A Compose project as a team has it: a directory (or an uploaded .zip/.tar.gz
 of one) with its Compose file and the files its services bind-mount, build from
 or read as env files. Read with limits; what comes along is kept byte for byte,
-text or binary (stacks.importer turns it into rows and stack files)."""
+text or binary (stacks.adoption.importer turns it into rows and stack files)."""
 import io
 import os
 import posixpath
@@ -11,9 +11,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .composefile import is_bind_source, parse_volume
-from .render.yamlio import dump_yaml
-from .yamlsafe import load_yaml
+from stacks.lib.composefile import is_bind_source, parse_volume
+from stacks.lib.yamlio import dump_yaml
+from stacks.lib.yamlsafe import load_yaml
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 MAX_FILE_BYTES = 1_000_000

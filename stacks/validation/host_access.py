@@ -5,7 +5,7 @@ validation names each one, and so does the stack's page."""
 import posixpath
 from dataclasses import dataclass
 
-from .composefile import parse_volume
+from stacks.lib.composefile import parse_volume
 
 # Bind sources that expose the host: its root, kernel interfaces, devices, and
 # the Docker socket (directly, or through the directory that holds it).
@@ -66,8 +66,8 @@ def host_options(compose_doc):
 
 
 def check(stack, compose_doc):
-    """Problems (from stacks.validate) for host-level options a stack may not use."""
-    from .validate import Problem
+    """Problems (from stacks.validation.checks) for host-level options a stack may not use."""
+    from stacks.validation.checks import Problem
 
     if stack.allow_host_access:
         return []
@@ -78,7 +78,7 @@ def check(stack, compose_doc):
 
 def of_stack(stack, services):
     """Host-level options of a stack's services, from its rows (no secrets needed)."""
-    from .render.compose import service_dict
+    from stacks.render.compose import service_dict
 
     class _NoSecrets:
         def expand(self, text):

@@ -2,7 +2,7 @@
 from stacks.models import InhibitRule, Receiver, Route
 from stacks.render import alertmanager as am_render
 
-from .common import NotExact, only as _only
+from stacks.adoption.config_import.common import NotExact, only as _only
 
 # --- alertmanager.yml ------------------------------------------------------------------
 

@@ -11,9 +11,9 @@ from django.db.models import BigIntegerField, Case, Func, OuterRef, Q, Subquery,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import resources
-from .models import Alert, AlertRule, Deployment, HealthChange, Stack
-from .prometheus_api import Prometheus, PrometheusError
+from stacks.monitoring import resources
+from stacks.models import Alert, AlertRule, Deployment, HealthChange, Stack
+from stacks.seams.prometheus import Prometheus, PrometheusError
 
 HOUR = 3600
 DAY = 24 * HOUR

@@ -10,11 +10,11 @@ from stacks.render import (ALERTMANAGER_FILE, DASHBOARDS_DIR, DATASOURCES_FILE, 
                            PROMETHEUS_FILE, PROVIDERS_FILE, RULES_FILE, _mounted_sources, elasticsearch_host,
                            takes_over)
 
-from .alertmanager import alertmanager_rows
-from .common import NotExact, parse_yaml, valid
-from .fluentd import log_routes
-from .grafana import dashboard_rows, datasource_rows, provider_settings
-from .prometheus import _norm_prometheus, prometheus_rows, rule_rows
+from stacks.adoption.config_import.alertmanager import alertmanager_rows
+from stacks.adoption.config_import.common import NotExact, parse_yaml, valid
+from stacks.adoption.config_import.fluentd import log_routes
+from stacks.adoption.config_import.grafana import dashboard_rows, datasource_rows, provider_settings
+from stacks.adoption.config_import.prometheus import _norm_prometheus, prometheus_rows, rule_rows
 
 __all__ = ["NotExact", "adopt_configs", "_norm_prometheus"]
 

@@ -1,6 +1,6 @@
 """Template context for every page: the host that stack links point at, and the
 firing-alert counter in the navigation."""
-from .models import Alert
+from stacks.models import Alert
 
 
 def panel(request):

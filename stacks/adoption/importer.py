@@ -5,11 +5,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .compose_keys import Refused, split_network, split_service, split_top_level, split_volume
-from .config_import import adopt_configs
-from .interpolate import Unresolved, dotenv, interpolate
-from .models import Network, Service, Stack, StackFile, Volume
-from .validate import check_compose_schema_doc, parse_compose_text, validate_stack
+from stacks.lib.compose_keys import Refused, split_network, split_service, split_top_level, split_volume
+from stacks.adoption.config_import import adopt_configs
+from stacks.adoption.interpolate import Unresolved, dotenv, interpolate
+from stacks.models import Network, Service, Stack, StackFile, Volume
+from stacks.validation.checks import check_compose_schema_doc, parse_compose_text, validate_stack
 
 ROLE_BY_IMAGE = [
     ("alertmanager", "alertmanager"), ("prometheus", "prometheus"), ("node-exporter", "node-exporter"),
@@ -50,7 +50,7 @@ def parse_compose(text, project, env=None):
     specification's schema, every refusal naming its key path. A top-level
     `name:` (newer Compose; Debian's 1.29 schema refuses it) must be `project`,
     the stack's name, which the engine and `docker-compose -p` use: it is taken
-    out here rather than kept. ${VAR} is resolved from `env` (stacks.interpolate)."""
+    out here rather than kept. ${VAR} is resolved from `env` (stacks.adoption.interpolate)."""
     doc = parse_compose_text(text)
     try:
         doc = interpolate(doc, env or {})
@@ -69,7 +69,7 @@ def parse_compose(text, project, env=None):
 
 def import_compose(text, slug, name=None, files=None, env=None):
     """Create a stack from a Compose file's text and the files its services use
-    ({relative path: text}, from stacks.project_dir). Raises ValueError in the
+    ({relative path: text}, from stacks.adoption.project_dir). Raises ValueError in the
     user's terms."""
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
         raise ImportError_(f"{slug!r} is not a valid stack name: use lower-case letters, digits, '-' and '_'.")
@@ -127,7 +127,7 @@ def import_and_validate(text, slug, name=None, files=None, allow_host_access=Fal
 
 
 def import_project(project, slug, name=None, allow_host_access=False, environ=None):
-    """A project read by stacks.project_dir (a directory, a Compose file and its
+    """A project read by stacks.adoption.project_dir (a directory, a Compose file and its
     neighbours, or an uploaded archive): import_and_validate with its files.
     ${VAR} comes from its .env, and from `environ` over it: the importing
     user's environment on the command line, never the web server's."""

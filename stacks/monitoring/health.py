@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from django.utils import timezone
 
-from .models import HealthChange, ServiceHealth, Stack
+from stacks.models import HealthChange, ServiceHealth, Stack
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3
@@ -78,8 +78,8 @@ def poll_all(engine=None):
     """Every stack (of one engine, when given): the engine's view of its containers
     fetched concurrently, then probes (concurrent per stack) and the rows written
     by this thread."""
-    from .engine import EngineError, get_backend
-    from .engine.connect import using
+    from stacks.engine import EngineError, get_backend
+    from stacks.engine.connect import using
 
     stacks = list(Stack.objects.select_related("engine").filter(**({"engine": engine} if engine else {})))
 
@@ -102,9 +102,9 @@ def poll_all(engine=None):
 
 
 def sample_resources(stack, rows, services):
-    """CPU and memory for the stack page's graphs (stacks.resources): one stats
+    """CPU and memory for the stack page's graphs (stacks.monitoring.resources): one stats
     call per running container. A failure here never fails the health poll."""
-    from .resources import sample_stack
+    from stacks.monitoring.resources import sample_stack
 
     # A Swarm task's figures are its container's, which only its own node answers
     # for: the tasks on the node this engine is (stacks.engine.swarm.status).
@@ -116,7 +116,7 @@ def sample_resources(stack, rows, services):
 
 
 def prune_resources():
-    from .resources import prune
+    from stacks.monitoring.resources import prune
 
     prune()
 
@@ -133,10 +133,10 @@ def note_unmanaged(engine):
     Redis for the overview's adopt list: the web process never asks an engine."""
     import json
 
-    from . import broker
-    from .adopt import unmanaged_projects
-    from .engine import EngineError
-    from .engine.connect import using
+    from stacks.seams import broker
+    from stacks.adoption.adopt import unmanaged_projects
+    from stacks.engine import EngineError
+    from stacks.engine.connect import using
 
     try:
         with using(engine):
@@ -155,7 +155,7 @@ def unmanaged(engines):
     less those a stack has managed since: one Redis read and one query."""
     import json
 
-    from . import broker
+    from stacks.seams import broker
 
     try:
         noted = broker.get_many([_unmanaged_key(e) for e in engines])
@@ -173,8 +173,8 @@ def unmanaged(engines):
 
 
 def poll_one(stack):
-    from .engine import get_backend
-    from .engine.connect import using
+    from stacks.engine import get_backend
+    from stacks.engine.connect import using
 
     with using(stack.engine):
         rows = get_backend(stack.engine.backend).status(stack.slug)

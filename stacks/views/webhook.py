@@ -11,8 +11,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .auth import authorization_ok
-from .payload import Outage, Rejected, checked, save
+from stacks.alerting.auth import authorization_ok
+from stacks.alerting.payload import Outage, Rejected, checked, save
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import re
 from stacks.models import GrafanaDashboard, GrafanaDatasource
 from stacks.render import grafana as render
 
-from .common import NotExact, only, parse_yaml
+from stacks.adoption.config_import.common import NotExact, only, parse_yaml
 
 # What Grafana assumes when a provisioning file leaves a key out.
 DATASOURCE_DEFAULTS = {"orgId": 1, "access": "proxy", "isDefault": False, "editable": False, "jsonData": {}}

@@ -14,7 +14,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-log = logging.getLogger("stacks.audit")
+log = logging.getLogger("stacks.accounts.audit")
 _current_request = contextvars.ContextVar("audit_request", default=None)
 
 
@@ -35,7 +35,7 @@ def client_address(request):
 
 
 def record(action, target="", detail="", user=None, request=None):
-    from .models import AuditRecord
+    from stacks.models import AuditRecord
 
     request = request or _current_request.get()
     if user is None and request is not None and getattr(request, "user", None) is not None:
