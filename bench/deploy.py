@@ -23,8 +23,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import (HEAVY_LOCK, ROOT, bench_django, demo_stack, locks, panel_deploy,  # noqa: E402
-                     print_table, remove_compose_project, timed, write_bundle)
+from _django import (  # noqa: E402
+    HEAVY_LOCK,
+    ROOT,
+    bench_django,
+    demo_stack,
+    locks,
+    panel_deploy,
+    print_table,
+    remove_compose_project,
+    timed,
+    write_bundle,
+)
 
 PEER = "docker-compose"
 PANEL, COMPOSE = "benchpanel", "benchcompose"
@@ -109,7 +119,8 @@ def run(args, tmp, database_url):
             worker.wait(30)
         swarm = {}
         if args.swarm:
-            from swarm_deploy import PEER as SWARM_PEER, swarm_results
+            from swarm_deploy import PEER as SWARM_PEER
+            from swarm_deploy import swarm_results
 
             swarm = swarm_results(args.runs, tmp)
     finally:

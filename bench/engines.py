@@ -27,15 +27,15 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     setup(ensure_pg_database("panel_bench_engines"))
+    import tempfile
+
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from stacks.monitoring.health import poll_all
     from stacks.models import Engine, Service, Stack
-
-    import tempfile
+    from stacks.monitoring.health import poll_all
 
     links = Path(tempfile.mkdtemp(prefix="panel-bench-engines-"))
     for i in range(args.engines):  # a distinct address per engine, one daemon behind them all

@@ -22,8 +22,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import (HEAVY_LOCK, SWARM_LOCK, bench_django, demo_stack, locks, panel_deploy,  # noqa: E402
-                     print_table, write_bundle)
+from _django import HEAVY_LOCK, SWARM_LOCK, bench_django, demo_stack, locks, panel_deploy, print_table, write_bundle  # noqa: E402
 
 PEER = "docker stack deploy"
 

@@ -1,9 +1,10 @@
-"""The Celery app: Redis broker, tasks discovered in the Django apps; a worker
-started without -Q also serves the queue of every engine it can reach."""
+"""The Celery app: Redis broker, tasks discovered in the Django apps. A worker
+also imports stacks.worker (CELERY_IMPORTS), which makes one started without -Q
+serve the queue of every engine it can reach. Nothing of the project is imported
+here: this is the broker seam the tasks layer builds on."""
 import os
 
 from celery import Celery
-from celery.signals import celeryd_after_setup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlpanel.settings")
 
@@ -11,9 +12,3 @@ app = Celery("controlpanel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-
-@celeryd_after_setup.connect
-def _serve_engines(sender, instance, **kwargs):
-    from stacks.worker import serve_reachable_engines  # also registers its control command
-
-    serve_reachable_engines(instance)

@@ -178,6 +178,8 @@ CELERY_BROKER_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ROUTES = ("stacks.queues.route",)
+# Imported by workers only (not by the web process): engine queues, control commands.
+CELERY_IMPORTS = ("stacks.worker",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

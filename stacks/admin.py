@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
 
-from stacks.validation import footprint
 from stacks import models as m
-from stacks.validation import rule_tests
+from stacks.validation import footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
 
 

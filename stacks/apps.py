@@ -10,8 +10,8 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
-        from stacks.alerting import auth, ingest
         from stacks.accounts.roles import ensure_roles
+        from stacks.alerting import auth, ingest
 
         post_migrate.connect(ensure_roles, sender=self)
         post_migrate.connect(_sqlite_footprint_triggers, sender=self)

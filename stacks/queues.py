@@ -4,6 +4,11 @@ new engine, and routing. What a worker serves is stacks.worker's part."""
 import json
 import logging
 
+from django.conf import settings
+
+from controlpanel.celery import app
+from stacks.seams import broker
+
 log = logging.getLogger(__name__)
 CACHE_KEY = "panel:engine-queues"
 
@@ -13,10 +18,6 @@ def served_queues():
     Redis (refresh_served_queues), so a page never waits for the workers; without
     beat, the first page to miss it asks them, at most once per
     PANEL_WORKER_QUEUES_TTL seconds."""
-    from django.conf import settings
-
-    from stacks.seams import broker
-
     try:
         cached = broker.get(CACHE_KEY)
     except Exception:  # noqa: BLE001 — no Redis: no worker can be reached either
@@ -29,9 +30,6 @@ def served_queues():
 def refresh_served_queues(ttl):
     """Ask the workers which queues they consume (half a second at most) and keep
     the answer `ttl` seconds."""
-    from controlpanel.celery import app
-    from stacks.seams import broker
-
     try:
         replies = app.control.inspect(timeout=0.5).active_queues() or {}
     except Exception:  # noqa: BLE001
@@ -48,9 +46,6 @@ def announce_engines():
     """Tell every worker to look for engines it can reach and does not serve yet
     (stacks.worker.panel_serve_engines); a worker started with -Q ignores it.
     Returns False when the broker cannot be reached."""
-    from controlpanel.celery import app
-    from stacks.seams import broker
-
     try:
         app.control.broadcast("panel_serve_engines")
     except Exception as exc:  # noqa: BLE001

@@ -1,19 +1,37 @@
-"""Celery tasks: thin wrappers that load a row and call one function.
+"""Celery tasks: thin wrappers that load a row and call one function, plus the
+helpers that start them (queueing an operation, asking a worker on another host).
+Task names are what a running install may have queued: keep them.
 
-One operation per stack at a time: Stack.request_operation() refuses a second
-one, and the worker running it holds the stack's Redis lock (broker.StackLock).
-The lifecycle verbs are the models' (claim, finish, fail)."""
+One operation per stack at a time: Deployment.objects.record() refuses a second
+one, and the worker running it holds the stack's Redis lock (broker.StackLock)."""
+import json
 import logging
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 # The Celery app is loaded with the tasks, not at Django start-up (controlpanel/
 # __init__), so that commands that queue nothing do not load Celery.
-from controlpanel.celery import app as _app  # noqa: F401
-from django.utils import timezone
-
-from stacks.models import Busy, Deployment, PlanChanged
+from controlpanel.celery import app
+from stacks import queues
+from stacks.adoption.adopt import ImportError_, adopt_on
+from stacks.alerting import acks, retention
+from stacks.engine.backend import get_backend
+from stacks.engine.client import explain
+from stacks.engine.connect import using
+from stacks.engine.errors import EngineError
+from stacks.engine.plan import recorded
+from stacks.models import Busy, Deployment, Engine, Service, Stack
+from stacks.monitoring import health
+from stacks.operations import requests
+from stacks.operations.execute import execute
+from stacks.operations.planning import plan_deploy
+from stacks.operations.verbs import VERBS
+from stacks.render import render_bundle
+from stacks.seams import broker
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +51,22 @@ class OperationTask(DjangoTask):
                 d.fail(f"The task queue (Redis) is unreachable, so the operation was not started: {exc}")
 
 
-def workers_alive(timeout=1.0):
-    from controlpanel.celery import app
+# --- Operations ---------------------------------------------------------------------
 
+@shared_task(base=OperationTask, acks_late=True)
+def run_operation(deployment_id):
+    deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)
+    if deployment.claim():  # else already handled (a redelivered message, or a script carried it out)
+        execute(deployment)
+
+
+def request_operation(stack, action, user=None, options=None, plan=None):
+    """Record `action` on `stack` and queue it once the row is committed (see
+    stacks.operations.requests). Raises Busy, or ValueError for an unknown verb."""
+    return requests.request(stack, action, run_operation.delay_on_commit, user=user, options=options, plan=plan)
+
+
+def workers_alive(timeout=1.0):
     try:
         return bool(app.control.ping(timeout=timeout, limit=1))  # the first answer is enough
     except Exception:  # noqa: BLE001 — no broker means no worker either
@@ -45,8 +76,6 @@ def workers_alive(timeout=1.0):
 def run_here(deployment_id):
     """Carry out a queued operation in this process (scripts with no worker running).
     A worker that later receives its message finds it no longer queued and skips it."""
-    from django.db import connection
-
     try:
         run_operation.run(deployment_id)
     finally:
@@ -58,8 +87,6 @@ def _answer(request_id, work, refusals, what):
     work() gives the answer's fields; a refusal (one of `refusals`) is answered in
     its own words, anything else answered and then raised for the worker's log.
     A request its asker took back meanwhile is left alone."""
-    from stacks.seams import broker
-
     if not broker.take_request(request_id, "worker"):
         return
     try:
@@ -76,28 +103,26 @@ def _answer(request_id, work, refusals, what):
 @shared_task(ignore_result=True)
 def queue_operation(slug, action, options, request_id):
     """`stack deploy|down` asked by the command line without Django
-    (stacks.management.operation_client): the operation is recorded and queued here; the
-    answer is its number and event stream, or why not."""
-    from stacks.models import Stack
-
+    (stacks.management.operation_client): the operation is recorded and queued
+    here; the answer is its number and event stream, or why not."""
     def work():
-        deployment = Stack.named(slug).request_operation(action, options=options)
+        deployment = request_operation(Stack.named(slug), action, options=options)
         return {"operation": deployment.pk, "events": deployment.events_stream}
 
-    if action in ("deploy", "down"):  # the two verbs the command line asks for this way
+    verb = VERBS.get(action)
+    if verb is not None and verb.from_command_line:
         _answer(request_id, work, (Stack.DoesNotExist, Busy), f"queue the {action}")
+
+
+# --- Adoption on the host where a project's files are ---------------------------------
+
+ASK_PATIENCE = 30  # seconds for another host's worker to adopt a project there
 
 
 @shared_task(ignore_result=True)
 def adopt_project(engine_id, project, slug, request_id):
-    """Adopt, asked of the worker on the host of an engine (adopt.adopt_anywhere):
-    the project's files and the stack's state file are on this host."""
-    import json
-
-    from stacks.adoption.adopt import adopt_on
-    from stacks.engine import EngineError
-    from stacks.models import Engine
-
+    """Adopt, asked of the worker on the host of an engine (adopt_anywhere): the
+    project's files and the stack's state file are on this host."""
     def work():
         stack, problems, kept = adopt_on(Engine.objects.get(pk=engine_id), project, slug)
         return {"slug": stack.slug if stack else "", "problems": json.dumps(problems), "kept": json.dumps(kept)}
@@ -105,121 +130,34 @@ def adopt_project(engine_id, project, slug, request_id):
     _answer(request_id, work, (ValueError, EngineError), f"adopt {project}")
 
 
-@shared_task(base=OperationTask, acks_late=True)
-def run_operation(deployment_id):
-    deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)
-    if deployment.claim():  # else already handled (a redelivered message, or a script carried it out)
-        execute(deployment)
-
-
-def execute(deployment):
-    """Run one recorded operation, on its stack's engine; its steps and outcome go on its row."""
-    from stacks.engine.connect import using
-
-    with using(deployment.stack.engine):
-        return _execute(deployment)
-
-
-def _execute(deployment):
-    from stacks.seams import broker
-    from stacks.engine.client import EngineError, explain
-
-    stack = deployment.stack
-    lock = broker.StackLock(stack.slug)
+def adopt_anywhere(engine, project, slug=None, environ=None):
+    """adopt_on() here for the local engine; for an engine on another host, by the
+    worker that serves it there (adopt_project), where the project's files are,
+    within ASK_PATIENCE seconds. ValueError in the user's terms when no worker
+    answers or the adoption is refused."""
+    if not engine.docker_host:
+        return adopt_on(engine, project, slug, environ)
     try:
-        if not lock.acquire():
-            raise Busy("Another operation holds this stack.")
-        try:
-            if deployment.status != Deployment.RUNNING or not deployment.started:
-                deployment.status, deployment.started = Deployment.RUNNING, timezone.now()
-                deployment.save(update_fields=["status", "started"])
-            carry_out(deployment)
-        finally:
-            lock.release()
-    except Exception as exc:  # noqa: BLE001 — every failure is recorded on the row, in plain words
-        err = exc if isinstance(exc, (Busy, PlanChanged, broker.BrokerError)) else explain(exc)
-        if isinstance(exc, (Busy, PlanChanged, broker.BrokerError, EngineError)):
-            log.warning("Operation #%s (%s %s) failed: %s", deployment.pk, deployment.action, stack.slug, err)
-        else:  # not one we anticipated: keep the traceback for whoever reads the logs
-            log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
-        deployment.fail(err)
-        return deployment
-    deployment.finish()
-    _refresh_health(stack)
-    return deployment
+        answer = broker.ask_a_worker(lambda request_id: adopt_project.apply_async(
+            (engine.pk, project, slug, request_id), queue=engine.queue, expires=ASK_PATIENCE + 60), ASK_PATIENCE)
+    except broker.BrokerError as exc:
+        raise ImportError_(f"Cannot reach the workers: {exc}") from None
+    if answer is None:
+        raise ImportError_(f"No worker of engine {engine.name} answered within {ASK_PATIENCE}s: the project's "
+                           f"files are on that host, so its worker adopts it "
+                           f"(celery -A controlpanel worker -Q {engine.queue}).")
+    if "error" in answer:
+        raise ImportError_(answer["error"])
+    stack = Stack.objects.filter(slug=answer["slug"]).first() if answer.get("slug") else None
+    return stack, json.loads(answer["problems"]), json.loads(answer["kept"])
 
 
-def carry_out(deployment):
-    """The operation itself, on the engine."""
-    from stacks import engine
-    from stacks.engine.plan import recorded
-    from stacks.render import render_bundle
-    from stacks.validation.checks import errors, validate_stack
-
-    stack = deployment.stack
-    bundle = None
-
-    def report(message, kind="info"):
-        deployment.log(bundle.mask(message) if bundle else message, kind)
-
-    backend = engine.get_backend(stack.engine.backend)
-    if deployment.action == "deploy":
-        bundle = render_bundle(stack)
-        deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
-        deployment.save(update_fields=["bundle_hash", "files"])
-        problems = validate_stack(stack, bundle)
-        for p in problems:
-            report(str(p), "error" if p.severity == "error" else "info")
-        if errors(problems):
-            raise engine.EngineError(f"The stack has {len(errors(problems))} problem(s); nothing was changed.",
-                                     permanent=True)
-        report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
-        roles = dict(stack.services.values_list("name", "role"))
-        desired = engine.Desired.from_bundle(stack.slug, stack.directory, bundle, roles)
-        the_plan = backend.plan(desired, backend.observe(desired))
-        deployment.take_plan(recorded(the_plan))  # before anything changes; refused if not the confirmed one
-        backend.apply(the_plan, report)
-        if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
-            _leave_old_engine(stack, report)
-    elif deployment.action == "stop":
-        backend.stop(stack.slug, report)
-    elif deployment.action == "down":
-        backend.down(stack.slug, report, volumes=bool(deployment.options.get("volumes")))
-    elif deployment.action == "restart":
-        backend.restart_service(stack.slug, deployment.options.get("service", ""), report)
-
-
-def _leave_old_engine(stack, report):
-    """The second half of a move: the stack runs on its new engine; bring it down
-    on the one it left (volumes stay, as with `down`)."""
-    from stacks import engine
-    from stacks.engine.connect import using
-    from stacks.models import Stack
-
-    old = stack.moved_from
-    report(f"Moved from engine {old.name}: bringing the stack down there")
-    with using(old):
-        engine.get_backend(old.backend).down(stack.slug, report)
-    Stack.objects.filter(pk=stack.pk).update(moved_from=None)
-    stack.moved_from = None
-
-
-def _refresh_health(stack):
-    """Pages show the new state right after an operation, not at the next poll."""
-    from stacks.monitoring.health import poll_one
-
-    try:
-        poll_one(stack)
-    except Exception:  # noqa: BLE001 — the operation succeeded; the poller retries anyway
-        log.warning("Health refresh of %s after an operation failed", stack.slug, exc_info=True)
-
+# --- Beat -------------------------------------------------------------------------------
 
 @shared_task
 def poll_health():
     """Beat's tick: one poll per engine, on that engine's queue, so each engine is
     polled by a worker that can reach it and a slow engine delays only itself."""
-    from stacks.models import Engine
-
     for engine in Engine.objects.all():  # with no stack yet, it may run projects to adopt
         poll_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
 
@@ -227,47 +165,34 @@ def poll_health():
 @shared_task
 def poll_engine(engine_id):
     """An engine's stacks' health, and the projects on it that no stack manages."""
-    from stacks.monitoring.health import note_unmanaged, poll_all
-    from stacks.models import Engine
-
     engine = Engine.objects.filter(pk=engine_id).first()
     if engine is not None:
-        poll_all(engine)
-        note_unmanaged(engine)
+        health.poll_all(engine)
+        health.note_unmanaged(engine)
 
 
 @shared_task
 def refresh_served_queues():
     """Beat: which engine queues have a worker, kept for the overview (3 ticks long,
     so that it never expires between two)."""
-    from django.conf import settings
-
-    from stacks.queues import refresh_served_queues as refresh
-
-    refresh(int(3 * settings.PANEL_WORKER_QUEUES_SECONDS))
+    queues.refresh_served_queues(int(3 * settings.PANEL_WORKER_QUEUES_SECONDS))
 
 
 @shared_task
 def announce_engines():
     """Beat: workers started without -Q take up engines that became reachable, or
     were added in the admin, since they started."""
-    from stacks.queues import announce_engines as announce
-
-    announce()
+    queues.announce_engines()
 
 
 @shared_task
 def end_resolved_acknowledgements():
-    from stacks.alerting.acks import end_resolved
-
-    end_resolved()
+    acks.end_resolved()
 
 
 @shared_task
 def prune_alerts():
-    from stacks.alerting.retention import prune
-
-    prune()
+    retention.prune()
 
 
 # --- Container logs: fetched by the worker, read by the web process ------------
@@ -280,17 +205,11 @@ def _logs_key(service):
 
 def refresh_logs(service):
     """Ask a worker for fresh lines, at most once every two seconds per service."""
-    from stacks.seams import broker
-
     if broker.set_once(_logs_key(service) + ":asked", 2):
         fetch_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
 
 
 def cached_logs(service):
-    import json
-
-    from stacks.seams import broker
-
     raw = broker.get(_logs_key(service))
     if not raw:
         return [], None
@@ -300,12 +219,6 @@ def cached_logs(service):
 
 @shared_task
 def fetch_logs(service_id):
-    import json
-
-    from stacks.engine import EngineError, get_backend
-    from stacks.engine.connect import using
-    from stacks.models import Service
-
     service = Service.objects.select_related("stack__engine").filter(pk=service_id).first()
     if service is None:
         return
@@ -315,12 +228,8 @@ def fetch_logs(service_id):
         lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]
-    from stacks.render import render_bundle
-
     mask = render_bundle(service.stack).mask
     payload = {"lines": [mask(line) for line in lines], "fetched": timezone.now().isoformat()}
-    from stacks.seams import broker
-
     broker.put(_logs_key(service), json.dumps(payload), 300)
 
 
@@ -336,18 +245,11 @@ def plan_key(token):
 def compute_plan(stack_id, token):
     """Render, validate and plan a stack against the engine; the result waits in
     Redis for the page that asked."""
-    import json
-
-    from stacks.seams import broker
-    from stacks.engine.client import explain
-    from stacks.engine.plan import recorded
-    from stacks.models import Stack
-
     stack = Stack.objects.filter(pk=stack_id).first()
     if stack is None:
         return
     try:
-        bundle, problems, plan = stack.plan_deploy()
+        bundle, problems, plan = plan_deploy(stack)
         payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
                    "plan": recorded(plan) if plan else None}
     except Exception as exc:  # noqa: BLE001 — shown on the page in plain words

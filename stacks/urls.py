@@ -1,7 +1,7 @@
 from django.urls import path
 
-from stacks.views.webhook import alertmanager_webhook
 from stacks.views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
     path("", overview.overview, name="overview"),

@@ -4,15 +4,25 @@ it starts, and those added later, when `engine add` (or beat, for engines that
 became reachable or were added in the admin) broadcasts `panel_serve_engines`.
 A worker started with -Q engine.NAME serves just what it was told.
 
-Imported by the worker only (controlpanel.celery), never by the web process."""
+Imported by the worker only (CELERY_IMPORTS), never by the web process."""
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from celery.signals import celeryd_after_setup
 from celery.worker.control import control_command, ok
+from django.db import connection
+
+from stacks.engine import connect
+from stacks.models import Engine
 
 log = logging.getLogger(__name__)
 _serves_reachable = False  # this worker was started without -Q
+
+
+@celeryd_after_setup.connect
+def _serve_engines(sender, instance, **kwargs):
+    serve_reachable_engines(instance)
 
 
 def serve_reachable_engines(worker):
@@ -45,8 +55,6 @@ def panel_serve_engines(state):
 
 
 def _serve_new(consumer, have):
-    from django.db import connection
-
     try:
         for engine, reachable in _reachability([e for e in _engines() if e.queue not in have]):
             if reachable:
@@ -59,19 +67,15 @@ def _serve_new(consumer, have):
 
 
 def _engines():
-    from stacks.models import Engine
-
     return list(Engine.objects.all())
 
 
 def _reachability(engines):
     """[(engine, reachable)], checked concurrently (an unreachable engine costs a timeout)."""
-    from stacks.engine.connect import reachable
-
     if not engines:
         return []
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(reachable, engines))
+        answers = list(pool.map(connect.reachable, engines))
     for engine, answer in zip(engines, answers):
         if not answer:
             log.warning("Engine %s (%s) is unreachable from this worker: not serving %s",

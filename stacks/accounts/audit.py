@@ -8,11 +8,14 @@ import contextvars
 import ipaddress
 import logging
 
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+
+from stacks.models import AuditRecord
 
 log = logging.getLogger("stacks.accounts.audit")
 _current_request = contextvars.ContextVar("audit_request", default=None)
@@ -35,8 +38,6 @@ def client_address(request):
 
 
 def record(action, target="", detail="", user=None, request=None):
-    from stacks.models import AuditRecord
-
     request = request or _current_request.get()
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
@@ -87,8 +88,6 @@ def _admin_edit(sender, instance, created, **kwargs):
 
 
 def _connect_lockouts():
-    from axes.signals import user_locked_out
-
     @receiver(user_locked_out, weak=False)
     def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
         record("login locked", str(username or "")[:150], request=request,

@@ -5,9 +5,9 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from stacks.lib.compose_keys import Refused, split_network, split_service, split_top_level, split_volume
 from stacks.adoption.config_import import adopt_configs
 from stacks.adoption.interpolate import Unresolved, dotenv, interpolate
+from stacks.lib.compose_keys import Refused, split_network, split_service, split_top_level, split_volume
 from stacks.models import Network, Service, Stack, StackFile, Volume
 from stacks.validation.checks import check_compose_schema_doc, parse_compose_text, validate_stack
 

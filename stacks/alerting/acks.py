@@ -16,7 +16,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from stacks.models import Alert, Service
-
 from stacks.seams.alertmanager import Alertmanager, AlertmanagerError
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,10 @@ import secrets
 import threading
 import time
 
+from django.db.models.signals import post_delete, post_save
+
+from stacks.models import Secret, Stack
+
 TOKENS = {  # kind → (environment variable, Secret row)
     "webhook": ("PANEL_WEBHOOK_TOKEN", "panel_webhook_token"),
     "metrics": ("PANEL_METRICS_TOKEN", "panel_metrics_token"),
@@ -22,8 +26,6 @@ _lock = threading.Lock()
 
 
 def token(kind):
-    from stacks.models import Secret
-
     env_name, secret_name = TOKENS[kind]
     return os.environ.get(env_name) or Secret.get_or_generate(secret_name)
 
@@ -82,8 +84,6 @@ class TokenFromEnvironment(Exception):
 def rotate(kind):
     """Replace a generated token with a new one. A token set in the environment
     is changed there, not here."""
-    from stacks.models import Secret
-
     env_name, secret_name = TOKENS[kind]
     if os.environ.get(env_name):
         raise TokenFromEnvironment(f"The {kind} token comes from {env_name}: change it there, then redeploy.")
@@ -92,17 +92,11 @@ def rotate(kind):
 
 def stacks_using(kind):
     """Stacks whose rendered files carry the token."""
-    from stacks.models import Stack
-
     if kind == "webhook":
         return Stack.objects.filter(services__role="alertmanager", receivers__kind="panel").distinct()
     return Stack.objects.filter(services__role="prometheus", scrape_jobs__panel_token=True).distinct()
 
 
 def connect_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from stacks.models import Secret
-
     post_save.connect(forget_token, sender=Secret, dispatch_uid="webhook-token-save")
     post_delete.connect(forget_token, sender=Secret, dispatch_uid="webhook-token-delete")

@@ -20,10 +20,11 @@ from datetime import timezone as dt_timezone
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from stacks.models import Alert, AlertDelivery, Service
+from stacks.models import Alert, AlertDelivery, Service, Stack
 
 ZERO_TIME_PREFIX = "0001-01-01"
 UPSERT_CHUNK = 1000  # rows per statement on SQLite, where rows are parameters: 15,000 of them
@@ -353,10 +354,6 @@ def store(payload, incoming, truncated):
 
 
 def connect_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from stacks.models import Stack
-
     for model in (Stack, Service):
         post_save.connect(Linker.forget, sender=model, dispatch_uid=f"linker-save-{model.__name__}")
         post_delete.connect(Linker.forget, sender=model, dispatch_uid=f"linker-delete-{model.__name__}")

@@ -7,8 +7,7 @@ history: the cost of a search stays bounded however many old alerts match."""
 import re
 
 from django.db import connection
-from django.db.models import BooleanField, FloatField
-from django.db.models import Expression
+from django.db.models import BooleanField, Expression, FloatField
 
 RANK_WINDOW = 500
 _WORD = re.compile(r"[^\W_]+")  # what the column keeps: runs of letters and digits

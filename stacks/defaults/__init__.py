@@ -21,7 +21,9 @@ What differs from the tutorial, and why:
 """
 from django.db import transaction
 
+from stacks import models as m
 from stacks.defaults import app, logging, monitoring
+from stacks.models import Secret, Stack
 
 DEFAULT_STACKS = [monitoring.STACK, logging.STACK, app.STACK]
 
@@ -35,8 +37,6 @@ LOCAL_IMAGES = {
 def load_defaults(stdout=None):
     """Create the default stacks that do not exist yet. An existing stack is left
     exactly as it is: a user's edits are never overwritten."""
-    from stacks.models import Secret, Stack
-
     created = []
     for spec in DEFAULT_STACKS:
         if Stack.objects.filter(slug=spec["slug"]).exists():
@@ -50,8 +50,6 @@ def load_defaults(stdout=None):
 
 
 def create_stack(spec):
-    from stacks import models as m
-
     stack = m.Stack.objects.create(**spec["stack"])
     for net in spec.get("networks", []):
         m.Network.objects.create(stack=stack, **net)

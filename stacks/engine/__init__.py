@@ -1,46 +1,15 @@
 """The Docker engine seam: everything that talks to Docker lives in this package.
+It never imports the models: rows come in as plain values (Desired, an engine
+row's address through connect.py).
 
-    composefile (stacks/)  ports, names, the depends_on graph — pure, shared
-    plan.py      Desired + Observed → Plan, pure
-    service.py   one service: hash, convergence, Compose → docker-py (pure)
-    parallel.py  work along the dependency graph (graphlib)
-    apply.py     a Plan carried out
-    operations.py stop, down, restart, status, log streams
-    backend.py   the Backend seam — observe / plan / apply / operations; what backends share
-    swarm.py     the Swarm backend
-    client.py    the Docker seam (EngineError); reload.py the /-/reload seam
-
-Names are imported lazily, so a command that needs none of them loads no docker-py."""
-
-_EXPORTS = {
-    "EngineError": "client", "stack_status": "operations", "stop": "operations", "down": "operations",
-    "restart_service": "operations", "log_stream": "operations",
-    "compose_projects": "operations", "record_adoption": "operations",
-    "get_backend": "backend", "Desired": "plan", "Plan": "plan",
-}
-
-
-def __getattr__(name):
-    import importlib
-
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(name)
-
-
-def plan_deploy(project, directory, bundle, roles, backend="compose"):
-    """What deploying `bundle` would do now: observed, then planned; changes nothing."""
-    from stacks.engine.backend import get_backend
-    from stacks.engine.plan import Desired
-
-    engine = get_backend(backend)
-    desired = Desired.from_bundle(project, directory, bundle, roles)
-    return engine.plan(desired, engine.observe(desired))
-
-
-def deploy(project, directory, bundle, roles, report, backend="compose"):
-    """Observe, plan and apply; returns the plan that was applied."""
-    from stacks.engine.backend import get_backend
-
-    the_plan = plan_deploy(project, directory, bundle, roles, backend)
-    return get_backend(backend).apply(the_plan, report)
+    plan.py          Desired + Observed → Plan, pure
+    service.py       one service: hash, convergence (pure); container.py: its docker-py spec
+    parallel.py      work along the dependency graph (graphlib)
+    apply.py         a Plan carried out
+    operations.py    stop, down, restart, status, log streams, projects on the engine
+    base.py          the Backend protocol and what backends share
+    compose_backend.py, swarm.py (+ swarm_plan, swarm_spec)   the two backends
+    backend.py       which backend for an engine row's kind
+    client.py        the Docker client and its errors in the user's words (errors.py: EngineError)
+    connect.py       one client per engine row; which engine the current work is on
+    reload.py        Prometheus/Alertmanager POST /-/reload"""

@@ -6,18 +6,17 @@ import json
 import os
 import time
 
-from stacks.lib import safe_paths
-from stacks.lib.composefile import depends_on, dependency_graph, image_of
-
 from stacks.engine import client as docker_seam
 from stacks.engine import labels as L
 from stacks.engine import parallel
 from stacks.engine.client import EngineError, explain
+from stacks.engine.container import container_config
 from stacks.engine.plan import STATE_FILE, existing_from_labels
 from stacks.engine.project import network_options, volume_options
 from stacks.engine.reload import ReloadError, reload_any
-from stacks.engine.container import container_config
 from stacks.engine.service import applied_record, config_hash, hash_inputs
+from stacks.lib import safe_paths
+from stacks.lib.composefile import dependency_graph, depends_on, image_of
 
 HEALTH_TIMEOUT = float(os.environ.get("PANEL_HEALTH_TIMEOUT", "180"))
 HEALTH_POLL = 0.1  # seconds between readiness checks of a dependency (Compose 1.x's pace)

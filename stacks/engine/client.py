@@ -8,21 +8,16 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from stacks.engine.connect import current_client
+from stacks.engine.errors import EngineError
+
 log = logging.getLogger(__name__)
 PULL_ATTEMPTS = 3  # a registry that hiccups (not permanent) gets another try
-
-
-class EngineError(Exception):
-    def __init__(self, message, permanent=False):
-        super().__init__(message)
-        self.permanent = permanent
 
 
 def client():
     """The client of the engine the current operation works on (connect.using);
     the process's own engine when none is set."""
-    from stacks.engine.connect import current_client
-
     return current_client()
 
 

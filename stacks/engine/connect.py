@@ -16,7 +16,7 @@ import docker.tls
 import requests.exceptions
 from django.conf import settings
 
-from stacks.engine.client import EngineError
+from stacks.engine.errors import EngineError
 
 _current = contextvars.ContextVar("panel_engine", default=None)
 _clients = {}

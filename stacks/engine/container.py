@@ -6,11 +6,17 @@ import os
 import re
 import shlex
 
-from stacks.lib.composefile import container_name, file_refs, network_name, parse_port, replica_host_port, service_networks, volume_name
-from stacks.render.compose import unescape_dollars
-
 from stacks.engine import labels as L
-
+from stacks.lib.composefile import (
+    container_name,
+    file_refs,
+    network_name,
+    parse_port,
+    replica_host_port,
+    service_networks,
+    volume_name,
+)
+from stacks.render.compose import unescape_dollars
 
 # --- Compose → docker-py --------------------------------------------------------------
 

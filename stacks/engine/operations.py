@@ -1,10 +1,17 @@
 """Operations on what already runs, outside a plan: stop, down, restart one
 service, status, log streams. Compose labels find the containers, so containers started
 by hand with docker-compose are seen too."""
+import json
+
 from stacks.engine import labels as L
 from stacks.engine import parallel
-from stacks.engine.client import EngineError, api, translated
+from stacks.engine.base import status_row
+from stacks.engine.client import EngineError, api, image_id, translated
+from stacks.engine.connect import host_name, streaming
+from stacks.engine.plan import STATE_FILE, adoption_digest
 from stacks.engine.project import remove_networks_and_volumes
+from stacks.lib import safe_paths
+from stacks.lib.composefile import image_of
 
 STOP_TIMEOUT = 10
 
@@ -66,9 +73,6 @@ def restart_service(project, service, report):
 def stack_status(project):
     """Containers of a project as rows, including ones started by hand with Compose;
     `node` is the host of the engine they run on."""
-    from stacks.engine.backend import status_row
-    from stacks.engine.connect import host_name
-
     engine = api()
     rows = []
     containers = sorted(_project_containers(engine, project), key=lambda c: c["Names"][0])
@@ -91,8 +95,6 @@ def stack_status(project):
 def log_streams(project, service, tail=100, follow=False):
     """[(container name, its log stream of byte chunks)] for every container of a
     service, by replica number; with follow, each open until its container stops."""
-    from stacks.engine.connect import streaming
-
     engine = streaming().api if follow else api()
     found = translated("logs")(_service_containers)(engine, project, service)
     if not found:
@@ -127,13 +129,6 @@ def record_adoption(project, directory, compose):
     files from the project's directory is not recorded: the panel's containers
     mount them from the stack's directory, so it is recreated on the first deploy.
     Returns the services recorded."""
-    import json
-
-    from stacks.lib.composefile import image_of
-
-    from stacks.engine.client import image_id
-    from stacks.engine.plan import STATE_FILE, adoption_digest
-
     engine = api()
     running = compose_projects().get(project, {}).get("services", {})
     path = directory / STATE_FILE
@@ -153,7 +148,5 @@ def record_adoption(project, directory, compose):
             continue  # its image moved on since: the first deploy recreates it, as Compose would
         state[f"adopted:{name}"] = {"hash": hashes.pop(), "digest": adoption_digest(spec, image_id(engine, ref))}
         recorded.append(name)
-    from stacks.lib import safe_paths
-
     safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
     return recorded

@@ -9,12 +9,21 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from stacks.lib.composefile import dependency_levels, image_of
-
 from stacks.engine import labels as L
 from stacks.engine.project import image_steps, network_steps, volume_steps
-from stacks.engine.service import (Action, Existing, applied_record, config_hash, converge, file_digests, files_digest,
-                      hash_inputs, reloadable, what_changed)
+from stacks.engine.service import (
+    Action,
+    Existing,
+    applied_record,
+    config_hash,
+    converge,
+    file_digests,
+    files_digest,
+    hash_inputs,
+    reloadable,
+    what_changed,
+)
+from stacks.lib.composefile import dependency_levels, image_of
 
 STATE_FILE = ".panel-state.json"
 

@@ -2,9 +2,9 @@
 what exists, what a deploy must pull, build, create or remove. Pure."""
 from dataclasses import dataclass
 
-from stacks.lib.composefile import image_of, network_keys, network_name, volume_name
-
 from stacks.engine import labels as L
+from stacks.engine.client import EngineError, translated
+from stacks.lib.composefile import image_of, network_keys, network_name, volume_name
 
 
 @dataclass
@@ -102,8 +102,6 @@ def volume_options(spec, labels):
 def remove_networks_and_volumes(engine, label, volumes, report):
     """What `down` leaves of a project after its containers or services are gone: its
     networks (one still used elsewhere is kept, and said so) and, if asked, its volumes."""
-    from stacks.engine.client import EngineError, translated
-
     for net in engine.networks(filters={"label": label}):
         try:
             translated("")(engine.remove_network)(net["Id"])

@@ -4,14 +4,14 @@ answered and refused (bad config: retrying cannot help) or could not be reached
 (another address, or a signal, may work)."""
 import requests
 
+from stacks.lib.errors import SeamError
+
 PORTS = {"prometheus": 9090, "alertmanager": 9093}
 TIMEOUT = 10
 
 
-class ReloadError(Exception):
-    def __init__(self, message, permanent=False):
-        super().__init__(message)
-        self.permanent = permanent
+class ReloadError(SeamError):
+    pass
 
 
 def post_reload(address, role):

@@ -15,8 +15,9 @@ driver config)."""
 import json
 import time
 
-from stacks.engine.backend import Logs, status_row
+from stacks.engine.base import Logs, status_row
 from stacks.engine.client import EngineError, api, translated
+from stacks.engine.connect import streaming
 from stacks.engine.project import remove_networks_and_volumes
 from stacks.engine.swarm_plan import SwarmObserved, plan
 from stacks.engine.swarm_spec import FILE_PATH, NAMESPACE, SPEC_HASH, STACK_IMAGE, network_create_options, payload
@@ -235,8 +236,6 @@ class SwarmBackend(Logs):
     def log_stream(self, project, service, tail=100, follow=False):
         """The service's log stream, every task's lines (byte chunks) with the
         details that name their task; with follow, open until the service is removed."""
-        from stacks.engine.connect import streaming
-
         engine = streaming().api if follow else api()
         return engine.service_logs(_service(engine, project, service)["ID"], details=True, stdout=True, stderr=True,
                                    tail=tail, timestamps=True, follow=follow, is_tty=False)

@@ -3,10 +3,9 @@ SwarmObserved; networks, configs and secrets to create (rotations named), and pe
 service create, update (with what changed), scale, nothing or remove."""
 from dataclasses import dataclass, field
 
-from stacks.lib.composefile import network_name, service_networks
-
 from stacks.engine.client import EngineError
 from stacks.engine.swarm_spec import MAX_OBJECT_BYTES, SPEC_HASH, convert_service, network_create_options, payload
+from stacks.lib.composefile import network_name, service_networks
 
 
 @dataclass

@@ -7,11 +7,10 @@ import json
 
 from django.conf import settings
 
-from stacks.lib.composefile import file_refs, network_name, parse_port, project_source, service_networks, volume_name
-
 from stacks.engine.client import EngineError
 from stacks.engine.container import duration_ns
 from stacks.engine.project import network_options, volume_options
+from stacks.lib.composefile import file_refs, network_name, parse_port, project_source, service_networks, volume_name
 
 NAMESPACE = "com.docker.stack.namespace"  # what `docker stack ls/services/ps/rm` look for
 STACK_IMAGE = "com.docker.stack.image"

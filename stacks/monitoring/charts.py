@@ -11,8 +11,8 @@ from django.db.models import BigIntegerField, Case, Func, OuterRef, Q, Subquery,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from stacks.monitoring import resources
 from stacks.models import Alert, AlertRule, Deployment, HealthChange, Stack
+from stacks.monitoring import resources
 from stacks.seams.prometheus import Prometheus, PrometheusError
 
 HOUR = 3600

@@ -1,13 +1,20 @@
 """Health: container state from the engine plus an HTTP probe per service, kept
 in ServiceHealth rows with their changes. Pages read the rows; only the poller
 (Celery beat) probes."""
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from django.utils import timezone
 
+from stacks.engine.backend import get_backend
+from stacks.engine.connect import using
+from stacks.engine.errors import EngineError
+from stacks.engine.operations import compose_projects
 from stacks.models import HealthChange, ServiceHealth, Stack
+from stacks.monitoring.resources import prune, sample_stack
+from stacks.seams import broker
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3
@@ -78,9 +85,6 @@ def poll_all(engine=None):
     """Every stack (of one engine, when given): the engine's view of its containers
     fetched concurrently, then probes (concurrent per stack) and the rows written
     by this thread."""
-    from stacks.engine import EngineError, get_backend
-    from stacks.engine.connect import using
-
     stacks = list(Stack.objects.select_related("engine").filter(**({"engine": engine} if engine else {})))
 
     def status(stack):
@@ -104,8 +108,6 @@ def poll_all(engine=None):
 def sample_resources(stack, rows, services):
     """CPU and memory for the stack page's graphs (stacks.monitoring.resources): one stats
     call per running container. A failure here never fails the health poll."""
-    from stacks.monitoring.resources import sample_stack
-
     # A Swarm task's figures are its container's, which only its own node answers
     # for: the tasks on the node this engine is (stacks.engine.swarm.status).
     rows = [dict(r, id=r["container"]) for r in rows if r["container"]] if stack.engine.swarm else rows
@@ -116,8 +118,6 @@ def sample_resources(stack, rows, services):
 
 
 def prune_resources():
-    from stacks.monitoring.resources import prune
-
     prune()
 
 
@@ -128,16 +128,22 @@ def _unmanaged_key(engine):
     return f"panel:unmanaged:{engine.name}"
 
 
+def unmanaged_projects():
+    """[{"project", "working_dir", "services", "containers"}] running on the engine
+    with no stack of that name. Raises EngineError when the engine is unreachable."""
+    managed = set(Stack.objects.values_list("slug", flat=True))
+    out = []
+    for name, p in sorted(compose_projects().items()):
+        if name in managed:
+            continue
+        out.append({"project": name, "working_dir": p["working_dir"], "services": sorted(p["services"]),
+                    "containers": sum(len(cs) for cs in p["services"].values())})
+    return out
+
+
 def note_unmanaged(engine):
     """The Compose projects running on the engine that no stack manages, kept in
     Redis for the overview's adopt list: the web process never asks an engine."""
-    import json
-
-    from stacks.seams import broker
-    from stacks.adoption.adopt import unmanaged_projects
-    from stacks.engine import EngineError
-    from stacks.engine.connect import using
-
     try:
         with using(engine):
             projects = unmanaged_projects()
@@ -153,10 +159,6 @@ def note_unmanaged(engine):
 def unmanaged(engines):
     """[project dict with its "engine"] that the pollers noted on these engines,
     less those a stack has managed since: one Redis read and one query."""
-    import json
-
-    from stacks.seams import broker
-
     try:
         noted = broker.get_many([_unmanaged_key(e) for e in engines])
     except broker.BrokerError:
@@ -173,9 +175,6 @@ def unmanaged(engines):
 
 
 def poll_one(stack):
-    from stacks.engine import get_backend
-    from stacks.engine.connect import using
-
     with using(stack.engine):
         rows = get_backend(stack.engine.backend).status(stack.slug)
     poll_stack(stack, rows)

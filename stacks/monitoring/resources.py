@@ -8,6 +8,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from stacks.engine.client import client, explain
+from stacks.engine.errors import EngineError
 from stacks.models import ResourceSample
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,6 @@ def memory_in_use(mem):
 def container_stats(container_ids):
     """{id: (cpu_ns, mem_bytes)} for the containers that answered. One API call
     each; one-shot, so the engine does not wait a second for a second reading."""
-    from stacks.engine import EngineError
-    from stacks.engine.client import client, explain
-
     api = client().api
 
     def one(cid):

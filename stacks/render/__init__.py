@@ -2,16 +2,16 @@
 
 Pure and deterministic: the same rows give the same bytes. Every YAML and JSON
 file is dumped from data structures; no text is pasted into templates."""
-import hashlib
 import re
-from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from stacks.alerting.auth import metrics_token, webhook_token
+from stacks.lib.bundle import MASK, BinaryFile, Bundle  # noqa: F401 (a bundle is what rendering gives)
 from stacks.lib.composefile import parse_volume, project_source
-
-from stacks.render import alertmanager, compose, grafana, logs, prometheus, targets
 from stacks.lib.yamlio import dump_json, dump_yaml
+from stacks.models import Network, Secret, Service, Stack
+from stacks.render import alertmanager, compose, grafana, logs, prometheus, targets
 
 COMPOSE_FILE = "docker-compose.yml"
 PROMETHEUS_FILE = "prometheus/prometheus.yml"
@@ -33,7 +33,6 @@ OWNED_AREA = {
 }
 
 SECRET_REF = re.compile(r"\$\{secret:([a-z0-9][a-z0-9_-]*)\}")
-MASK = "••••••••"
 
 
 class Secrets:
@@ -69,49 +68,11 @@ class Secrets:
         return value
 
 
-class BinaryFile(str):
-    """A bundle file kept as bytes: shown, hashed and compared as its base64 text,
-    written as the bytes it stands for."""
-
-    @property
-    def data(self):
-        import base64
-
-        return base64.b64decode(self)
-
-
-@dataclass
-class Bundle:
-    stack_slug: str
-    files: dict  # {relative path: text}
-    compose: dict  # the Compose document the engine applies
-    secret_values: set = field(default_factory=set, repr=False)
-    missing_secrets: set = field(default_factory=set)
-
-    @property
-    def hash(self):
-        digest = hashlib.sha256()
-        for path in sorted(self.files):
-            digest.update(path.encode() + b"\0" + self.files[path].encode() + b"\0")
-        return digest.hexdigest()
-
-    def mask(self, text):
-        for value in sorted(self.secret_values, key=len, reverse=True):
-            if value:
-                text = text.replace(value, MASK)
-        return text
-
-    def masked_files(self):
-        return {path: self.mask(text) for path, text in self.files.items()}
-
-
 def panel_webhook_url():
     return settings.PANEL_URL_FOR_STACKS.rstrip("/") + "/webhooks/alertmanager/"
 
 
 def _target_resolver(stack, services, networks):
-    from stacks.models import Network, Service, Stack
-
     others = {s.pk: (s, [], []) for s in Stack.objects.exclude(pk=stack.pk).order_by("slug")}
     for svc in Service.objects.filter(stack_id__in=others).order_by("name"):
         others[svc.stack_id][1].append(svc)
@@ -147,9 +108,6 @@ def elasticsearch_host(services):
 
 
 def render_bundle(stack):
-    from stacks.alerting.auth import metrics_token, webhook_token
-    from stacks.models import Secret
-
     services = list(stack.services.all())
     networks = list(stack.networks.all())
     volumes = list(stack.volumes.all())

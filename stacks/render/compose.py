@@ -1,6 +1,5 @@
 """docker-compose.yml from a stack's rows."""
 from stacks.lib.compose_keys import merge_extra
-
 from stacks.lib.yamlio import sorted_dict
 
 

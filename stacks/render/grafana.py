@@ -1,4 +1,5 @@
 """Grafana provisioning: datasources, the dashboard provider, dashboard models."""
+from stacks.lib.grafana import PROVIDER_SETTINGS, check_provider_settings  # noqa: F401 (the renderer's checks)
 
 DASHBOARDS_DIR_IN_CONTAINER = "/var/lib/grafana/dashboards"
 
@@ -6,24 +7,6 @@ PROVIDER_DEFAULTS = {
     "name": "panel", "orgId": 1, "folder": "", "type": "file", "disableDeletion": True,
     "updateIntervalSeconds": 30, "allowUiUpdates": False,
 }
-# What a stack's grafana_dashboard_provider may set over PROVIDER_DEFAULTS, with
-# the type each takes (Grafana reads the file, not the panel: a wrong type would
-# only show up in Grafana's log).
-PROVIDER_SETTINGS = {"name": str, "orgId": int, "folder": str, "folderUid": str, "disableDeletion": bool,
-                     "updateIntervalSeconds": int, "allowUiUpdates": bool}
-
-
-def check_provider_settings(settings):
-    """What is wrong with a stack's provider settings, or ''."""
-    if not isinstance(settings, dict):
-        return "Provider settings are a mapping."
-    for key, value in settings.items():
-        kind = PROVIDER_SETTINGS.get(key)
-        if kind is None:
-            return f"{key}: not a setting the panel renders; use {', '.join(PROVIDER_SETTINGS)}."
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            return f"{key}: a {kind.__name__}."
-    return ""
 
 
 def datasources_dict(datasources):

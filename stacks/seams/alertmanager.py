@@ -4,11 +4,11 @@ from datetime import timedelta
 import requests
 from django.utils import timezone
 
+from stacks.lib.errors import SeamError
 
-class AlertmanagerError(Exception):
-    def __init__(self, message, permanent=False):
-        super().__init__(message)
-        self.permanent = permanent
+
+class AlertmanagerError(SeamError):
+    pass
 
 
 class Alertmanager:

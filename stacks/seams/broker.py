@@ -4,17 +4,19 @@ notice an operation sends when it records a step or ends, and short caches.
 Raises BrokerError; `permanent` is never set: Redis down is worth retrying."""
 import functools
 import threading
+import time
+import uuid
 
 import redis
 from django.conf import settings
 
+from stacks.lib.errors import SeamError
+
 LOCK_TTL = 15  # seconds; refreshed every LOCK_TTL / 3 while an operation runs
 
 
-class BrokerError(Exception):
-    def __init__(self, message, permanent=False):
-        super().__init__(message)
-        self.permanent = permanent
+class BrokerError(SeamError):
+    pass
 
 
 @functools.lru_cache(maxsize=1)
@@ -141,8 +143,6 @@ def answer_request(request_id, **fields):
 @_translated
 def request_answer(request_id, timeout):
     """The worker's answer ({field: value}), or None after `timeout` seconds."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -159,8 +159,6 @@ def ask_a_worker(send, timeout, late_patience=30):
     its answer ({field: value}; "error" when it failed). None when no worker took
     it by then: the request is taken back, so that a worker that gets it later
     leaves it alone."""
-    import uuid
-
     request_id = uuid.uuid4().hex
     try:
         send(request_id)

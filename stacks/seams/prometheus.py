@@ -5,14 +5,14 @@ import math
 
 import requests
 
+from stacks.lib.errors import SeamError
+
 MAX_POINTS = 600     # per series: enough for a chart a screen wide, small enough to answer fast
 MAX_SERIES = 10      # a graph with more lines than this is unreadable anyway
 
 
-class PrometheusError(Exception):
-    def __init__(self, message, permanent=False):
-        super().__init__(message)
-        self.permanent = permanent
+class PrometheusError(SeamError):
+    pass
 
 
 def step_for(start, end, min_step=1, max_points=MAX_POINTS):

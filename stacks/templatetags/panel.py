@@ -1,4 +1,7 @@
+import re
+
 from django import template
+from django.utils.dateparse import parse_datetime
 
 register = template.Library()
 
@@ -17,10 +20,6 @@ def get(mapping, key):
 @register.filter
 def iso_time(value):
     """An RFC 3339 time from an outside API (Alertmanager's silences) as a datetime."""
-    from django.utils.dateparse import parse_datetime
-
-    import re
-
     try:
         return parse_datetime(re.sub(r"(\.\d{6})\d+", r"\1", value or "")) or value
     except ValueError:

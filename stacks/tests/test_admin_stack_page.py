@@ -9,7 +9,6 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from stacks.models import ScrapeJob, Service, Stack
-
 from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,6 @@ from django.core.management import CommandError, call_command
 
 from stacks.models import Stack
 from stacks.render import ALERTMANAGER_FILE, FLUENTD_FILE, PROMETHEUS_FILE, RULES_FILE, render_bundle
-
 from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from stacks.adoption.fluentconf import Directive, Unsupported, parse
 from stacks.models import ScrapeJob, Stack
 from stacks.render import FLUENTD_FILE, PROMETHEUS_FILE, render_bundle
-
 from stacks.tests.test_adoption import PROJECTS, grafana_view, rendered_dir, run, tool_ok
 
 pytestmark = pytest.mark.django_db

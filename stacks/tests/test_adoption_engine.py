@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from stacks.models import Deployment, Stack
-from stacks.tasks import execute
+from stacks.operations.execute import execute
+from stacks.operations.planning import plan_deploy
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
 NODE = "panel-local/node-exporter:latest"
@@ -206,7 +207,7 @@ def test_a_binary_file_of_a_build_context_reaches_the_image_unchanged(project, d
         (c,) = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
         run = docker_api.exec_create(c["Id"], ["cat", "/logo.png"])
         assert docker_api.exec_start(run["Id"]) == (PROJECTS / "binary-context/site/logo.png").read_bytes()
-        assert stack.plan_deploy()[2].is_empty  # the file on disk is the one the bundle holds
+        assert plan_deploy(stack)[2].is_empty  # the file on disk is the one the bundle holds
     finally:
         try:
             docker_api.remove_image(f"{project}_site", force=True)

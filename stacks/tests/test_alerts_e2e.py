@@ -14,11 +14,10 @@ from django.core.management import call_command
 from django.db import connection, connections
 
 from stacks.alerting import acks
-from stacks.seams.alertmanager import Alertmanager
-from stacks.models import Alert, Deployment, Service
-from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
-
+from stacks.models import Alert, Deployment, Service
+from stacks.operations.execute import execute
+from stacks.seams.alertmanager import Alertmanager
 from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -206,7 +205,7 @@ def test_an_operator_silences_a_stored_alert_from_its_page(deployed, client, ope
 
     # Acknowledged, then its silence expired by hand in Alertmanager: the panel's
     # sweep finds the alert gone from Alertmanager and records the end once.
-    assert alert.acknowledge(operator, "by hand")
+    assert acks.acknowledge(alert, operator, "by hand")
     Alertmanager(deployed.am).expire(alert.silence_id)
     assert [a.pk for a in acks.end_resolved()] == [alert.pk]
     assert acks.end_resolved() == []

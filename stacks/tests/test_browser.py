@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from stacks.models import Deployment, Stack
 from stacks.defaults.demo import mini_monitoring
-
+from stacks.models import Deployment, Stack
 from stacks.tests.conftest import ROOT, free_port
 
 # Playwright's sync API keeps an event loop in this thread; Django's ORM calls in

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment
-
 from stacks.tests.test_browser import TOKEN, base_url, browser, shot  # noqa: F401 — fixtures shared with the page tests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

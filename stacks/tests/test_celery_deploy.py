@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from stacks.models import Busy, Deployment, Service
 from stacks.defaults.demo import mini_monitoring
-
+from stacks.models import Busy, Deployment, Service
+from stacks.tasks import request_operation
 from stacks.tests.conftest import ROOT, database_url, free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.celery, pytest.mark.postgres]
@@ -28,7 +28,7 @@ def mini(project, transactional_db):
 
 
 def test_a_worker_deploys_what_the_panel_queued(mini, celery_worker, docker_api):
-    d = mini.request_operation("deploy")
+    d = request_operation(mini, "deploy")
     assert d.status == "queued"
     finished(d)
     assert d.status == "succeeded", d.error
@@ -38,11 +38,11 @@ def test_a_worker_deploys_what_the_panel_queued(mini, celery_worker, docker_api)
 
 
 def test_a_second_request_is_refused_while_one_is_under_way(mini, celery_worker):
-    first = mini.request_operation("deploy")
+    first = request_operation(mini, "deploy")
     with pytest.raises(Busy, match=rf"deploy of {mini.slug} \(#{first.pk}\) is (queued|running); wait"):
-        mini.request_operation("deploy")
+        request_operation(mini, "deploy")
     finished(first)
-    second = mini.request_operation("deploy")
+    second = request_operation(mini, "deploy")
     assert finished(second).status == "succeeded"
 
 
@@ -51,7 +51,7 @@ def test_a_worker_killed_mid_deploy_then_a_redeploy_converges(mini, celery_worke
     Service.objects.filter(stack=mini, name="node-exporter").update(
         healthcheck={"test": ["CMD", "sh", "-c", "sleep 4"], "interval": "1s", "timeout": "10s", "retries": 3})
     Service.objects.filter(stack=mini, name="prometheus").update(depends_on={"node-exporter": "service_healthy"})
-    d = mini.request_operation("deploy")
+    d = request_operation(mini, "deploy")
     wait_until(lambda: d.steps.filter(message__startswith="Waiting for node-exporter").exists(), 60,
                what="the deploy to be waiting on its dependency")
     celery_worker.kill()
@@ -62,7 +62,7 @@ def test_a_worker_killed_mid_deploy_then_a_redeploy_converges(mini, celery_worke
 
     time.sleep(LOCK_TTL + 1)
     celery_worker.start()
-    again = mini.request_operation("deploy")
+    again = request_operation(mini, "deploy")
     d.refresh_from_db()
     assert d.status == "failed" and "stopped before it finished" in d.error
     assert finished(again).status == "succeeded", again.error
@@ -99,7 +99,7 @@ def test_the_command_line_deploys_shows_status_and_takes_it_down(mini, celery_wo
 
 
 def test_the_logs_page_shows_a_containers_last_lines_fetched_by_the_worker(mini, celery_worker, client, viewer):
-    d = mini.request_operation("deploy")
+    d = request_operation(mini, "deploy")
     assert finished(d).status == "succeeded"
     client.force_login(viewer)
     url = f"/stacks/{mini.slug}/services/prometheus/logs/"

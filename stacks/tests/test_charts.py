@@ -9,9 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from stacks.monitoring import charts
 from stacks.models import Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, Stack
-
+from stacks.monitoring import charts
 from stacks.tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,8 @@ poller sampling Docker stats. Screenshots go to test-artifacts/."""
 
 import pytest
 
-from stacks.monitoring.health import poll_all
 from stacks.models import ResourceSample, Service
-
+from stacks.monitoring.health import poll_all
 from stacks.tests.conftest import wait_until
 from stacks.tests.test_alerts_e2e import _alert, deployed  # noqa: F401 — the deployed stack fixture
 from stacks.tests.test_browser import base_url, browser, login, shot  # noqa: F401 — Chromium fixtures

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from stacks.seams import broker
 from stacks.engine.plan import Observed, changed_lines, plan, recorded
 from stacks.engine.service import Existing
 from stacks.models import Deployment, PlanChanged, Stack
+from stacks.operations.planning import take_plan
+from stacks.seams import broker
 from stacks.tasks import plan_key
-
 from stacks.tests.test_engine import deploy, mini  # noqa: F401 — the demo stack on the real engine
 from stacks.tests.test_plan import deployed, desired
 
@@ -49,14 +49,14 @@ def confirmed_deployment(stack, lines=("nothing to change",)):
 
 def test_a_deploy_takes_the_plan_it_was_confirmed_on(defaults):
     d = confirmed_deployment(Stack.objects.get(slug="app"))
-    d.take_plan({"id": "aaaa", "lines": ["nothing to change"]})
+    take_plan(d, {"id": "aaaa", "lines": ["nothing to change"]})
     assert not d.plan_changed
 
 
 def test_a_deploy_refuses_another_plan_and_keeps_it(defaults):
     d = confirmed_deployment(Stack.objects.get(slug="app"))
     with pytest.raises(PlanChanged) as refused:
-        d.take_plan({"id": "bbbb", "lines": ["service  start redis#1 (stopped)"]})
+        take_plan(d, {"id": "bbbb", "lines": ["service  start redis#1 (stopped)"]})
     assert str(refused.value) == ("The plan changed since you confirmed it (now also: service start redis#1 "
                                   "(stopped)). Nothing was changed: review the new plan and deploy again.")
     d.refresh_from_db()
@@ -65,7 +65,7 @@ def test_a_deploy_refuses_another_plan_and_keeps_it(defaults):
 
 def test_a_deploy_nobody_confirmed_applies_the_plan_it_finds(defaults):
     d = Deployment.objects.create(stack=Stack.objects.get(slug="app"))  # a script, beat
-    d.take_plan({"id": "cccc", "lines": ["service  create redis#1"]})
+    take_plan(d, {"id": "cccc", "lines": ["service  create redis#1"]})
     d.refresh_from_db()
     assert d.plan["id"] == "cccc" and not d.plan_changed
 
@@ -88,7 +88,7 @@ def test_the_confirm_button_carries_the_plan_and_the_deploy_keeps_it(as_operator
 def test_a_refused_deploy_page_says_why_and_asks_for_the_new_plan(as_operator, defaults):
     d = confirmed_deployment(Stack.objects.get(slug="app"))
     with pytest.raises(PlanChanged) as refused:
-        d.take_plan({"id": "bbbb", "lines": ["service  start redis#1 (stopped)"]})
+        take_plan(d, {"id": "bbbb", "lines": ["service  start redis#1 (stopped)"]})
     d.fail(refused.value)
     html = as_operator.get(f"/deployments/{d.pk}/").content.decode()
     assert "The plan changed since you confirmed it" in html and "review the new plan" in html
@@ -100,8 +100,8 @@ def test_a_refused_deploy_page_says_why_and_asks_for_the_new_plan(as_operator, d
 @pytest.mark.docker
 def test_a_container_that_died_after_the_plan_was_shown_refuses_the_deploy(mini, docker_api, as_operator,
                                                                            monkeypatch):
-    from stacks.tasks import compute_plan, execute
-
+    from stacks.operations.execute import execute
+    from stacks.tasks import compute_plan
     from stacks.tests.test_engine import containers
 
     monkeypatch.setattr("stacks.tasks.run_operation.delay", lambda pk: None)  # carried out below, in-process

@@ -5,10 +5,9 @@ import subprocess
 import pytest
 import requests
 
-from stacks.models import AlertRule, Deployment, Service
-from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
-
+from stacks.models import AlertRule, Deployment, Service
+from stacks.operations.execute import execute
 from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
@@ -176,7 +175,7 @@ def test_docker_compose_sees_what_the_panel_deployed(mini, docker_api):
 
 
 def test_status_shows_containers_started_by_hand_with_docker_compose(mini, docker_api, tmp_path):
-    from stacks.engine import stack_status
+    from stacks.engine.operations import stack_status
     from stacks.render import render_bundle
 
     for path, text in render_bundle(mini).files.items():
@@ -244,7 +243,6 @@ def test_the_logs_command_follows_a_container(project, docker_api):
     from django.core.management import call_command
 
     from stacks.models import Network, Stack
-
     from stacks.tests.test_swarm import Enough, FirstLines
 
     stack = Stack.objects.create(slug=project, name=project)
@@ -268,7 +266,6 @@ def test_the_logs_of_a_replicated_service_name_each_container(project, docker_ap
     from django.core.management import call_command
 
     from stacks.models import Network, Stack
-
     from stacks.tests.test_swarm import Enough, FirstLines
 
     stack = Stack.objects.create(slug=project, name=project)

@@ -6,7 +6,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from stacks.models import Deployment, Engine, Stack
-
 from stacks.tests.conftest import Worker, free_port, wait_until
 
 

@@ -16,7 +16,6 @@ import yaml
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment, Service
-
 from stacks.tests.conftest import ROOT, database_url, free_port, wait_until
 from stacks.tests.test_engine import containers, deploy
 

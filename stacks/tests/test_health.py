@@ -2,11 +2,10 @@
 their changes over time."""
 import pytest
 
-from stacks.monitoring.health import poll_all
-from stacks.models import Deployment, HealthChange, ServiceHealth
-from stacks.tasks import execute
 from stacks.defaults.demo import mini_monitoring
-
+from stacks.models import Deployment, HealthChange, ServiceHealth
+from stacks.monitoring.health import poll_all
+from stacks.operations.execute import execute
 from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]

@@ -14,9 +14,8 @@ from stacks.adoption.importer import service_fields
 from stacks.models import Service
 from stacks.render import Secrets
 from stacks.render.compose import service_dict
-from stacks.validation.checks import check_compose_schema_doc
-
 from stacks.tests.test_adoption import _canon_service
+from stacks.validation.checks import check_compose_schema_doc
 
 word = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 # Values with a literal dollar ($$) and with interpolation (${X}) as Compose spells them.

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from stacks.seams import broker
 from stacks.models import Deployment, Stack
-
+from stacks.seams import broker
 from stacks.tests.conftest import ROOT, Worker, wait_until
+
 
 def stack_command(env, *args, python_flags=()):
     return subprocess.run([sys.executable, *python_flags, "manage.py", "stack", *args], cwd=ROOT, env=env,

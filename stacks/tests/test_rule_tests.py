@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from stacks.models import AlertRule, Deployment, Stack
-from stacks.tasks import execute
+from stacks.operations.execute import execute
 
 pytestmark = [pytest.mark.django_db, pytest.mark.tools]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from stacks.models import Service, Stack, StackFile
 from stacks.lib.safe_paths import UnsafePath, is_inside, write_bundle
+from stacks.models import Service, Stack, StackFile
 
 pytestmark = pytest.mark.django_db
 
@@ -88,8 +88,8 @@ def test_file_rows_refuse_paths_outside_even_outside_forms(path):
 
 def test_a_row_forced_past_the_model_is_refused_by_validation_and_by_the_engine(tmp_path, settings):
     from stacks.engine.apply import write_files
-    from stacks.engine.plan import Desired, Observed, plan
     from stacks.engine.client import EngineError
+    from stacks.engine.plan import Desired, Observed, plan
     from stacks.render import render_bundle
     from stacks.validation.checks import errors, validate_stack
 

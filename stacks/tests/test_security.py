@@ -1,6 +1,5 @@
 """Safe by default: login limits, the production settings check, host-level
 options, tokens, the admin's stack-wide validation and the audit log."""
-import json
 import logging
 import os
 import stat
@@ -13,7 +12,6 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from stacks.models import AuditRecord, Secret, Service, Stack
-
 from stacks.tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db

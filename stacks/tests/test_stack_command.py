@@ -7,7 +7,6 @@ from django.core.management import CommandError, call_command
 
 from stacks.models import AlertRule, Service, Stack
 from stacks.render import render_bundle
-
 from stacks.tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,7 @@ import requests
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import AlertRule, Deployment, Engine, Service
-from stacks.tasks import execute
-
+from stacks.operations.execute import execute
 from stacks.tests.conftest import free_port, wait_until
 from stacks.tests.second_engine import SWARM_LOCK
 
@@ -133,7 +132,7 @@ def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, s
     # docker stack rm found everything the panel made: nothing of the stack is left.
     assert not sh("docker", "config", "ls", "-q", "--filter", "label=com.docker.stack.namespace=swarmdemo")
     assert not sh("docker", "secret", "ls", "-q", "--filter", "label=com.docker.stack.namespace=swarmdemo")
-    from stacks.engine import get_backend
+    from stacks.engine.backend import get_backend
 
     assert get_backend("swarm").status("swarmdemo") == []
 
@@ -142,8 +141,8 @@ def test_the_stack_page_shows_each_task_and_its_node(db, swarm, client, viewer):
     """The health poll asks the Swarm for the tasks; the page (and its refresh)
     shows each task's slot, node and state, as `docker stack ps` does; the tasks'
     containers are sampled for the resource graphs."""
-    from stacks.monitoring.health import poll_all
     from stacks.models import Network, ResourceSample, Stack
+    from stacks.monitoring.health import poll_all
 
     stack = Stack.objects.create(slug="swarmpage", name="swarmpage",
                                  engine=Engine.objects.create(name="cluster", swarm=True))

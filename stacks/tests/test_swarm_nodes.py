@@ -16,8 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from stacks.models import Deployment, Engine, Network, Service, Stack
-from stacks.tasks import execute
-
+from stacks.operations.execute import execute
 from stacks.tests.conftest import wait_until
 from stacks.tests.second_engine import SWARM_LOCK
 

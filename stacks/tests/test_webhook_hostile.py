@@ -3,11 +3,12 @@ Alertmanager retries a 5xx forever; a 4xx is final."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from stacks.alerting.payload import Rejected, checked
 from stacks.models import Alert, AlertDelivery
-
 from stacks.tests.test_webhook import alert, payload, post
 
 pytestmark = pytest.mark.django_db

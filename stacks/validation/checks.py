@@ -4,21 +4,50 @@ specification's schema, and cross-object checks no single tool makes.
 Every problem is a Problem with the object it concerns, in the user's terms.
 Errors block a render and a deploy; warnings are shown and let them through."""
 import functools
-from concurrent.futures import ThreadPoolExecutor
 import json
 import os
+import re
 import shutil
-import subprocess
 import tempfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
+import jsonschema
 
-from stacks.validation import footprint, host_access
-from stacks.lib.composefile import find_cycle, host_port_range, is_bind_source, parse_port, parse_volume, project_source, service_network_names, service_networks
+from stacks.lib.composefile import (
+    find_cycle,
+    host_port_range,
+    is_bind_source,
+    parse_port,
+    parse_volume,
+    project_source,
+    service_network_names,
+    service_networks,
+)
 from stacks.lib.safe_paths import relative_path_problem
-from stacks.render import ALERTMANAGER_FILE, COMPOSE_FILE, PROMETHEUS_FILE, RULES_FILE, Bundle, render_bundle
+from stacks.lib.yamlio import dump_yaml
+from stacks.lib.yamlsafe import load_yaml
+from stacks.models import LogRoute
+from stacks.render import (
+    ALERTMANAGER_FILE,
+    COMPOSE_FILE,
+    DASHBOARDS_DIR,
+    DATASOURCES_FILE,
+    FLUENTD_FILE,
+    OWNED_AREA,
+    PROMETHEUS_FILE,
+    RULES_FILE,
+    Bundle,
+    _mounted_sources,
+    render_bundle,
+    takes_over,
+)
+from stacks.render.prometheus import rules_dict
+from stacks.seams import broker
+from stacks.seams.tools import run_tool, tool_message
+from stacks.validation import footprint, host_access
+from stacks.validation.problems import Problem, errors  # noqa: F401 (errors: what callers filter with)
+from stacks.validation.rule_tests import RuleTestsUnavailable, run_stack
 
 # Debian's docker-compose package ships the Compose specification's schema; so
 # does the docker-compose wheel. We read it from there rather than copy it.
@@ -26,21 +55,6 @@ COMPOSE_SCHEMA_CANDIDATES = [
     os.environ.get("COMPOSE_SCHEMA", ""),
     "/usr/lib/python3/dist-packages/compose/config/compose_spec.json",
 ]
-TOOL_TIMEOUT = 30
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str  # "service web", "alert rule HighCPU", "prometheus/prometheus.yml"
-    message: str
-    severity: str = "error"
-
-    def __str__(self):
-        return f"{self.severity}: {self.where}: {self.message}"
-
-
-def errors(problems):
-    return [p for p in problems if p.severity == "error"]
 
 
 def validate_stack(stack, bundle=None):
@@ -58,8 +72,6 @@ def validate_stack(stack, bundle=None):
 
 def check_rule_tests(stack):
     """Each alert rule's own test cases, run by `promtool test rules`."""
-    from stacks.validation.rule_tests import RuleTestsUnavailable, run_stack
-
     if not stack.pk:
         return []
     try:
@@ -73,8 +85,6 @@ def checks_of_the_files(bundle):
     """The schema and the tools look at the bundle alone: their result is kept by
     bundle hash, so a redeploy of an unchanged stack does not run them again.
     (Cross-object checks read other stacks, and always run.)"""
-    from stacks.seams import broker
-
     key = f"panel:validated:{bundle.hash}"
     try:
         kept = broker.get(key)
@@ -101,8 +111,6 @@ def check_bundle_paths(bundle):
 
 @functools.lru_cache(maxsize=1)
 def _compose_validator():
-    import jsonschema
-
     for candidate in COMPOSE_SCHEMA_CANDIDATES:
         if candidate and Path(candidate).is_file():
             schema = json.loads(Path(candidate).read_text())
@@ -132,23 +140,6 @@ def check_compose_schema(bundle):
 
 # --- promtool and amtool ---------------------------------------------------------
 
-def _run(args, cwd):
-    try:
-        out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return 1, f"{args[0]} did not answer within {TOOL_TIMEOUT}s"
-    return out.returncode, (out.stdout + out.stderr).strip()
-
-
-def _tool_message(output, workdir):
-    # Show the tool's own words, with our temporary directory taken out.
-    # amtool puts its reason on the "Checking 'file'  FAILED: reason" line itself.
-    lines = [line.replace(str(workdir) + "/", "") for line in output.splitlines()]
-    lines = [line[line.index("FAILED:"):] if line.startswith("Checking ") and "FAILED:" in line else line
-             for line in lines]
-    return "\n".join(line for line in lines if line.strip() and not line.startswith("Checking "))
-
-
 def check_with_tools(bundle):
     # Every rule file, the team's own kept ones included.
     rule_files = sorted(p for p in bundle.files if p.startswith("prometheus/rules/") and p.endswith((".yml", ".yaml")))
@@ -176,24 +167,21 @@ def check_with_tools(bundle):
         runnable = [(path, args) for path, args in checks if (path, args) not in missing]
         # The tools are independent processes: run them side by side.
         with ThreadPoolExecutor(max_workers=3) as pool:
-            results = list(pool.map(lambda c: _run(c[1], tmp), runnable))
+            results = list(pool.map(lambda c: run_tool(c[1], tmp), runnable))
         for (path, args), (code, output) in zip(runnable, results):
             if code != 0:
-                problems.append(Problem(path, bundle.mask(_tool_message(output, tmp)) or f"{args[0]} refused it"))
+                problems.append(Problem(path, bundle.mask(tool_message(output, tmp)) or f"{args[0]} refused it"))
     return problems
 
 
 def check_rule(rule):
     """promtool's verdict on one alert rule, for the admin form. Returns a message or ''."""
-    from stacks.render.prometheus import rules_dict
-    from stacks.lib.yamlio import dump_yaml
-
     if shutil.which("promtool") is None:
         return ""
     with tempfile.TemporaryDirectory(prefix="panel-rule-") as tmp:
         Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
-        code, output = _run(["promtool", "check", "rules", "rule.yml"], tmp)
-        return "" if code == 0 else _tool_message(output, tmp)
+        code, output = run_tool(["promtool", "check", "rules", "rule.yml"], tmp)
+        return "" if code == 0 else tool_message(output, tmp)
 
 
 # --- Cross-object checks ---------------------------------------------------------
@@ -372,8 +360,6 @@ def _check_scrape_targets(stack, bundle):
 
 
 def _check_log_tags(stack, bundle):
-    from stacks.models import LogRoute
-
     routes = list(LogRoute.objects.all())
     if not routes:
         return []
@@ -395,8 +381,6 @@ KNOWN_ALERT_LABELS = {"alertname", "severity", "job", "instance"}
 def _check_rows_not_rendered(stack):
     """Rows that no file carries: their file is the team's own (kept verbatim) or
     no service mounts it. Said, rather than silently ignored."""
-    from stacks.render import DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA, _mounted_sources, takes_over
-
     services = list(stack.services.all())
     roles = {s.role for s in services}
     mounted = _mounted_sources(services)
@@ -448,8 +432,6 @@ def _check_alerting(stack, bundle):
 
 
 def _labels_in_expr(expr):
-    import re
-
     labels = set()
     for m in re.finditer(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
         labels |= {x.strip() for x in m.group(1).split(",") if x.strip()}
@@ -461,8 +443,6 @@ def _labels_in_expr(expr):
 def parse_compose_text(text):
     """YAML → dict with a user-facing error, for imports and pasted files:
     bounded in size and in what aliases expand to (stacks.lib.yamlsafe)."""
-    from stacks.lib.yamlsafe import load_yaml
-
     doc = load_yaml(text, COMPOSE_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise ValueError("This is not a Compose file: it has no 'services' mapping.")

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from stacks.lib.composefile import claimed_host_ports, network_name, service_networks
 from stacks.models import HostPortClaim, NetworkMember, Stack, StackFootprint
+from stacks.render import Secrets, compose
 
 
 def engine_network_names(slug, compose_doc, keys):
@@ -73,8 +74,6 @@ def ensure_current(exclude=None):
     """Derive the footprint of every stack that has none (new, or changed since),
     all in one write. Only the Compose part is rendered: files and dashboards,
     however large, are never read."""
-    from stacks.render import Secrets, compose
-
     stale = Stack.objects.filter(footprint__isnull=True)
     if exclude is not None:
         stale = stale.exclude(pk=exclude.pk)

@@ -6,6 +6,8 @@ import posixpath
 from dataclasses import dataclass
 
 from stacks.lib.composefile import parse_volume
+from stacks.render.compose import service_dict
+from stacks.validation.problems import Problem
 
 # Bind sources that expose the host: its root, kernel interfaces, devices, and
 # the Docker socket (directly, or through the directory that holds it).
@@ -67,8 +69,6 @@ def host_options(compose_doc):
 
 def check(stack, compose_doc):
     """Problems (from stacks.validation.checks) for host-level options a stack may not use."""
-    from stacks.validation.checks import Problem
-
     if stack.allow_host_access:
         return []
     return [Problem(f"service {o.service}", f"{o.option} gives the container power over the Docker host; "
@@ -78,8 +78,6 @@ def check(stack, compose_doc):
 
 def of_stack(stack, services):
     """Host-level options of a stack's services, from its rows (no secrets needed)."""
-    from stacks.render.compose import service_dict
-
     class _NoSecrets:
         def expand(self, text):
             return text

@@ -8,9 +8,10 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stacks.render.prometheus import rules_dict
 from stacks.lib.yamlio import dump_yaml
-from stacks.validation.checks import _run, _tool_message
+from stacks.render.prometheus import rules_dict
+from stacks.seams import broker
+from stacks.seams.tools import run_tool, tool_message
 
 
 class RuleTestsUnavailable(RuntimeError):
@@ -37,16 +38,14 @@ def run(rule, evaluation_interval=None):
     with tempfile.TemporaryDirectory(prefix="panel-rule-tests-") as tmp:
         for name, text in files.items():
             Path(tmp, name).write_text(text)
-        code, output = _run(["promtool", "test", "rules", "tests.yml"], tmp)
-    verdict = "" if code == 0 else _tool_message(output, tmp) or "promtool test rules failed"
+        code, output = run_tool(["promtool", "test", "rules", "tests.yml"], tmp)
+    verdict = "" if code == 0 else tool_message(output, tmp) or "promtool test rules failed"
     if "did not answer" not in verdict:
         _keep(key, verdict)
     return verdict
 
 
 def _kept(key):
-    from stacks.seams import broker
-
     try:
         return broker.get(key)
     except broker.BrokerError:
@@ -54,8 +53,6 @@ def _kept(key):
 
 
 def _keep(key, verdict):
-    from stacks.seams import broker
-
     try:
         broker.put(key, verdict, 86400)
     except broker.BrokerError:

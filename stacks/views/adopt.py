@@ -5,9 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from stacks.adoption.adopt import adopt_anywhere
-from stacks.engine import EngineError
+from stacks.engine.errors import EngineError
 from stacks.models import Engine
+from stacks.tasks import adopt_anywhere
 
 
 @require_POST

@@ -10,12 +10,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from stacks.accounts import audit
-from stacks.alerting import search
+from stacks.alerting import acks, search
 from stacks.alerting.acks import alertmanager_for, silence_matches
-from stacks.seams.alertmanager import AlertmanagerError
 from stacks.models import Alert, Stack
 from stacks.monitoring.timeline import operation_before
-
+from stacks.seams.alertmanager import AlertmanagerError
 from stacks.views import render_page
 
 PAGE = 100
@@ -133,7 +132,7 @@ def alert_acknowledge(request, pk):
     _require_silence_perm(request)
     alert = get_object_or_404(Alert, pk=pk)
     try:
-        silence_id = alert.acknowledge(request.user, request.POST.get("comment", "").strip())
+        silence_id = acks.acknowledge(alert, request.user, request.POST.get("comment", "").strip())
     except AlertmanagerError as exc:
         messages.error(request, f"{alert.name} acknowledged, but not silenced: {exc}")
     else:

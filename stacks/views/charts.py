@@ -4,8 +4,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from stacks.monitoring import charts
 from stacks.models import Alert, Stack
+from stacks.monitoring import charts
 
 
 @require_GET

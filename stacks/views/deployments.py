@@ -2,11 +2,11 @@
 against the previous deployment."""
 import difflib
 
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django_htmx.http import HttpResponseStopPolling
 
 from stacks.models import Deployment
-
 from stacks.views import render_page
 
 
@@ -44,9 +44,6 @@ def deployment_page(request, deployment):
     """The whole page, as the answer to the HTMX request that started the operation:
     htmx swaps its body in and shows its address (HX-Push-Url), one round trip
     fewer than redirecting the browser to it."""
-    from django.shortcuts import render
-    from django.urls import reverse
-
     response = render(request, "stacks/deployment_detail.html", page_context(deployment))
     response["HX-Retarget"], response["HX-Reswap"] = "body", "innerHTML"
     response["HX-Push-Url"] = reverse("deployment-detail", args=[deployment.pk])

@@ -5,7 +5,6 @@ from django_htmx.http import HttpResponseStopPolling
 
 from stacks.models import Service
 from stacks.tasks import cached_logs, refresh_logs
-
 from stacks.views import render_page
 
 

@@ -1,8 +1,9 @@
 """The overview: every stack, its state, health, firing alerts, last deploy and links."""
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 
-from stacks.models import Alert, Deployment, Service, Stack
-
+from stacks.models import Alert, Deployment, Engine, Service, Stack
+from stacks.monitoring.health import unmanaged
+from stacks.queues import served_queues
 from stacks.views import render_page
 
 
@@ -32,15 +33,10 @@ def stacks_with_state():
 def unmanaged_projects():
     """Compose projects running on the engines that no stack manages, as each
     engine's poller last saw them (stacks.monitoring.health.note_unmanaged)."""
-    from stacks.monitoring.health import unmanaged
-    from stacks.models import Engine
-
     return unmanaged(list(Engine.objects.all()))
 
 
 def overview(request):
-    from stacks.queues import served_queues
-
     stacks = list(stacks_with_state())
     served = served_queues()  # one cached answer per page, however many engines
     for s in stacks:

@@ -7,10 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django_htmx.http import HttpResponseStopPolling
 
-from stacks.seams import broker
 from stacks.models import Stack
+from stacks.seams import broker
 from stacks.tasks import compute_plan, plan_key
-
 from stacks.views import render_page
 
 

@@ -3,13 +3,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks.validation import host_access
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
-
+from stacks.operations.follow import wait
+from stacks.tasks import request_operation
+from stacks.validation import host_access
 from stacks.views import render_page
 from stacks.views.deployments import deployment_page
 from stacks.views.plan import confirmed_plan
@@ -54,14 +56,14 @@ def stack_action(request, slug, action):
         options["plan"] = request.POST["plan"][:64]
         confirmed = confirmed_plan(stack, request.POST.get("token", ""), options["plan"])
     try:
-        deployment = stack.request_operation(action, user=request.user, options=options, plan=confirmed)
+        deployment = request_operation(stack, action, user=request.user, options=options, plan=confirmed)
     except Busy as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
     else:
         # A quick operation (a no-op redeploy) is over before the page would load:
         # wait for it briefly, so that the next page already shows the outcome.
-        deployment.wait(ACTION_PATIENCE)
+        wait(deployment, ACTION_PATIENCE)
         if request.htmx:
             return deployment_page(request, deployment)
         target = deployment_url(deployment)
@@ -71,7 +73,5 @@ def stack_action(request, slug, action):
 
 
 def deployment_url(deployment):
-    from django.urls import reverse
-
     return reverse("deployment-detail", args=[deployment.pk])
 

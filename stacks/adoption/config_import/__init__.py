@@ -6,15 +6,24 @@ unsaved rows, rendered back by stacks.render, and compared with the original,
 both parsed (defaults filled in on both sides). Only when they mean the same does
 the file become rows the admin edits; otherwise it stays a stack file, kept and
 written back byte for byte."""
-from stacks.render import (ALERTMANAGER_FILE, DASHBOARDS_DIR, DATASOURCES_FILE, FLUENTD_FILE, OWNED_AREA,
-                           PROMETHEUS_FILE, PROVIDERS_FILE, RULES_FILE, _mounted_sources, elasticsearch_host,
-                           takes_over)
-
 from stacks.adoption.config_import.alertmanager import alertmanager_rows
 from stacks.adoption.config_import.common import NotExact, parse_yaml, valid
 from stacks.adoption.config_import.fluentd import log_routes
 from stacks.adoption.config_import.grafana import dashboard_rows, datasource_rows, provider_settings
 from stacks.adoption.config_import.prometheus import _norm_prometheus, prometheus_rows, rule_rows
+from stacks.render import (
+    ALERTMANAGER_FILE,
+    DASHBOARDS_DIR,
+    DATASOURCES_FILE,
+    FLUENTD_FILE,
+    OWNED_AREA,
+    PROMETHEUS_FILE,
+    PROVIDERS_FILE,
+    RULES_FILE,
+    _mounted_sources,
+    elasticsearch_host,
+    takes_over,
+)
 
 __all__ = ["NotExact", "adopt_configs", "_norm_prometheus"]
 

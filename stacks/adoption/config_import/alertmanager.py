@@ -1,8 +1,8 @@
 """alertmanager.yml → receivers, the route tree and inhibit rules."""
+from stacks.adoption.config_import.common import NotExact
+from stacks.adoption.config_import.common import only as _only
 from stacks.models import InhibitRule, Receiver, Route
 from stacks.render import alertmanager as am_render
-
-from stacks.adoption.config_import.common import NotExact, only as _only
 
 # --- alertmanager.yml ------------------------------------------------------------------
 

@@ -3,10 +3,9 @@ panel writes, Elasticsearch matches in order, and optionally Fluentd's own event
 dropped first and the unmatched printed last. Judged by reading both files with
 stacks.adoption.fluentconf: the same sections, arguments and values, in the same order."""
 from stacks.adoption import fluentconf
+from stacks.adoption.config_import.common import NotExact
 from stacks.models import LogRoute
 from stacks.render import logs as render
-
-from stacks.adoption.config_import.common import NotExact
 
 SOURCE = {"@type": "forward", "port": "24224", "bind": "0.0.0.0"}
 ROUTE_PARAMS = {"@type", "host", "port", "index_name"}

@@ -6,10 +6,9 @@ import json
 import posixpath
 import re
 
+from stacks.adoption.config_import.common import NotExact, only, parse_yaml
 from stacks.models import GrafanaDashboard, GrafanaDatasource
 from stacks.render import grafana as render
-
-from stacks.adoption.config_import.common import NotExact, only, parse_yaml
 
 # What Grafana assumes when a provisioning file leaves a key out.
 DATASOURCE_DEFAULTS = {"orgId": 1, "access": "proxy", "isDefault": False, "editable": False, "jsonData": {}}

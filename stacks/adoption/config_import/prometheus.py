@@ -1,8 +1,8 @@
 """prometheus.yml and its rule file → scrape jobs, settings and alert rules."""
+from stacks.adoption.config_import.common import NotExact
+from stacks.adoption.config_import.common import only as _only
 from stacks.models import AlertRule, ScrapeJob
 from stacks.render import prometheus as prom_render
-
-from stacks.adoption.config_import.common import NotExact, only as _only
 
 # --- prometheus.yml ---------------------------------------------------------------
 

@@ -1,11 +1,19 @@
 """`manage.py stack VERB …`: the verbs scripts need."""
 import json
 import os
+import threading
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stacks.models import Deployment, Stack
+from stacks.accounts import audit
+from stacks.defaults import LOCAL_IMAGES, load_defaults
+from stacks.defaults.demo import mini_monitoring
+from stacks.engine.errors import EngineError
+from stacks.lib.safe_paths import UnsafePath, write_bundle
+from stacks.models import Busy, Deployment, Engine, Stack
+from stacks.operations import follow
+from stacks.render import render_bundle
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
 CLAIM_PATIENCE = 0.5  # seconds before asking whether any worker is there at all
@@ -92,7 +100,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{stack.slug:<20} {stack.services.count():>3} services  {state}")
 
     def do_test_rules(self, slug, **opts):
-        from stacks.validation import rule_tests
+        from stacks.validation import (
+            rule_tests,  # start-up: jsonschema and the validators, only for the verbs that validate
+        )
 
         stack = self._stack(slug)
         try:
@@ -107,8 +117,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{total} test case(s) of {slug}'s alert rules passed.")
 
     def do_load_defaults(self, local_images=False, **opts):
-        from stacks.defaults import LOCAL_IMAGES, load_defaults
-
         created = load_defaults()
         if local_images:
             from stacks.models import Service
@@ -121,8 +129,6 @@ class Command(BaseCommand):
             self.stdout.write("Default stacks already present; nothing changed.")
 
     def do_load_demo(self, **opts):
-        from stacks.defaults.demo import mini_monitoring
-
         if Stack.objects.filter(slug="demo").exists():
             self.stdout.write("Stack demo already present; nothing changed.")
             return
@@ -132,8 +138,10 @@ class Command(BaseCommand):
         self.stdout.write("Created stack demo (Prometheus on 127.0.0.1:19090, Alertmanager on 127.0.0.1:19093).")
 
     def do_render(self, slug, out, **opts):
-        from stacks.render import render_bundle
-        from stacks.validation.checks import errors, validate_stack
+        from stacks.validation.checks import (  # start-up: jsonschema and the validators, only for the verbs that validate
+            errors,
+            validate_stack,
+        )
 
         stack = self._stack(slug)
         bundle = render_bundle(stack)
@@ -142,8 +150,6 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if errors(problems):
             raise CommandError(f"{slug}: {len(errors(problems))} problem(s); nothing written.")
-        from stacks.lib.safe_paths import UnsafePath, write_bundle
-
         target = Path(out)
         try:
             write_bundle(target, bundle.files)  # `out` becomes 0700: the files carry secrets
@@ -152,8 +158,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote {len(bundle.files)} files to {target} (hash {bundle.hash[:12]}).")
 
     def _engine(self, name):
-        from stacks.models import Engine
-
         engine = Engine.objects.filter(name=name).first()
         if engine is None:
             known = ", ".join(Engine.objects.values_list("name", flat=True))
@@ -161,8 +165,8 @@ class Command(BaseCommand):
         return engine
 
     def do_import(self, file, name, engine=None, allow_host_access=False, **opts):
-        from stacks.adoption.importer import import_project
-        from stacks.adoption.project_dir import read_path
+        from stacks.adoption.importer import import_project  # start-up: the importers, only for import
+        from stacks.adoption.project_dir import read_path  # start-up: the importers, only for import
 
         target = self._engine(engine) if engine else None
         try:
@@ -179,8 +183,6 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
-        from stacks.accounts import audit
-
         audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
@@ -199,9 +201,7 @@ class Command(BaseCommand):
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def do_adopt(self, project, name=None, engine=None, **opts):
-        from stacks.adoption.adopt import adopt_anywhere
-        from stacks.engine import EngineError
-
+        from stacks.tasks import adopt_anywhere  # start-up: Celery and docker-py, for the verbs that queue or run work
         target = self._engine(engine or "local")
         try:
             # ${VAR}: the project's .env, and this shell's environment when adopted here.
@@ -216,10 +216,12 @@ class Command(BaseCommand):
                           f"kept as they run: {', '.join(kept) or 'none'}).")
 
     def _run_operation(self, stack, action, options, wait):
-        from stacks.models import Busy
+        from stacks.tasks import (
+            request_operation,  # start-up: Celery and docker-py, for the verbs that queue or run work
+        )
 
         try:
-            deployment = stack.request_operation(action, options=options)
+            deployment = request_operation(stack, action, options=options)
         except Busy as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{action} of {stack.slug} queued as operation #{deployment.pk}.")
@@ -234,9 +236,10 @@ class Command(BaseCommand):
 
     def _follow(self, deployment):
         """Its progress until it ends; carried out here when no worker takes it."""
-        import threading
-
-        from stacks.tasks import run_here, workers_alive
+        from stacks.tasks import (  # start-up: Celery and docker-py, for the verbs that queue or run work
+            run_here,
+            workers_alive,
+        )
 
         action, slug, runner = deployment.action, deployment.stack.slug, None
 
@@ -254,14 +257,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {step.at:%H:%M:%S} {step.message}")
 
         # An idle worker takes it at once: only when none has, ask whether one is there.
-        done = deployment.wait(CLAIM_PATIENCE, show, until_claimed=True)
+        done = follow.wait(deployment, CLAIM_PATIENCE, show, until_claimed=True)
         if not done and deployment.status == Deployment.QUEUED and not workers_alive():
             runner = run_in_this_process("No Celery worker answers")
-        done = done or deployment.wait(QUEUE_PATIENCE, show)
+        done = done or follow.wait(deployment, QUEUE_PATIENCE, show)
         if not done and runner is None and deployment.status == Deployment.QUEUED:
             runner = run_in_this_process(f"No worker took it within {QUEUE_PATIENCE}s")
         while not done:
-            done = deployment.wait(3600, show)
+            done = follow.wait(deployment, 3600, show)
         if runner is not None:
             runner.join()
         if deployment.status == Deployment.FAILED:
@@ -269,14 +272,16 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{action} of {slug} succeeded."))
 
     def do_plan(self, slug, json=False, **opts):
-        from stacks.engine import EngineError
+        from stacks.operations.planning import (
+            plan_deploy,  # start-up: docker-py, only for the verbs that talk to an engine
+        )
 
         stack = self._stack(slug)
         try:
-            bundle, problems, plan = stack.plan_deploy()
+            bundle, problems, plan = plan_deploy(stack)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
-        from stacks.engine.plan import recorded
+        from stacks.engine.plan import recorded  # start-up: docker-py, only for the verbs that talk to an engine
 
         shown = recorded(plan) if plan is not None else None
         if json:
@@ -304,9 +309,8 @@ class Command(BaseCommand):
         self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
 
     def do_status(self, slug, json=False, **opts):
-        from stacks.engine import EngineError, get_backend
-        from stacks.engine.connect import using
-
+        from stacks.engine.backend import get_backend  # start-up: docker-py, only for the verbs that talk to an engine
+        from stacks.engine.connect import using  # start-up: docker-py, only for the verbs that talk to an engine
         stack = self._stack(slug)
         try:
             with using(stack.engine):
@@ -326,9 +330,8 @@ class Command(BaseCommand):
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         """A Compose service's first container, or every task of a Swarm service;
         with --follow, new lines as they come until it stops (or Ctrl-C)."""
-        from stacks.engine import EngineError, get_backend
-        from stacks.engine.connect import using
-
+        from stacks.engine.backend import get_backend  # start-up: docker-py, only for the verbs that talk to an engine
+        from stacks.engine.connect import using  # start-up: docker-py, only for the verbs that talk to an engine
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
             raise CommandError(f"Stack {slug} has no service {service!r}.")
@@ -342,7 +345,9 @@ class Command(BaseCommand):
             pass
 
     def do_local_images(self, **opts):
-        from stacks.engine.local_images import build_local_images
+        from stacks.engine.local_images import (
+            build_local_images,  # start-up: docker-py, only for the verbs that talk to an engine
+        )
 
         for tag in build_local_images(log=self.stdout.write):
             self.stdout.write(f"built {tag}")

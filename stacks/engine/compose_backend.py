@@ -1,0 +1,48 @@
+"""The Compose backend: a project converged the way docker-compose does it,
+container by container (plan.py plans, apply.py applies, operations.py runs the
+verbs on what already runs)."""
+from stacks.engine import labels as L
+from stacks.engine.apply import apply
+from stacks.engine.base import Logs, merged_lines, read_files, read_state
+from stacks.engine.client import api, image_id, translated
+from stacks.engine.operations import down, log_streams, restart_service, stack_status, stop
+from stacks.engine.plan import Observed, existing_from_labels
+from stacks.engine.plan import plan as make_plan
+from stacks.engine.project import images_needed
+
+
+class ComposeBackend(Logs):
+    name = "compose"
+
+    def observe(self, desired):
+        engine = api()
+        read = translated("observing the engine")
+        containers = read(engine.containers)(all=True, filters={"label": f"{L.PROJECT}={desired.project}"})
+        networks = {n["Name"]: n.get("Labels") or {} for n in read(engine.networks)()}
+        volumes = {v["Name"]: v.get("Labels") or {} for v in (read(engine.volumes)().get("Volumes") or [])}
+        images = {ref: image_id(engine, ref) for ref in images_needed(desired)}
+        return Observed(containers=existing_from_labels(containers), images=images, networks=networks,
+                        volumes=volumes, files=read_files(desired), state=read_state(desired))
+
+    def plan(self, desired, observed):
+        return make_plan(desired, observed)
+
+    def apply(self, plan, report):
+        return apply(plan, report)
+
+    def stop(self, project, report):
+        return stop(project, report)
+
+    def down(self, project, report, volumes=False):
+        return down(project, report, volumes=volumes)
+
+    def restart_service(self, project, service, report):
+        return restart_service(project, service, report)
+
+    def status(self, project):
+        return stack_status(project)
+
+    def follow_logs(self, project, service, tail=100, follow=False):
+        """Every container's lines; of a replicated service, each named as
+        `docker-compose logs` names them (NAME | line), in time order."""
+        return merged_lines(log_streams(project, service, tail=tail, follow=follow), follow)

@@ -1,0 +1,51 @@
+"""Rows, by concern; everything is re-exported here, so the app label stays
+`stacks` and `from stacks.models import X` keeps working.
+
+    engines       where stacks run
+    definitions   what a team edits: stacks, services, networks, volumes, files, secrets
+    monitoring    scrape jobs, alert rules, Alertmanager routing, Grafana, log routes
+    operations    what happened: each operation and its steps
+    health        service health and resource samples, as the poller saw them
+    alerts        alerts and the deliveries that carried them
+    footprints    host ports and networks each stack claims (for the others' validation)
+    audit         who did what
+
+A model records and reads its own rows; it never queues work or calls a layer
+above it (render, validation, operations, tasks)."""
+from stacks.lib.fluentd_tags import fluentd_pattern_matches
+from stacks.models.alerts import Alert, AlertDelivery, AlertDeliveryQuerySet
+from stacks.models.audit import AuditRecord
+from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
+from stacks.models.engines import Engine, default_engine
+from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
+from stacks.models.health import HealthChange, ResourceSample, ServiceHealth
+from stacks.models.monitoring import (
+                                      AlertRule,
+                                      GrafanaDashboard,
+                                      GrafanaDatasource,
+                                      InhibitRule,
+                                      LogRoute,
+                                      Receiver,
+                                      Route,
+                                      ScrapeJob,
+)
+from stacks.models.operations import Busy, Deployment, DeploymentQuerySet, DeploymentStep, PlanChanged
+from stacks.models.validators import (
+                                      alert_name,
+                                      check_str_dict,
+                                      check_str_list,
+                                      compose_name,
+                                      dns_sd_problem,
+                                      duration,
+                                      label_name,
+                                      receiver_name,
+)
+
+__all__ = [
+    "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
+    "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
+    "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
+    "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
+    "StackFootprint", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
+    "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",
+]

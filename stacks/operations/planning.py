@@ -1,0 +1,33 @@
+"""What a deploy would do now, and the rule that a confirmed plan binds the deploy."""
+from stacks.engine.backend import plan_deploy as engine_plan
+from stacks.engine.connect import using
+from stacks.engine.plan import changed_lines
+from stacks.models import PlanChanged
+from stacks.render import render_bundle
+from stacks.validation.checks import errors, validate_stack
+
+
+def plan_deploy(stack):
+    """(bundle, problems, plan): what deploying `stack` now would do; changes
+    nothing. The plan is None when validation finds errors."""
+    bundle = render_bundle(stack)
+    problems = validate_stack(stack, bundle)
+    if errors(problems):
+        return bundle, problems, None
+    roles = dict(stack.services.values_list("name", "role"))
+    with using(stack.engine):
+        return bundle, problems, engine_plan(stack.slug, stack.directory, bundle, roles, stack.engine.backend)
+
+
+def take_plan(deployment, plan):
+    """Record the plan (engine.plan.recorded) about to be applied. A deploy
+    confirmed on a plan (options["plan"], its id) applies that plan or none: when
+    the state changed since (a row edited, a container died), it raises
+    PlanChanged and keeps the new plan, for the operator to review."""
+    confirmed, lines = deployment.options.get("plan"), deployment.plan.get("lines") or []
+    deployment.plan = plan
+    deployment.save(update_fields=["plan"])
+    if confirmed and plan["id"] != confirmed:
+        what = changed_lines(lines, plan["lines"]) if lines else ""
+        raise PlanChanged("The plan changed since you confirmed it" + (f" ({what})" if what else "")
+                          + ". Nothing was changed: review the new plan and deploy again.")
