@@ -113,7 +113,7 @@ def main():
     db = ensure_pg_database(args.db)
     os.environ.pop("PANEL_WEBHOOK_TOKEN", None)
     setup(db)
-    from stacks.alerting.auth import webhook_token
+    from stacks.accounts.tokens import webhook_token
     from stacks.models import Service, Stack
 
     token = webhook_token()

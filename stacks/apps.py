@@ -1,6 +1,7 @@
 import os
 
 from django.apps import AppConfig
+from django.db import connections
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
@@ -10,15 +11,17 @@ class StacksConfig(AppConfig):
     name = "stacks"
 
     def ready(self):
-        from stacks.accounts.roles import ensure_roles
-        from stacks.alerting import auth, ingest
+        # Django's rule: modules that import models are imported once the apps are ready.
+        from stacks.accounts import audit  # noqa: F401  (connects the login and admin signals)
+        from stacks.accounts import tokens as auth  # imports models: apps ready
+        from stacks.accounts.roles import ensure_roles  # imports models: apps ready
+        from stacks.alerting import ingest  # imports models: apps ready
 
         post_migrate.connect(ensure_roles, sender=self)
         post_migrate.connect(_sqlite_footprint_triggers, sender=self)
         auth.connect_signals()
         ingest.connect_signals()
         connection_created.connect(_private_sqlite_file)
-        from stacks.accounts import audit  # noqa: F401  (connects the login and admin signals)
 
 
 def _private_sqlite_file(sender, connection, **kwargs):
@@ -33,9 +36,7 @@ def _private_sqlite_file(sender, connection, **kwargs):
 def _sqlite_footprint_triggers(sender, using="default", **kwargs):
     """SQLite drops a table's triggers when a migration rebuilds the table (not
     made before migration 0005, or after migrating back past it)."""
-    from django.db import connections
-
-    from stacks.validation.footprint import create_triggers
+    from stacks.validation.footprint import create_triggers  # imports models: only once the apps are ready
 
     connection = connections[using]
     if connection.vendor == "sqlite" and "stacks_stackfootprint" in connection.introspection.table_names():

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 
 from controlpanel.celery import app
+from stacks.models import Stack
 from stacks.seams import broker
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,6 @@ def route(name, args, kwargs, options, task=None, **kw):
     """Celery router (CELERY_TASK_ROUTES): a plan is computed on the queue of its
     stack's engine, by a worker that can reach that engine."""
     if name == "stacks.tasks.compute_plan" and args:
-        from stacks.models import Stack
-
         stack = Stack.objects.select_related("engine").filter(pk=args[0]).first()
         if stack is not None:
             return {"queue": stack.engine.queue}

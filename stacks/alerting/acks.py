@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from stacks.accounts import audit
 from stacks.models import Alert, Service
 from stacks.seams.alertmanager import Alertmanager, AlertmanagerError
 
@@ -59,8 +60,6 @@ def acknowledge(alert, user, comment=""):
         acknowledged_by=user, acknowledged_at=now, ack_comment=comment[:500])
     alert.refresh_from_db()
     if claimed:
-        from stacks.accounts import audit
-
         audit.record("acknowledge", f"alert {alert.name} #{alert.pk}", user=user, detail=comment)
     if not claimed or alert.status != "firing":
         return ""

@@ -14,9 +14,9 @@ from stacks.lib.composefile import (
     parse_port,
     replica_host_port,
     service_networks,
+    unescape_dollars,
     volume_name,
 )
-from stacks.render.compose import unescape_dollars
 
 # --- Compose → docker-py --------------------------------------------------------------
 

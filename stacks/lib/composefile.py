@@ -177,3 +177,24 @@ def dependency_levels(services):
         levels.append(ready)
         sorter.done(*ready)
     return levels
+
+
+def map_strings(value, fn):
+    """Apply fn to every string value (not key) of nested lists and dicts."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [map_strings(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: map_strings(v, fn) for k, v in value.items()}
+    return value
+
+
+def escape_dollars(value):
+    """Compose interpolates $VAR: a literal '$' the user typed is written '$$'."""
+    return map_strings(value, lambda s: s.replace("$", "$$"))
+
+
+def unescape_dollars(value):
+    """What a program sees of a Compose value: '$$' is a literal '$'."""
+    return map_strings(value, lambda s: s.replace("$$", "$"))

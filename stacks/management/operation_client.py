@@ -69,7 +69,7 @@ class Request:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlpanel.settings")
         from django.conf import settings  # the settings module alone: no apps, no database
 
-        from stacks.seams import broker
+        from stacks.seams import broker  # start-up: only once the settings module is chosen
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             return None  # no worker by design: the Django command runs it in-process
@@ -106,7 +106,7 @@ class Request:
     def follow(self, operation, stream):
         """Its steps as they come, until it ends. Not taken by a worker within
         CLAIM_PATIENCE (its engine's may be down), or Redis gone: `stack follow`."""
-        from stacks.seams import broker
+        from stacks.seams import broker  # start-up: only once the settings module is chosen
 
         last, claimed, deadline = "0", False, time.monotonic() + CLAIM_PATIENCE
         try:

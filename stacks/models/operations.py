@@ -38,12 +38,12 @@ class DeploymentQuerySet(models.QuerySet):
 
 
 class Deployment(models.Model):
-    ACTIONS = [(v, v) for v in ("deploy", "stop", "down", "restart")]
     QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
     STATUSES = [(v, v) for v in (QUEUED, RUNNING, SUCCEEDED, FAILED)]
 
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="deployments")
-    action = models.CharField(max_length=10, choices=ACTIONS, default="deploy")
+    # A verb of stacks.operations.verbs (the registry, checked when one is requested).
+    action = models.CharField(max_length=10, default="deploy")
     options = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)

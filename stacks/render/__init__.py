@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-from stacks.alerting.auth import metrics_token, webhook_token
+from stacks.accounts.tokens import metrics_token, webhook_token
 from stacks.lib.bundle import MASK, BinaryFile, Bundle  # noqa: F401 (a bundle is what rendering gives)
 from stacks.lib.composefile import parse_volume, project_source
 from stacks.lib.yamlio import dump_json, dump_yaml

@@ -1,28 +1,7 @@
 """docker-compose.yml from a stack's rows."""
 from stacks.lib.compose_keys import merge_extra
+from stacks.lib.composefile import escape_dollars, map_strings, unescape_dollars  # noqa: F401 (Compose's $$ rule)
 from stacks.lib.yamlio import sorted_dict
-
-
-def map_strings(value, fn):
-    """Apply fn to every string value (not key) of nested lists and dicts."""
-    if isinstance(value, str):
-        return fn(value)
-    if isinstance(value, list):
-        return [map_strings(v, fn) for v in value]
-    if isinstance(value, dict):
-        return {k: map_strings(v, fn) for k, v in value.items()}
-    return value
-
-
-def escape_dollars(value):
-    """Compose interpolates $VAR: a literal '$' the user typed is written '$$'."""
-    return map_strings(value, lambda s: s.replace("$", "$$"))
-
-
-def unescape_dollars(value):
-    """What a program sees of a Compose value: '$$' is a literal '$'."""
-    return map_strings(value, lambda s: s.replace("$$", "$"))
-
 
 PUBLIC_URL = "${public_url}"
 

@@ -116,7 +116,7 @@ def test_the_overview_offers_to_adopt_projects_the_panel_does_not_manage(project
     poll_engine(Engine.objects.get(name="local").pk)  # as beat does: the page never asks the engine itself
     client.force_login(operator)
     html = client.get("/").content.decode()
-    assert project in html and f'action="/stacks/adopt/"' in html
+    assert project in html and 'action="/stacks/adopt/"' in html
     row = html[html.index(f'<tr data-project="{project}">'):]
     assert '<td data-label="Engine">local</td>' in row[:row.index("</tr>")]
     r = client.post("/stacks/adopt/", {"project": project})

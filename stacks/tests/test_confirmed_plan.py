@@ -118,7 +118,7 @@ def test_a_container_that_died_after_the_plan_was_shown_refuses_the_deploy(mini,
     execute(d)
     d.refresh_from_db()
     assert d.status == "failed"
-    assert d.error == (f"The plan changed since you confirmed it (now also: service start node-exporter#1 "
+    assert d.error == ("The plan changed since you confirmed it (now also: service start node-exporter#1 "
                        "(stopped)). Nothing was changed: review the new plan and deploy again.")
     assert docker_api.inspect_container(exporter)["State"]["Running"] is False  # not started behind their back
     page = as_operator.get(f"/deployments/{d.pk}/").content.decode()

@@ -214,7 +214,7 @@ def test_the_audit_page_is_for_admins_only(client, defaults, operator):
 # --- Tokens ----------------------------------------------------------------------
 
 def test_rotating_a_token_replaces_it_and_redeploys_only_deployed_stacks_that_carry_it(defaults, monkeypatch):
-    from stacks.alerting.auth import metrics_token, webhook_token
+    from stacks.accounts.tokens import metrics_token, webhook_token
     from stacks.models import Deployment
 
     monkeypatch.delenv("PANEL_WEBHOOK_TOKEN", raising=False)

@@ -217,7 +217,7 @@ def test_the_generated_token_is_checked_without_reading_it_again(client, monkeyp
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from stacks.alerting.auth import webhook_token
+    from stacks.accounts.tokens import webhook_token
 
     monkeypatch.delenv("PANEL_WEBHOOK_TOKEN")
     token = webhook_token()
@@ -228,7 +228,7 @@ def test_the_generated_token_is_checked_without_reading_it_again(client, monkeyp
 
 
 def test_a_token_changed_by_another_process_is_accepted_at_once(client, monkeypatch):
-    from stacks.alerting.auth import webhook_token
+    from stacks.accounts.tokens import webhook_token
     from stacks.models import Secret
 
     monkeypatch.delenv("PANEL_WEBHOOK_TOKEN")

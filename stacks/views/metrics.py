@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from stacks.alerting.auth import metrics_authorization_ok
+from stacks.accounts.tokens import metrics_authorization_ok
 from stacks.models import Alert, Deployment, ServiceHealth, Stack
 
 

@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
 from stacks.operations.follow import wait
+from stacks.operations.verbs import VERBS
 from stacks.tasks import request_operation
 from stacks.validation import host_access
 from stacks.views import render_page
@@ -32,7 +33,6 @@ def stack_detail(request, slug):
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 
 
-ACTIONS = {"deploy", "stop", "down", "restart"}
 ACTION_PATIENCE = 0.5  # seconds
 
 
@@ -40,7 +40,7 @@ ACTION_PATIENCE = 0.5  # seconds
 def stack_action(request, slug, action):
     if not request.user.has_perm("stacks.deploy_stack"):
         raise PermissionDenied("Operators only.")
-    if action not in ACTIONS:
+    if action not in VERBS:
         return HttpResponseBadRequest("Unknown action.")
     stack = get_object_or_404(Stack, slug=slug)
     options = {}

@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from stacks.alerting.auth import authorization_ok
+from stacks.accounts.tokens import authorization_ok
 from stacks.alerting.payload import Outage, Rejected, checked, save
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from stacks.accounts import audit
 from stacks.accounts.roles import OPERATORS, VIEWERS, ensure_roles
 
 
@@ -25,7 +26,5 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user = User.objects.create_user(username, email=email, password=password, is_staff=role == "operator")
         user.groups.add(Group.objects.get(name=OPERATORS if role == "operator" else VIEWERS))
-        from stacks.accounts import audit
-
         audit.record("add user", username, detail=f"{role} (command line)")
         self.stdout.write(f"Created {role} {username} / {password}")

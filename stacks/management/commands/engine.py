@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from stacks.models import Engine, Stack
+from stacks.queues import announce_engines, served_queues
 
 
 class Command(BaseCommand):
@@ -30,8 +31,6 @@ class Command(BaseCommand):
     def do_list(self, **opts):
         from django.db.models import Count
 
-        from stacks.queues import served_queues
-
         served = served_queues()
         for e in Engine.objects.annotate(n=Count("stacks")):
             worker = "worker" if e.queue in served else "no worker"
@@ -56,8 +55,6 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from None
         engine.save()
-        from stacks.queues import announce_engines
-
         announce_engines()  # workers started without -Q take it up now if they reach it
         self.stdout.write(f"Added engine {name} ({engine.address}); its work goes to Celery queue {engine.queue}, "
                           "served by the workers started without -Q that reach it; elsewhere, start one with "

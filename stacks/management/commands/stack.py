@@ -11,7 +11,7 @@ from stacks.defaults import LOCAL_IMAGES, load_defaults
 from stacks.defaults.demo import mini_monitoring
 from stacks.engine.errors import EngineError
 from stacks.lib.safe_paths import UnsafePath, write_bundle
-from stacks.models import Busy, Deployment, Engine, Stack
+from stacks.models import Busy, Deployment, Engine, Service, Stack
 from stacks.operations import follow
 from stacks.render import render_bundle
 
@@ -100,9 +100,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{stack.slug:<20} {stack.services.count():>3} services  {state}")
 
     def do_test_rules(self, slug, **opts):
-        from stacks.validation import (
-            rule_tests,  # start-up: jsonschema and the validators, only for the verbs that validate
-        )
+        from stacks.validation import rule_tests  # start-up: jsonschema
 
         stack = self._stack(slug)
         try:
@@ -119,8 +117,6 @@ class Command(BaseCommand):
     def do_load_defaults(self, local_images=False, **opts):
         created = load_defaults()
         if local_images:
-            from stacks.models import Service
-
             for role, image in LOCAL_IMAGES.items():
                 Service.objects.filter(stack__slug__in=created, role=role).update(image=image)
         if created:
@@ -138,10 +134,7 @@ class Command(BaseCommand):
         self.stdout.write("Created stack demo (Prometheus on 127.0.0.1:19090, Alertmanager on 127.0.0.1:19093).")
 
     def do_render(self, slug, out, **opts):
-        from stacks.validation.checks import (  # start-up: jsonschema and the validators, only for the verbs that validate
-            errors,
-            validate_stack,
-        )
+        from stacks.validation.checks import errors, validate_stack  # start-up: jsonschema
 
         stack = self._stack(slug)
         bundle = render_bundle(stack)
@@ -165,8 +158,8 @@ class Command(BaseCommand):
         return engine
 
     def do_import(self, file, name, engine=None, allow_host_access=False, **opts):
-        from stacks.adoption.importer import import_project  # start-up: the importers, only for import
-        from stacks.adoption.project_dir import read_path  # start-up: the importers, only for import
+        from stacks.adoption.importer import import_project  # start-up: importers
+        from stacks.adoption.project_dir import read_path  # start-up: importers
 
         target = self._engine(engine) if engine else None
         try:
@@ -201,7 +194,7 @@ class Command(BaseCommand):
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def do_adopt(self, project, name=None, engine=None, **opts):
-        from stacks.tasks import adopt_anywhere  # start-up: Celery and docker-py, for the verbs that queue or run work
+        from stacks.tasks import adopt_anywhere  # start-up: Celery
         target = self._engine(engine or "local")
         try:
             # ${VAR}: the project's .env, and this shell's environment when adopted here.
@@ -216,9 +209,7 @@ class Command(BaseCommand):
                           f"kept as they run: {', '.join(kept) or 'none'}).")
 
     def _run_operation(self, stack, action, options, wait):
-        from stacks.tasks import (
-            request_operation,  # start-up: Celery and docker-py, for the verbs that queue or run work
-        )
+        from stacks.tasks import request_operation  # start-up: Celery
 
         try:
             deployment = request_operation(stack, action, options=options)
@@ -236,10 +227,7 @@ class Command(BaseCommand):
 
     def _follow(self, deployment):
         """Its progress until it ends; carried out here when no worker takes it."""
-        from stacks.tasks import (  # start-up: Celery and docker-py, for the verbs that queue or run work
-            run_here,
-            workers_alive,
-        )
+        from stacks.tasks import run_here, workers_alive  # start-up: Celery
 
         action, slug, runner = deployment.action, deployment.stack.slug, None
 
@@ -272,16 +260,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{action} of {slug} succeeded."))
 
     def do_plan(self, slug, json=False, **opts):
-        from stacks.operations.planning import (
-            plan_deploy,  # start-up: docker-py, only for the verbs that talk to an engine
-        )
+        from stacks.operations.planning import plan_deploy  # start-up: docker-py
 
         stack = self._stack(slug)
         try:
             bundle, problems, plan = plan_deploy(stack)
         except EngineError as exc:
             raise CommandError(str(exc)) from None
-        from stacks.engine.plan import recorded  # start-up: docker-py, only for the verbs that talk to an engine
+        from stacks.engine.plan import recorded  # start-up: docker-py
 
         shown = recorded(plan) if plan is not None else None
         if json:
@@ -309,8 +295,8 @@ class Command(BaseCommand):
         self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
 
     def do_status(self, slug, json=False, **opts):
-        from stacks.engine.backend import get_backend  # start-up: docker-py, only for the verbs that talk to an engine
-        from stacks.engine.connect import using  # start-up: docker-py, only for the verbs that talk to an engine
+        from stacks.engine.backend import get_backend  # start-up: docker-py
+        from stacks.engine.connect import using  # start-up: docker-py
         stack = self._stack(slug)
         try:
             with using(stack.engine):
@@ -330,8 +316,8 @@ class Command(BaseCommand):
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         """A Compose service's first container, or every task of a Swarm service;
         with --follow, new lines as they come until it stops (or Ctrl-C)."""
-        from stacks.engine.backend import get_backend  # start-up: docker-py, only for the verbs that talk to an engine
-        from stacks.engine.connect import using  # start-up: docker-py, only for the verbs that talk to an engine
+        from stacks.engine.backend import get_backend  # start-up: docker-py
+        from stacks.engine.connect import using  # start-up: docker-py
         stack = self._stack(slug)
         if not stack.services.filter(name=service).exists():
             raise CommandError(f"Stack {slug} has no service {service!r}.")
@@ -345,9 +331,7 @@ class Command(BaseCommand):
             pass
 
     def do_local_images(self, **opts):
-        from stacks.engine.local_images import (
-            build_local_images,  # start-up: docker-py, only for the verbs that talk to an engine
-        )
+        from stacks.engine.local_images import build_local_images  # start-up: docker-py
 
         for tag in build_local_images(log=self.stdout.write):
             self.stdout.write(f"built {tag}")

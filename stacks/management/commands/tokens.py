@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from stacks.accounts import audit
-from stacks.alerting.auth import TOKENS, TokenFromEnvironment, rotate, stacks_using
+from stacks.accounts.tokens import TOKENS, TokenFromEnvironment, rotate, stacks_using
 from stacks.models import Deployment
 
 
