@@ -215,7 +215,7 @@ def test_a_project_on_another_host_is_adopted_by_that_hosts_worker(
     import shutil
     import subprocess
 
-    import stacks.adoption.adopt
+    import stacks.tasks
     from stacks.monitoring.health import note_unmanaged
 
     engine, c = far_engine, far_engine.certs
@@ -239,11 +239,11 @@ def test_a_project_on_another_host_is_adopted_by_that_hosts_worker(
     row = page[page.index('data-project="farproj"'):][:1200]
     assert 'name="engine" value="far"' in row and ">Adopt</button>" in row
 
-    monkeypatch.setattr(stacks.adoption.adopt, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
+    monkeypatch.setattr(stacks.tasks, "ASK_PATIENCE", 1)  # nobody serves engine.far yet
     r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
     assert "No worker of engine far answered within 1s" in r.content.decode()
     assert not Stack.objects.filter(slug="farproj").exists()
-    monkeypatch.setattr(stacks.adoption.adopt, "ASK_PATIENCE", 30)
+    monkeypatch.setattr(stacks.tasks, "ASK_PATIENCE", 30)
 
     start_far_worker()
     r = client.post("/stacks/adopt/", {"project": "farproj", "engine": "far"}, follow=True)
