@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import Count, Q
 from django.urls import reverse
-from ninja import Path, Router
+from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError
 
 from stacks.accounts.access import can_operate, operable_stacks, visible_stacks
@@ -18,7 +18,7 @@ from stacks.api.schemas import (
     StackDetail,
     StackOut,
 )
-from stacks.models import Busy
+from stacks.models import Busy, Stack
 from stacks.seams import broker
 from stacks.tasks import compute_plan, plan_key, request_operation
 
@@ -30,7 +30,9 @@ def _stack(request, slug, operate=False):
     token = request.api_token
     stack = visible_stacks(request.user, token).select_related("engine").filter(slug=slug).first()
     if stack is None:
-        raise HttpError(404, f"No stack {slug!r} that this token may see.")
+        if Stack.objects.filter(slug=slug).exists():  # there, but not for this token: say it is refused
+            raise HttpError(403, f"Not allowed: this token may not see {slug}.")
+        raise HttpError(404, f"No stack {slug!r}.")
     if operate and not can_operate(request.user, stack, token):
         why = "this token is read-only" if not token.write else f"it may not operate {slug}"
         raise HttpError(403, f"Not allowed: {why}.")
@@ -55,7 +57,7 @@ def list_stacks(request):
     return [_summary(s, operable) for s in stacks]
 
 
-@router.get("/stacks/{slug}", response={200: StackDetail, 401: Error, 404: Error},
+@router.get("/stacks/{slug}", response={200: StackDetail, 401: Error, 403: Error, 404: Error},
             summary="A stack's definition and state")
 def get_stack(request, slug: str = Slug()):
     stack = _stack(request, slug)
@@ -86,7 +88,7 @@ def plan_stack(request, slug: str = Slug()):
         compute_plan.delay(stack.pk, token)
     except Exception as exc:  # noqa: BLE001 — the broker is down: say so, in a 503
         raise HttpError(503, f"The task queue (Redis) is unreachable: {exc}") from None
-    return 202, {"token": token, "url": reverse("api-1:get_plan", args=[slug, token])}
+    return Status(202, {"token": token, "url": reverse("api-1:get_plan", args=[slug, token])})
 
 
 @router.get("/stacks/{slug}/plan/{token}", response={200: PlanOut, 401: Error, 403: Error, 404: Error, 503: Error},
@@ -107,13 +109,13 @@ def get_plan(request, slug: str = Slug(), token: str = Token):
 
 @router.post("/stacks/{slug}/deploy", response={202: Accepted, 401: Error, 403: Error, 404: Error, 409: Error},
              summary="Deploy (queued; follow the operation)")
-def deploy_stack(request, slug: str = Slug(), payload: DeployIn | None = None):
+def deploy_stack(request, slug: str = Slug(), options: Query[DeployIn] = None):
     stack = _stack(request, slug, operate=True)
-    options = {"plan": payload.plan} if payload and payload.plan else {}
+    options = {"plan": options.plan} if options and options.plan else {}
     try:
         deployment = request_operation(stack, "deploy", user=request.user, options=options)
     except Busy as exc:
         raise HttpError(409, str(exc)) from None
-    return 202, {"id": deployment.pk, "status": deployment.status,
+    return Status(202, {"id": deployment.pk, "status": deployment.status,
                  "url": reverse("api-1:get_operation", args=[deployment.pk]),
-                 "events": reverse("api-1:operation_events", args=[deployment.pk])}
+                 "events": reverse("api-1:operation_events", args=[deployment.pk])})
