@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "ninja",  # Swagger UI for /api/v1/docs from its own static files (no CDN)
     "stacks",
 ]
 
@@ -236,3 +237,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# Single sign-on (OpenID Connect, mozilla-django-oidc): on when PANEL_OIDC_ISSUER
+# is set; the endpoints come from its discovery document. The local login stays
+# (the break-glass admin). See stacks/accounts/oidc.py for the role map.
+PANEL_OIDC_ISSUER = env("PANEL_OIDC_ISSUER")
+OIDC_RP_CLIENT_ID = env("PANEL_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("PANEL_OIDC_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env("PANEL_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("PANEL_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_VERIFY_SSL = env_bool("PANEL_OIDC_VERIFY_SSL", True)
+PANEL_OIDC_GROUPS_CLAIM = env("PANEL_OIDC_GROUPS_CLAIM", "groups")
+PANEL_OIDC_USERNAME_CLAIM = env("PANEL_OIDC_USERNAME_CLAIM", "preferred_username")
+PANEL_OIDC_ROLE_MAP = env("PANEL_OIDC_ROLE_MAP")
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if PANEL_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("stacks.accounts.oidc.PanelOIDCBackend")

@@ -6,6 +6,8 @@ from django.db import models, transaction
 from django.http import HttpResponseRedirect
 
 from stacks import models as m
+from stacks.accounts import audit
+from stacks.accounts.access import can_operate, can_view, operable_stacks, sees_all, visible_stacks
 from stacks.validation import footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
 
@@ -96,15 +98,94 @@ class ValidatedForm(forms.ModelForm):
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 
-class ValidatedAdmin(admin.ModelAdmin):
+class StackScoped:
+    """Roles per stack in the admin (stacks.accounts.access): a user with a role
+    on some stacks only (staff, not in the global groups) sees their rows and, as
+    their operator, edits them. Global roles keep Django's model permissions."""
+
+    stack_path = "stack"  # how a row reaches its stack ("" for the Stack itself)
+
+    def _stack_of(self, obj):
+        return obj if not self.stack_path else getattr(obj, self.stack_path, None)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_all(request.user):
+            return qs
+        return qs.filter(**{f"{self.stack_path or 'pk'}__in": visible_stacks(request.user).values("pk")})
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or visible_stacks(request.user).exists()
+
+    def has_view_permission(self, request, obj=None):
+        if super().has_view_permission(request, obj):
+            return True
+        return visible_stacks(request.user).exists() if obj is None else can_view(request.user, self._stack_of(obj))
+
+    def has_change_permission(self, request, obj=None):
+        if super().has_change_permission(request, obj):
+            return True
+        if obj is None:
+            return operable_stacks(request.user).exists()
+        return can_operate(request.user, self._stack_of(obj))
+
+    def has_add_permission(self, request, *args):
+        # A new stack is a global operator's; a row inside one, its operators' too.
+        if super().has_add_permission(request, *args):
+            return True
+        return bool(self.stack_path) and operable_stacks(request.user).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        if super().has_delete_permission(request, obj):
+            return True
+        if not self.stack_path:
+            return False
+        return operable_stacks(request.user).exists() if obj is None else can_operate(request.user, obj.stack)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "stack" and not sees_all(request.user):
+            kwargs["queryset"] = operable_stacks(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ValidatedAdmin(StackScoped, admin.ModelAdmin):
     form = ValidatedForm
     formfield_overrides = URL_FIELDS
+
+
+class InlineScoped:
+    """An inline of the stack's page: its operators edit it (obj is the stack)."""
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or (obj is not None and can_view(request.user, obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or (obj is not None and can_operate(request.user, obj))
+
+    has_add_permission = has_delete_permission = has_change_permission
+
+
+class RoleInline(admin.TabularInline):
+    """Who holds a role on this stack (a team or a user); given by admins."""
+
+    model = m.StackRole
+    extra = 0
+    fields = ["group", "user", "role", "source"]
+    readonly_fields = ["source"]
+    autocomplete_fields = ["user", "group"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
 
 
 def inline(model, stacked=False, collapsed=False, **attrs):
     """An inline of the stack's page: tabular, or stacked for rows with long
     fields (collapsed when they would fill the page)."""
     base = admin.StackedInline if stacked else admin.TabularInline
+    if attrs.pop("scoped", True):
+        base = type("ScopedInline", (InlineScoped, base), {})
     attrs = {"model": model, "extra": 0, "show_change_link": True, "formfield_overrides": URL_FIELDS,
              **({"classes": ["collapse"]} if collapsed else {}), **attrs}
     return type(f"{model.__name__}Inline", (base,), attrs)
@@ -124,11 +205,14 @@ STACK_INLINES = [
     inline(m.GrafanaDashboard, stacked=True, collapsed=True),
     inline(m.LogRoute),
     inline(m.StackFile, stacked=True, collapsed=True),
+    RoleInline,
 ]
 
 
 @admin.register(m.Stack)
 class StackAdmin(ValidatedAdmin):
+    stack_path = ""
+
     """One page per stack: the stack and everything in it, as inlines. The whole
     change is checked as a render would check it once every inline is saved, and
     undone (nothing kept) when it brings new errors."""
@@ -279,7 +363,7 @@ class SecretAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(StackScoped, admin.ModelAdmin):
     list_display = ["id", "stack", "action", "status", "requested_by", "created"]
     list_filter = ["stack", "status", "action"]
     readonly_fields = [f.name for f in m.Deployment._meta.fields]
@@ -289,7 +373,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(StackScoped, admin.ModelAdmin):
     list_display = ["name", "status", "severity", "stack", "service", "starts_at", "resolved_at"]
     list_filter = ["status", "severity", "stack"]
     search_fields = ["name", "fingerprint"]
@@ -303,3 +387,33 @@ class AlertAdmin(admin.ModelAdmin):
 class EngineAdmin(admin.ModelAdmin):
     # TLS material is not editable here (and never shown): `manage.py engine add` reads it from files.
     list_display = ["name", "docker_host", "swarm", "uses_tls"]
+
+
+@admin.register(m.StackRole)
+class StackRoleAdmin(admin.ModelAdmin):
+    """Roles per stack: a team (group) or a user is viewer or operator of a stack."""
+
+    list_display = ["stack", "group", "user", "role", "source"]
+    list_filter = ["role", "stack", "source"]
+    autocomplete_fields = ["user", "group", "stack"]
+
+
+@admin.register(m.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: listed and revoked here; created on the user's own page or with
+    `manage.py token create` (the secret is shown once, there)."""
+
+    list_display = ["name", "key", "user", "write", "created", "last_used", "revoked"]
+    list_filter = ["write"]
+    readonly_fields = ["user", "name", "key", "write", "stacks", "created", "last_used", "revoked"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked__isnull=True):
+            token.revoke()
+            audit.record("revoke api token", str(token), request=request)

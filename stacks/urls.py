@@ -1,10 +1,28 @@
 from django.urls import path
 
-from stacks.views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from stacks.views import (
+    adopt,
+    alerts,
+    charts,
+    deployments,
+    imports,
+    logs,
+    metrics,
+    oidc,
+    overview,
+    plan,
+    stack,
+    timeline,
+    tokens,
+)
 from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("account/api-tokens/", tokens.api_tokens, name="api-tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
+    path("oidc/authenticate/", oidc.sign_on, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.sign_on_callback, name="oidc_authentication_callback"),
     path("charts/overview.json", charts.overview_strips, name="overview-strips"),
     path("stacks/<slug:slug>/charts.json", charts.stack_charts, name="stack-charts"),
     path("alerts/<int:pk>/graph.json", charts.alert_graph, name="alert-graph"),

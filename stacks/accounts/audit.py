@@ -42,6 +42,9 @@ def record(action, target="", detail="", user=None, request=None):
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     username = user.get_username() if user is not None else ""
+    token = getattr(request, "api_token", None)  # set by the API's authentication
+    if token is not None:
+        detail = f"{detail} (through API token {token.name!r} {token.key})".strip()
     entry = AuditRecord.objects.create(user=user, username=username[:150], action=action[:40],
                                        target=str(target)[:300], detail=detail,
                                        address=client_address(request))

@@ -9,10 +9,12 @@
     alerts        alerts and the deliveries that carried them
     footprints    host ports and networks each stack claims (for the others' validation)
     audit         who did what
+    access        roles per stack and API tokens
 
 A model records and reads its own rows; it never queues work or calls a layer
 above it (render, validation, operations, tasks)."""
 from stacks.lib.fluentd_tags import fluentd_pattern_matches
+from stacks.models.access import OPERATOR, VIEWER, ApiToken, StackRole
 from stacks.models.alerts import Alert, AlertDelivery, AlertDeliveryQuerySet
 from stacks.models.audit import AuditRecord
 from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
@@ -42,7 +44,7 @@ from stacks.models.validators import (
 )
 
 __all__ = [
-    "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
+    "OPERATOR", "VIEWER", "ApiToken", "StackRole", "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
     "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
     "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
     "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",

@@ -10,9 +10,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from stacks.accounts import audit
+from stacks.accounts.access import can_operate_any, can_silence, visible_alerts, visible_stacks
 from stacks.alerting import acks, search
 from stacks.alerting.acks import alertmanager_for, silence_matches
-from stacks.models import Alert, Stack
+from stacks.alerting.search import filtered
+from stacks.models import Alert
 from stacks.monitoring.timeline import operation_before
 from stacks.seams.alertmanager import AlertmanagerError
 from stacks.views import render_page
@@ -20,26 +22,12 @@ from stacks.views import render_page
 PAGE = 100
 
 
-def filtered(params):
-    """Alerts matching the page's filters. Each filter has an index that reads in
-    starts_at order (Alert.Meta.indexes); search has the GIN index on PostgreSQL."""
-    qs = Alert.objects.all()
-    if params.get("status") in ("firing", "resolved"):
-        qs = qs.filter(status=params["status"])
-    if params.get("severity"):
-        qs = qs.filter(severity=params["severity"])
-    if params.get("stack"):
-        stack_id = Stack.objects.filter(slug=params["stack"]).values_list("id", flat=True).first()
-        qs = qs.filter(stack_id=stack_id) if stack_id else qs.none()
-    return qs
-
-
 def alert_list(request):
     """The most recent alerts that match, grouped by name (a search: the best of
     the recent matches, ranked). Group headers count the firing ones (an index
     lookup) rather than the whole history."""
     params = request.GET
-    qs = filtered(params)
+    qs = filtered(params, request.user)
     text = params.get("q", "").strip()
     if text:
         shown = search.ranked(qs, text, PAGE)
@@ -58,15 +46,16 @@ def alert_list(request):
     context = {
         "groups": sorted(groups.values(), key=order), "shown": len(alerts),
         "page_size": PAGE, "params": params,
-        "stacks": list(Stack.objects.values_list("slug", flat=True)),
+        "stacks": list(visible_stacks(request.user).order_by("slug").values_list("slug", flat=True)),
         "severities": ["critical", "warning", "info"],
-        "can_silence": request.user.has_perm("stacks.silence_alert"),
+        "can_silence": can_operate_any(request.user),
     }
     return render_page(request, "stacks/alerts.html", context, partial="alert-groups")
 
 
 def alert_detail(request, pk):
-    alert = get_object_or_404(Alert.objects.select_related("stack", "service", "acknowledged_by"), pk=pk)
+    alert = get_object_or_404(visible_alerts(request.user, qs=Alert.objects.select_related(
+        "stack", "service", "acknowledged_by")), pk=pk)
     deliveries = list(alert.deliveries.order_by("-id")[:50])
     earlier = list(Alert.objects.filter(fingerprint=alert.fingerprint).exclude(pk=alert.pk).order_by("-starts_at")[:20])
     silences, am_error = [], ""
@@ -78,20 +67,21 @@ def alert_detail(request, pk):
             am_error = str(exc)
     context = {"alert": alert, "before": operation_before(alert), "deliveries": deliveries, "earlier": earlier,
                "silences": silences,
-               "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
+               "am_error": am_error, "can_silence": can_silence(request.user, alert),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
     return render_page(request, "stacks/alert_detail.html", context)
 
 
-def _require_silence_perm(request):
-    if not request.user.has_perm("stacks.silence_alert"):
-        raise PermissionDenied("Operators only.")
+def _alert_to_silence(request, pk):
+    alert = get_object_or_404(visible_alerts(request.user), pk=pk)
+    if not can_silence(request.user, alert):
+        raise PermissionDenied("Operators of this alert's stack only.")
+    return alert
 
 
 @require_POST
 def alert_silence(request, pk):
-    _require_silence_perm(request)
-    alert = get_object_or_404(Alert, pk=pk)
+    alert = _alert_to_silence(request, pk)
     hours = {"1h": 1, "4h": 4, "24h": 24, "168h": 168}.get(request.POST.get("duration", "1h"), 1)
     names = request.POST.getlist("matcher") or ["alertname", "instance", "job"]
     matchers = {k: v for k, v in alert.labels.items() if k in names}
@@ -112,8 +102,7 @@ def alert_silence(request, pk):
 
 @require_POST
 def silence_expire(request, pk, silence_id):
-    _require_silence_perm(request)
-    alert = get_object_or_404(Alert, pk=pk)
+    alert = _alert_to_silence(request, pk)
     am = alertmanager_for(alert)
     try:
         if am is None:
@@ -129,8 +118,7 @@ def silence_expire(request, pk, silence_id):
 
 @require_POST
 def alert_acknowledge(request, pk):
-    _require_silence_perm(request)
-    alert = get_object_or_404(Alert, pk=pk)
+    alert = _alert_to_silence(request, pk)
     try:
         silence_id = acks.acknowledge(alert, request.user, request.POST.get("comment", "").strip())
     except AlertmanagerError as exc:

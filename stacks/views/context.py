@@ -1,12 +1,14 @@
 """Template context for every page: the host that stack links point at, and the
 firing-alert counter in the navigation."""
-from stacks.models import Alert
+from django.conf import settings
+
+from stacks.accounts.access import visible_alerts
 
 
 def panel(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
-        return {}
+        return {"sso_enabled": bool(settings.PANEL_OIDC_ISSUER)}
     return {
         "link_host": request.get_host().rsplit(":", 1)[0].strip("[]") or "localhost",
-        "nav_firing": Alert.objects.filter(status="firing").count(),
+        "nav_firing": visible_alerts(request.user).filter(status="firing").count(),
     }

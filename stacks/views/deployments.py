@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django_htmx.http import HttpResponseStopPolling
 
+from stacks.accounts.access import visible_stacks
 from stacks.models import Deployment
 from stacks.views import render_page
 
@@ -23,7 +24,8 @@ def file_diffs(deployment, previous):
 
 
 def deployment_detail(request, pk):
-    deployment = get_object_or_404(Deployment.objects.select_related("stack", "requested_by"), pk=pk)
+    deployment = get_object_or_404(Deployment.objects.select_related("stack", "requested_by")
+                                   .filter(stack__in=visible_stacks(request.user)), pk=pk)
     steps = list(deployment.steps.all())
     if request.htmx and request.GET.get("poll") and deployment.is_done:
         # Last fragment, then htmx stops polling (status 286).

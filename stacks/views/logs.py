@@ -3,13 +3,15 @@ worker for fresh lines and shows what the worker last stored, polling."""
 from django.shortcuts import get_object_or_404
 from django_htmx.http import HttpResponseStopPolling
 
+from stacks.accounts.access import visible_stacks
 from stacks.models import Service
 from stacks.tasks import cached_logs, refresh_logs
 from stacks.views import render_page
 
 
 def service_logs(request, slug, name):
-    service = get_object_or_404(Service.objects.select_related("stack"), stack__slug=slug, name=name)
+    service = get_object_or_404(Service.objects.select_related("stack"), stack__slug=slug, name=name,
+                                stack__in=visible_stacks(request.user))
     follow = request.GET.get("follow", "1") == "1"
     error = ""
     try:

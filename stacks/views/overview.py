@@ -1,13 +1,14 @@
 """The overview: every stack, its state, health, firing alerts, last deploy and links."""
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 
+from stacks.accounts.access import sees_all, unlimited, visible_stacks
 from stacks.models import Alert, Deployment, Engine, Service, Stack
 from stacks.monitoring.health import unmanaged
 from stacks.queues import served_queues
 from stacks.views import render_page
 
 
-def stacks_with_state():
+def stacks_with_state(stacks=None):
     last = Deployment.objects.filter(stack=OuterRef("pk")).order_by("-id")
     firing = (Alert.objects.filter(stack=OuterRef("pk"), status="firing").order_by()
               .values("stack").annotate(n=Count("id")).values("n"))
@@ -16,7 +17,7 @@ def stacks_with_state():
     linked = Prefetch("services", to_attr="linked_services",
                       queryset=Service.objects.exclude(ui_name="").order_by("order", "name")
                       .only("stack_id", "name", "order", "ui_name", "ui_port", "ui_path", "ports"))
-    return (Stack.objects.order_by("slug").select_related("engine")
+    return ((Stack.objects.all() if stacks is None else stacks).order_by("slug").select_related("engine")
             .annotate(service_count=Count("services", distinct=True),
                       running_count=Count("services", filter=Q(services__health__state="running"), distinct=True),
                       healthy_count=Count("services", distinct=True, filter=Q(services__health__state="running")
@@ -37,11 +38,12 @@ def unmanaged_projects():
 
 
 def overview(request):
-    stacks = list(stacks_with_state())
+    stacks = list(stacks_with_state(visible_stacks(request.user)))
     served = served_queues()  # one cached answer per page, however many engines
     for s in stacks:
         s.engine_served = s.engine.queue in served
     polling = request.htmx and not request.htmx.boosted  # the 5s refresh needs only the rows
-    context = {"stacks": stacks, "unmanaged": [] if polling else unmanaged_projects(),
-               "can_adopt": request.user.has_perm("stacks.add_stack")}
+    can_adopt = request.user.has_perm("stacks.add_stack") and unlimited(request.user)
+    context = {"stacks": stacks, "unmanaged": [] if polling or not can_adopt else unmanaged_projects(),
+               "can_adopt": can_adopt, "no_role": not stacks and not sees_all(request.user)}
     return render_page(request, "stacks/overview.html", context, partial="stack-rows")

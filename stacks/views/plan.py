@@ -3,14 +3,11 @@ it (the web process has no engine); the fragment polls until it is there."""
 import json
 import uuid
 
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
 from django_htmx.http import HttpResponseStopPolling
 
-from stacks.models import Stack
 from stacks.seams import broker
 from stacks.tasks import compute_plan, plan_key
-from stacks.views import render_page
+from stacks.views import render_page, visible_stack
 
 
 def confirmed_plan(stack, token, plan_id):
@@ -26,9 +23,7 @@ def confirmed_plan(stack, token, plan_id):
 
 
 def stack_plan(request, slug):
-    if not request.user.has_perm("stacks.deploy_stack"):
-        raise PermissionDenied("Operators only.")
-    stack = get_object_or_404(Stack, slug=slug)
+    stack = visible_stack(request, slug, operate=True)
     token = request.GET.get("token", "")
     context = {"stack": stack, "token": token, "result": None, "error": ""}
     if not token:

@@ -1,32 +1,32 @@
 """A stack's page, and the operator actions on it (deploy, stop, down, restart)."""
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from stacks.accounts.access import can_operate
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
 from stacks.operations.follow import wait
 from stacks.operations.verbs import VERBS
 from stacks.tasks import request_operation
 from stacks.validation import host_access
-from stacks.views import render_page
+from stacks.views import render_page, visible_stack
 from stacks.views.deployments import deployment_page
 from stacks.views.plan import confirmed_plan
 
 
 def stack_detail(request, slug):
-    stack = get_object_or_404(Stack.objects.select_related("engine", "moved_from"), slug=slug)
+    stack = visible_stack(request, slug, queryset=Stack.objects.select_related("engine", "moved_from"))
     services = list(stack.services.select_related("health").order_by("order", "name"))
     deployments = list(stack.deployments.select_related("requested_by").order_by("-id")[:20])
     active = next((d for d in deployments if not d.is_done), None)
     context = {
         "stack": stack, "services": services, "deployments": deployments, "active": active,
         "firing": stack.alerts.filter(status="firing").count(),
-        "can_operate": request.user.has_perm("stacks.deploy_stack"),
+        "can_operate": can_operate(request.user, stack),
         "timeline": stack_timeline(stack) if not request.htmx else [],
         "host_options": host_access.of_stack(stack, services),
     }
@@ -38,11 +38,9 @@ ACTION_PATIENCE = 0.5  # seconds
 
 @require_POST
 def stack_action(request, slug, action):
-    if not request.user.has_perm("stacks.deploy_stack"):
-        raise PermissionDenied("Operators only.")
+    stack = visible_stack(request, slug, operate=True)
     if action not in VERBS:
         return HttpResponseBadRequest("Unknown action.")
-    stack = get_object_or_404(Stack, slug=slug)
     options = {}
     if action == "restart":
         service = request.POST.get("service", "")

@@ -1,10 +1,10 @@
 """A stack's timeline, refreshed in place on its page."""
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from stacks.models import Stack
 from stacks.monitoring.timeline import stack_timeline
+from stacks.views import visible_stack
 
 
 def timeline(request, slug):
-    stack = get_object_or_404(Stack, slug=slug)
+    stack = visible_stack(request, slug)
     return render(request, "stacks/stack/_timeline.html", {"stack": stack, "timeline": stack_timeline(stack)})
