@@ -7,13 +7,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from stacks.accounts import audit
-from stacks.defaults import LOCAL_IMAGES, load_defaults
-from stacks.defaults.demo import mini_monitoring
 from stacks.engine.errors import EngineError
 from stacks.lib.safe_paths import UnsafePath, write_bundle
 from stacks.models import Busy, Deployment, Engine, Service, Stack
 from stacks.operations import follow
-from stacks.render import render_bundle
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
 CLAIM_PATIENCE = 0.5  # seconds before asking whether any worker is there at all
@@ -115,6 +112,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{total} test case(s) of {slug}'s alert rules passed.")
 
     def do_load_defaults(self, local_images=False, **opts):
+        from stacks.defaults import LOCAL_IMAGES, load_defaults  # start-up: PyYAML
+
         created = load_defaults()
         if local_images:
             for role, image in LOCAL_IMAGES.items():
@@ -128,6 +127,8 @@ class Command(BaseCommand):
         if Stack.objects.filter(slug="demo").exists():
             self.stdout.write("Stack demo already present; nothing changed.")
             return
+        from stacks.defaults.demo import mini_monitoring  # start-up: PyYAML
+
         stack = mini_monitoring(slug="demo", prom_port=19090, am_port=19093)
         Stack.objects.filter(pk=stack.pk).update(name="Demo (local images)", scrape_interval="15s",
                                                  evaluation_interval="15s")
@@ -137,6 +138,8 @@ class Command(BaseCommand):
         from stacks.validation.checks import errors, validate_stack  # start-up: jsonschema
 
         stack = self._stack(slug)
+        from stacks.render import render_bundle  # start-up: PyYAML
+
         bundle = render_bundle(stack)
         problems = validate_stack(stack, bundle)
         for problem in problems:
