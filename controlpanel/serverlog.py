@@ -1,23 +1,9 @@
-"""gunicorn's logger for the panel: what it writes never carries a query
-string, a Referer or a password-reset token, since tokens travel there
-(`?token=` of a plan, a reset link). bin/serve and the Dockerfile use it
-through controlpanel/gunicorn.conf.py."""
-import re
-
+"""gunicorn's logger for the panel (bin/serve and the Dockerfile use it through
+controlpanel/gunicorn.conf.py): its access log and its own messages carry no
+query string, Referer or password-reset token (controlpanel/logredact.py)."""
 from gunicorn.glogging import Logger
 
-# "/accounts/reset/<uid>/<token>/"; Django then moves to ".../set-password/", which stays.
-_RESET_TOKEN = re.compile(r"(/reset/[^/]+/)(?!set-password/)[^/]+/")
-# A query string after a path, in any message ("Error handling request /x?token=…").
-_QUERY = re.compile(r"(/[^\s?'\"]*)\?[^\s'\"]*")
-
-
-def clean_path(path):
-    return _RESET_TOKEN.sub(r"\1…/", path.split("?", 1)[0])
-
-
-def clean_text(text):
-    return _RESET_TOKEN.sub(r"\1…/", _QUERY.sub(r"\1?…", text))
+from controlpanel.logredact import clean_path, clean_text
 
 
 class PanelLogger(Logger):

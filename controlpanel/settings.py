@@ -275,6 +275,8 @@ PROMETHEUS_QUERY_TIMEOUT = float(env("PROMETHEUS_QUERY_TIMEOUT", "5"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No query string or password-reset token in the log (controlpanel/logredact.py).
+    "filters": {"redact_tokens": {"()": "controlpanel.logredact.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
