@@ -16,4 +16,5 @@ COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["gunicorn", "controlpanel.wsgi", "-b", "0.0.0.0:8000", "-w", "3", "--access-logfile", "-"]
+# controlpanel/gunicorn.conf.py: an access log without query strings (as bin/serve).
+CMD ["gunicorn", "controlpanel.wsgi", "-c", "controlpanel/gunicorn.conf.py", "-b", "0.0.0.0:8000", "-w", "3"]

@@ -78,7 +78,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* headers are dropped unless a trusted proxy sent them.
+    "stacks.accounts.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that every response (static files too) carries the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,8 +97,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Login attempts are limited per user name and per address (django-axes): after
-# AXES_FAILURE_LIMIT failures within the cool-off time, "try again later".
+# Login attempts are limited per user name and address together (django-axes):
+# after AXES_FAILURE_LIMIT failures within the cool-off time, that user name from
+# that address is told "try again later"; other users behind the same address
+# (one office, one proxy) still log in.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -102,11 +108,12 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "stacks.accounts.audit.client_address"
+# The same address the audit log records (stacks/accounts/proxies.py).
+AXES_CLIENT_IP_CALLABLE = "stacks.accounts.proxies.client_address"
 
 ROOT_URLCONF = env("ROOT_URLCONF", "controlpanel.urls")
 
@@ -158,12 +165,47 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
+# Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or
+# CIDRs, comma-separated. Empty: the client is the TCP peer, whatever it claims.
+PANEL_TRUSTED_PROXIES = env_list("PANEL_TRUSTED_PROXIES")
+
+# Password reset needs mail: offered only when there is a mail server (EMAIL_HOST)
+# or PANEL_PASSWORD_RESET=1 says the default one (localhost:25) delivers.
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+PANEL_PASSWORD_RESET = env_bool("PANEL_PASSWORD_RESET", bool(env("EMAIL_HOST")))
+
+# Content-Security-Policy on every response (django-csp; Django 6.0 has it built
+# in as SECURE_CSP with the same directives). No inline script or style: scripts
+# and styles come from static/ only; htmx's own indicator <style> is turned off
+# in base.html (htmx-config) and its rules live in panel.css.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 
-# Behind a TLS-terminating proxy (which sets X-Forwarded-Proto): Secure cookies,
-# HSTS, redirect to https. Alertmanager and Prometheus reach the webhook and
+# Behind a TLS-terminating proxy (which sets X-Forwarded-Proto, believed only
+# from PANEL_TRUSTED_PROXIES): Secure cookies, HSTS, redirect to https. Alertmanager and Prometheus reach the webhook and
 # /metrics directly over the Docker bridge, so those two are not redirected.
 PANEL_HTTPS = env_bool("PANEL_HTTPS", False)
 if PANEL_HTTPS:
@@ -239,7 +281,9 @@ PROMETHEUS_QUERY_TIMEOUT = float(env("PROMETHEUS_QUERY_TIMEOUT", "5"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No query string or password-reset token in the log (controlpanel/logredact.py).
+    "filters": {"redact_tokens": {"()": "controlpanel.logredact.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 

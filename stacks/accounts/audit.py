@@ -5,36 +5,19 @@ current request that `RequestMiddleware` remembers), otherwise from the
 command line (`user` given, no address). Logins, failed logins and every edit
 made in the Django admin are recorded through signals."""
 import contextvars
-import ipaddress
 import logging
 
 from axes.signals import user_locked_out
-from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from stacks.accounts.proxies import client_address
 from stacks.models import AuditRecord
 
 log = logging.getLogger("stacks.accounts.audit")
 _current_request = contextvars.ContextVar("audit_request", default=None)
-
-
-def client_address(request):
-    """The client's address: REMOTE_ADDR; behind the TLS proxy of PANEL_HTTPS, the
-    last X-Forwarded-For entry (the one our proxy appended; earlier entries are
-    whatever the client sent). Also django-axes' per-address key."""
-    if request is None:
-        return None
-    address = request.META.get("REMOTE_ADDR") or None
-    if settings.PANEL_HTTPS:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        try:
-            address = str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return address
 
 
 def record(action, target="", detail="", user=None, request=None):

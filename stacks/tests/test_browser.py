@@ -3,6 +3,7 @@ the stacks, deploy and watch progress without a reload, see an alert arrive,
 and a viewer who cannot deploy. Screenshots go to test-artifacts/."""
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,17 @@ def login(browser, base_url, username, password, width=1280):
     page.click("button[type=submit]")
     page.wait_for_url(base_url + "/")
     return page
+
+
+def wait_for_js(page, expression, timeout=20):
+    """page.wait_for_function, without its string predicate: Playwright compiles that
+    inside the page, which the Content-Security-Policy forbids (no 'unsafe-eval');
+    page.evaluate goes through the DevTools protocol, which the policy does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {expression}")
+        page.wait_for_timeout(100)
 
 
 def shot(page, name):

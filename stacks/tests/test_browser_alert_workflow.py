@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment
-from stacks.tests.test_browser import TOKEN, base_url, browser, shot  # noqa: F401 — fixtures shared with the page tests
+from stacks.tests.test_browser import TOKEN, base_url, browser, shot, wait_for_js  # noqa: F401 — fixtures shared with the page tests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -67,7 +67,7 @@ def test_a_new_critical_alert_notifies_and_follows_its_deploy_on_the_timeline(br
 
     webhook(base_url, stack.slug, timezone.now() - timedelta(seconds=5))
     page.wait_for_selector("tr.alert.firing[data-severity=critical]", timeout=15000)
-    page.wait_for_function("window.__notified.length > 0", timeout=5000)
+    wait_for_js(page, "window.__notified.length > 0", timeout=5)
     assert page.evaluate("window.__notified") == [{"title": "CRITICAL: TargetDown",
                                                   "body": "demo/node-exporter: node is down"}]
     page.wait_for_timeout(3500)  # the next refresh does not notify again

@@ -9,7 +9,7 @@ from stacks.models import ResourceSample, Service
 from stacks.monitoring.health import poll_all
 from stacks.tests.conftest import wait_until
 from stacks.tests.test_alerts_e2e import _alert, deployed  # noqa: F401 — the deployed stack fixture
-from stacks.tests.test_browser import base_url, browser, login, shot  # noqa: F401 — Chromium fixtures
+from stacks.tests.test_browser import base_url, browser, login, shot, wait_for_js  # noqa: F401 — Chromium fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -112,7 +112,7 @@ def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deploye
     page.evaluate("""() => { window.__swapped = false;
         document.body.addEventListener('htmx:afterSettle', () => { window.__swapped = true; }, {once: true});
         htmx.ajax('GET', '/', {target: '#stacks tbody', swap: 'innerHTML'}); }""")
-    page.wait_for_function("window.__swapped")
+    wait_for_js(page, "window.__swapped")
     assert page.locator(f"{strip} canvas").count() == 1  # the rows' refresh keeps the strip (hx-preserve)
 
     prometheus = Service.objects.get(stack=deployed, name="prometheus")

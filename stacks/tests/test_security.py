@@ -44,12 +44,6 @@ def test_five_failures_lock_the_account_with_a_clear_message_and_a_log_line(clie
     assert AuditRecord.objects.filter(action="login locked", target="olga").exists()
 
 
-def test_failures_from_one_address_lock_it_for_every_user_name(client, operator):
-    for name in ("a", "b", "c", "d", "e"):
-        login(client, name, "wrong")
-    assert login(client, "olga", "operator-pass").status_code == 429
-
-
 def test_an_admin_unlocks_a_locked_account(client, operator):
     for _ in range(5):
         login(client, "olga", "wrong")
@@ -75,7 +69,7 @@ def production_env(**extra):
 
 
 def test_check_deploy_is_clean_behind_a_tls_proxy():
-    env = production_env(PANEL_HTTPS="1")
+    env = production_env(PANEL_HTTPS="1", PANEL_TRUSTED_PROXIES="127.0.0.1")
     out = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -238,16 +232,6 @@ def test_a_token_from_the_environment_is_not_rotated_here(defaults, monkeypatch)
     with pytest.raises(CommandError, match="PANEL_METRICS_TOKEN"):
         call_command("tokens", "rotate", "metrics", stdout=StringIO())
     assert not Secret.objects.filter(name="panel_metrics_token").exists()
-
-
-def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(rf, settings):
-    from stacks.accounts.audit import client_address
-
-    request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
-    assert client_address(request) == "127.0.0.1"
-    settings.PANEL_HTTPS = True
-    assert client_address(request) == "203.0.113.9"
-    assert client_address(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="junk")) == "127.0.0.1"
 
 
 def test_an_acknowledgement_is_audited_once(client, operator):
