@@ -251,3 +251,70 @@ def test_the_default_stacks_own_their_generated_secrets_and_validate(defaults):
         "grafana_admin_password": "monitoring", "app_postgres_password": "app"}
     for stack in Stack.objects.all():
         assert not errors(validate_stack(stack)), stack.slug
+
+
+# --- The deploy: the last line of defence ---------------------------------------------------
+
+@pytest.mark.docker
+def test_the_deploy_refuses_an_option_written_behind_the_checkers_back(db, project, docker_api):
+    from stacks.models import Deployment
+    from stacks.operations.execute import execute
+
+    stack = Stack.objects.create(slug=project, name=project)
+    Service.objects.create(stack=stack, name="exporter", image="panel-local/node-exporter:latest")
+
+    def deploy():
+        d = Deployment.objects.create(stack=stack, action="deploy")
+        execute(d)
+        d.refresh_from_db()
+        return d
+
+    assert deploy().status == "succeeded"
+    running = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+    assert len(running) == 1
+    # A row edited directly (no form, no import): the deploy still asks for consent.
+    Service.objects.filter(stack=stack).update(extra={"privileged": True, "pid": "host"},
+                                               volumes=["/var/run/docker.sock:/var/run/docker.sock"])
+    d = deploy()
+    assert d.status == "failed" and "nothing was changed" in d.error
+    steps = "\n".join(d.steps.values_list("message", flat=True))
+    for key in ("services.exporter.privileged", "services.exporter.pid", "services.exporter.volumes[0]"):
+        assert key in steps
+    [container] = docker_api.containers(filters={"label": f"com.docker.compose.project={project}"})
+    assert container["Id"] == running[0]["Id"]  # the previous container runs on, untouched
+    assert not docker_api.inspect_container(container["Id"])["HostConfig"]["Privileged"]
+
+
+# --- What stays inside -------------------------------------------------------------------
+
+def test_it_names_the_key_path_and_the_reason_in_the_users_words():
+    [option] = containment.find({"services": {"web": {"image": "x", "cap_add": ["SYS_ADMIN"]}}}, "p")
+    assert f"{option.path}: {option.why}; {containment.NEEDS_CONSENT}" == (
+        "services.web.cap_add: adding capabilities (SYS_ADMIN) reaches into the Docker host; "
+        "an admin must approve it.")
+
+
+def test_what_stays_inside_the_stack_needs_no_consent():
+    doc = {"services": {
+        "web": {"image": "x", "volumes": ["./conf:/conf:ro", "data:/data", ".:/all",
+                                          {"type": "tmpfs", "target": "/t"}],
+                "network_mode": "service:db", "pid": "service:db", "ipc": "shareable", "volumes_from": ["db:ro"],
+                "security_opt": ["no-new-privileges:true"], "cap_drop": ["ALL"], "privileged": False,
+                "container_name": "p-web", "labels": {"team": "ops"}, "env_file": "./web.env",
+                "build": {"context": "./web"}, "tmpfs": ["/tmp"], "read_only": True, "x-note": "kept"},
+        "db": {"image": "y", "configs": ["c"], "secrets": ["s"]}},
+        "volumes": {"data": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}}},
+        "networks": {"back": {"driver": "bridge", "internal": True,
+                              "driver_opts": {"com.docker.network.bridge.enable_icc": "true"}}},
+        "configs": {"c": {"file": "./c.conf"}}, "secrets": {"s": {"file": "./secrets/s.txt"}}, "x-defaults": {}}
+    assert containment.find(doc, "p") == []
+
+
+def test_a_symlink_in_the_stack_directory_that_leads_out_is_refused(db, settings):
+    stack = Stack.objects.create(slug="linked", name="linked")
+    Service.objects.create(stack=stack, name="web", image="nginx:1.25", volumes=["./data:/data:ro"])
+    assert not containment.check(stack)
+    stack.directory.mkdir(parents=True)
+    (stack.directory / "data").symlink_to("/etc")
+    [problem] = containment.check(stack)
+    assert problem.where == "services.web.volumes[0]" and "a symlink that leads out" in problem.message

@@ -25,10 +25,12 @@ SERVICE_KEYS = {
     "mem_swappiness", "cpus", "cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period", "cpuset",
     "pids_limit", "configs", "secrets", "profiles", "platform", "pull_policy", "dns", "dns_search", "dns_opt",
     "mac_address", "links", "cap_drop", "group_add", "security_opt", "network_mode", "pid", "ipc",
-    "volumes_from", "privileged", "container_name", "annotations", "attach", "stop_signal",
+    "volumes_from", "privileged", "container_name", "annotations", "attach", "cap_add", "devices",
+    "cgroup_parent",
 }
 TOP_LEVEL_KEYS = {"version", "name", "services", "networks", "volumes", "configs", "secrets"}
-NETWORK_KEYS = {"name", "external", "driver", "labels", "internal", "attachable", "enable_ipv6", "ipam"}
+NETWORK_KEYS = {"name", "external", "driver", "driver_opts", "labels", "internal", "attachable", "enable_ipv6",
+                "ipam"}
 NETWORK_DRIVERS = {"", "bridge", "overlay"}
 VOLUME_KEYS = {"name", "external", "driver", "driver_opts", "labels"}
 FILE_KEYS = {"file", "content", "name", "labels", "template_driver"}
@@ -42,7 +44,7 @@ WHY = {  # what each kind of option does, in the user's words
     "namespace": "sharing the {} namespace of {} reaches outside the stack",
     "security_opt": "{} lifts the container's confinement",
     "devices": "a host device ({}) reaches into the Docker host",
-    "cgroup_parent": "a cgroup parent of the panel's choosing only; {} places the container in the host's",
+    "cgroup_parent": "cgroup_parent {} places the container in a cgroup of the host's",
     "bind": "a bind mount of {} reaches outside the stack's directory",
     "file": "the file {} is outside the stack's directory",
     "volume_opts": "driver_opts {} mount a host path",
@@ -50,9 +52,10 @@ WHY = {  # what each kind of option does, in the user's words
     "external": "{} was made outside this stack",
     "label": "the label {} claims another Compose project's objects",
     "container_name": "container_name {} does not start with the stack's name",
-    "name": "the name {} claims another project's object",
+    "name": "the name {} is not this stack's: it names another project's volume",
     "environment": "a secret read from the panel's own environment ({})",
     "network_driver": "network driver {} attaches to the host's interfaces",
+    "bridge": "the bridge {} is the host's interface, not the stack's",
     "build_network": "building on the {} network reaches outside the stack",
 }
 
@@ -112,6 +115,8 @@ class _Finder:
                 continue
             if key not in SERVICE_KEYS:
                 self.add(name, key, value, path, WHY["key"].format(key))
+            elif key in ("devices", "cgroup_parent") and value:
+                self.add(name, key, value, path, WHY[key].format(_text(value)))
             elif key == "privileged" and value:
                 self.add(name, key, value, path, WHY["privileged"])
             elif key == "cap_add" and value:
@@ -206,6 +211,10 @@ class _Finder:
         for k, v in spec.items():
             if k not in NETWORK_KEYS and not k.startswith("x-"):
                 self.add("", f"{where}.{k}", v, f"{where}.{k}", WHY["key"].format(k))
+        if "com.docker.network.bridge.name" in (spec.get("driver_opts") or {}):
+            bridge = spec["driver_opts"]["com.docker.network.bridge.name"]
+            self.add("", f"{where}.driver_opts", f"bridge name {bridge}", f"{where}.driver_opts",
+                     WHY["bridge"].format(bridge))
         driver = str(spec.get("driver") or "")
         if driver not in NETWORK_DRIVERS:
             self.add("", f"{where}.driver", driver, f"{where}.driver", WHY["network_driver"].format(driver))
@@ -220,7 +229,8 @@ class _Finder:
         if driver != "local":
             self.add("", f"{where}.driver", driver, f"{where}.driver", WHY["volume_driver"].format(driver))
         opts = spec.get("driver_opts") or {}
-        if opts and (str(opts.get("type", "")).lower() in ("none", "bind") or "device" in opts
+        kind, device = str(opts.get("type", "")).lower(), str(opts.get("device", ""))
+        if opts and (kind in ("none", "bind") or (device.startswith("/") and kind != "tmpfs")
                      or any(o.strip() in ("bind", "rbind") for o in str(opts.get("o", "")).split(","))):
             self.add("", f"{where}.driver_opts", opts, f"{where}.driver_opts", WHY["volume_opts"].format(_text(opts)))
         name = spec.get("name")
@@ -228,7 +238,7 @@ class _Finder:
             self.add("", f"{where}.external", name or key, f"{where}.external",
                      WHY["external"].format(f"volume {name or key}"))
         elif name and not self.own_name(name):
-            self.add("", f"{where}.name", name, f"{where}.name", WHY["name"].format(f"volume {name}"))
+            self.add("", f"{where}.name", name, f"{where}.name", WHY["name"].format(name))
         self.labels("", spec.get("labels") or {}, f"{where}.labels")
 
     def file_object(self, kind, key, spec):
