@@ -66,7 +66,7 @@ CORPUS = [
     ("compose-label", {"labels": {"com.docker.compose.project": "monitoring"}}, {}, "services.web.labels"),
     ("stack-label", {"labels": ["com.docker.stack.namespace=monitoring"]}, {}, "services.web.labels"),
     ("container-name", {"container_name": "app_web_1"}, {}, "services.web.container_name"),
-    ("sysctls", {"sysctls": {"kernel.shm_rmid_forced": 1}}, {}, "sysctls"),
+    ("runtime", {"runtime": "runc-unconfined"}, {}, "runtime"),
     ("oom-kill-disable", {"oom_kill_disable": True}, {}, "oom_kill_disable"),
     ("external-links", {"external_links": ["monitoring_prometheus_1:p"]}, {}, "external_links"),
     ("isolation", {"isolation": "hyperv"}, {}, "isolation"),

@@ -26,7 +26,7 @@ SERVICE_KEYS = {
     "pids_limit", "configs", "secrets", "profiles", "platform", "pull_policy", "dns", "dns_search", "dns_opt",
     "mac_address", "links", "cap_drop", "group_add", "security_opt", "network_mode", "pid", "ipc",
     "volumes_from", "privileged", "container_name", "annotations", "attach", "cap_add", "devices",
-    "cgroup_parent",
+    "cgroup_parent", "sysctls",  # Docker lets a container set only the sysctls of its own namespaces
 }
 TOP_LEVEL_KEYS = {"version", "name", "services", "networks", "volumes", "configs", "secrets"}
 NETWORK_KEYS = {"name", "external", "driver", "driver_opts", "labels", "internal", "attachable", "enable_ipv6",
