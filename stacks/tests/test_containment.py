@@ -204,6 +204,27 @@ def test_an_admin_approves_exactly_the_pending_options_and_a_changed_one_needs_a
     assert "pending" in client.get("/stacks/app/").content.decode()
 
 
+def test_an_admins_new_host_option_is_saved_as_pending_and_can_be_revoked_after_approval(client, defaults):
+    from stacks.models import AuditRecord
+
+    admin = User.objects.create_superuser("root", "r@example.com", "root-pass-123")
+    client.force_login(admin)
+    stack = Stack.objects.get(slug="app")
+    data = form_data(client.get("/admin/stacks/service/add/").content.decode())
+    data.update(stack=str(stack.pk), name="tracer", image="nginx:1.25", extra=json.dumps({"pid": "host"}))
+    assert client.post("/admin/stacks/service/add/", data).status_code == 302
+    assert [p.where for p in errors(validate_stack(stack))] == ["services.tracer.pid"]
+    assert "services.tracer.pid" in client.get("/stacks/app/").content.decode()
+    url = f"/admin/stacks/stack/{stack.pk}/host-options/"
+    assert client.post(url, {"approve": "all"}).status_code == 302
+    assert not errors(validate_stack(stack))
+    assert AuditRecord.objects.filter(action="approve host option", detail="tracer: pid: host").exists()
+    consent = HostConsent.objects.get(stack=stack)
+    assert client.post(url, {"revoke": str(consent.pk)}).status_code == 302
+    assert not HostConsent.objects.filter(stack=stack).exists()
+    assert [p.where for p in errors(validate_stack(stack))] == ["services.tracer.pid"]
+
+
 def test_the_command_line_flag_approves_exactly_what_the_file_has(db, tmp_path):
     project = tmp_path / "p"
     project.mkdir()
