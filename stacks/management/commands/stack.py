@@ -358,7 +358,7 @@ class Command(BaseCommand):
             rows, _files = versions.diff(version)
             deployed = ", ".join(f"#{pk}" for pk in version.deployments.order_by("id").values_list("pk", flat=True))
             self.stdout.write(f"{version.number:<4} {version.created:%Y-%m-%d %H:%M:%S}  "
-                              f"{version.author or 'script':<12} {version.where:<28} "
+                              f"{str(version.author or 'script'):<12} {version.where:<28} "
                               + ("; ".join(rows[:4]) + (f" (+{len(rows) - 4})" if len(rows) > 4 else "")
                                  if rows else "no row changed")
                               + (f"  deployed by {deployed}" if deployed else ""))
