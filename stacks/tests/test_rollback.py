@@ -4,6 +4,7 @@ deploy; roll back to the first: the rule comes back as a reload, only the
 service whose environment changed is recreated; the rollback is a version and
 a deployment), a tag re-pointed to another image, an image gone, and a reload
 Prometheus refuses."""
+import json
 from io import StringIO
 
 import pytest
@@ -19,6 +20,8 @@ from stacks.models import AlertRule, Deployment, Network, Service, Stack, StackV
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_rollback
 from stacks.render import render_bundle
+from stacks.seams import broker
+from stacks.tasks import compute_plan, plan_key
 from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
@@ -189,3 +192,36 @@ def test_a_refused_reload_puts_the_last_good_files_back(mini, docker_api):
     # The next deploy of the good rows changes nothing in Prometheus.
     again = deploy(mini)
     assert again.status == "succeeded", again.error
+
+
+def test_the_roll_back_button_shows_the_plan_first_and_the_confirmed_plan_binds_it(mini, as_operator, monkeypatch):
+    monkeypatch.setattr("stacks.tasks.run_operation.delay", lambda pk: None)  # carried out below, in-process
+    versions.record(mini, StackVersion.CLI)
+    first = deploy(mini)
+    AlertRule.objects.filter(stack=mini).update(expr="up < 1")
+    versions.record(mini, StackVersion.WEB)
+    assert deploy(mini).status == "succeeded"
+
+    page = as_operator.get(f"/deployments/{first.pk}/").content.decode()
+    assert f"/stacks/{mini.slug}/plan/?rollback_to={first.pk}" in page
+    first_page = as_operator.get(f"/stacks/{mini.slug}/plan/?rollback_to={first.pk}").content.decode()
+    assert f"back to <a href=\"/deployments/{first.pk}/\">#{first.pk}</a>?" in first_page
+    compute_plan(mini.pk, "tok-rb", first.pk)  # what the worker computes for that page
+    html = as_operator.get(f"/stacks/{mini.slug}/plan/?token=tok-rb&rollback_to={first.pk}",
+                           HTTP_HX_REQUEST="true").content.decode()
+    assert "service  reload prometheus" in html and ">Roll back</button>" in html
+    assert f'name="rollback_to" value="{first.pk}"' in html
+    assert AlertRule.objects.get(stack=mini).expr == "up < 1"  # planning changed nothing
+    shown = json.loads(broker.get(plan_key("tok-rb")))["plan"]
+
+    as_operator.post(f"/stacks/{mini.slug}/deploy/", {"plan": shown["id"], "token": "tok-rb",
+                                                      "rollback_to": first.pk}, HTTP_HX_REQUEST="true")
+    d = Deployment.objects.get(stack=mini, status="queued")
+    assert d.options == {"plan": shown["id"], "rollback_to": first.pk}
+    execute(d)
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    assert d.plan["id"] == shown["id"] and d.version.note == f"rollback to #{first.pk}"
+    assert AlertRule.objects.get(stack=mini).expr == "up == 0"
+    page = as_operator.get(f"/deployments/{d.pk}/").content.decode()
+    assert f"rolled back to <a href=\"/deployments/{first.pk}/\">#{first.pk}</a>" in page
