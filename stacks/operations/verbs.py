@@ -58,7 +58,10 @@ def deploy(deployment, backend, report):
         deployment.version = versions.current(stack, user=deployment.requested_by)
         deployment.save(update_fields=["version"])
         return _deploy(deployment, backend, report, stack)
-    target = rollback.target_of(stack, deployment.rollback_of)
+    try:
+        target = rollback.target_of(stack, deployment.rollback_of)
+    except ValueError as exc:
+        raise EngineError(str(exc), permanent=True) from None
     pins = rollback.check(stack, target, report)
     report(f"Rolling back to #{target.pk} (v{target.version.number}), with the images it ran: "
            + ", ".join(f"{s} {p[:80]}" for s, p in pins.items()))
