@@ -5,8 +5,6 @@ this registry)."""
 from dataclasses import dataclass
 from typing import Callable
 
-from django.db import transaction
-
 from stacks import versions
 from stacks.engine.backend import get_backend
 from stacks.engine.connect import using
@@ -17,6 +15,7 @@ from stacks.operations import rollback
 from stacks.operations.planning import take_plan
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
+from stacks.versions import snapshot
 
 
 @dataclass(frozen=True)
@@ -65,25 +64,28 @@ def deploy(deployment, backend, report):
     pins = rollback.check(stack, target, report)
     report(f"Rolling back to #{target.pk} (v{target.version.number}), with the images it ran: "
            + ", ".join(f"{s} {p[:80]}" for s, p in pins.items()))
+    before = snapshot.take(stack)
+    deployment.version = rollback.restore_definition(stack, target, deployment.requested_by)
+    deployment.save(update_fields=["version"])
     try:
-        with transaction.atomic():
-            deployment.version = rollback.restore_definition(stack, target, deployment.requested_by)
-            deployment.save(update_fields=["version"])
-            desired = _plan(deployment, backend, report, stack, pins)
+        desired, the_plan = _plan(deployment, backend, report, stack, pins)
     except (PlanChanged, EngineError):
-        deployment.version = None
-        deployment.save(update_fields=["plan", "bundle_hash", "files", "version"])
+        # Refused before anything was applied: the definition is put back as it was.
+        restored, deployment.version = deployment.version, None
+        deployment.save(update_fields=["version"])
+        rollback.undo_restore(stack, before, restored)
+        report("The definition was left as it was.")
         raise
     report(f"Restored the definition of #{target.pk} as v{deployment.version.number}")
-    _apply(deployment, backend, report, stack, desired)
+    _apply(deployment, backend, report, stack, desired, the_plan)
 
 
 def _deploy(deployment, backend, report, stack):
-    _apply(deployment, backend, report, stack, _plan(deployment, backend, report, stack))
+    _apply(deployment, backend, report, stack, *_plan(deployment, backend, report, stack))
 
 
 def _plan(deployment, backend, report, stack, pins=None):
-    """Render, validate and plan; the plan is recorded (take_plan). The Desired state."""
+    """Render, validate and plan; the plan is recorded (take_plan). (Desired, plan)."""
     bundle = render_bundle(stack)
     report.mask = bundle.mask  # the steps from here on carry its secrets masked
     deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
@@ -98,14 +100,13 @@ def _plan(deployment, backend, report, stack, pins=None):
     desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles, pins)
     the_plan = backend.plan(desired, backend.observe(desired))
     take_plan(deployment, recorded(the_plan))
-    deployment.the_plan = the_plan
-    return desired
+    return desired, the_plan
 
 
-def _apply(deployment, backend, report, stack, desired):
+def _apply(deployment, backend, report, stack, desired, the_plan):
     """Apply the recorded plan, then record what each service runs."""
     try:
-        backend.apply(deployment.the_plan, report)
+        backend.apply(the_plan, report)
     finally:
         _record_images(deployment, backend, desired)
     if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
