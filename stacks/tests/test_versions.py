@@ -170,3 +170,11 @@ def test_rollback_from_the_command_line_queues_a_deploy_of_that_deployment(opera
     assert queued.action == "deploy" and queued.options == {"rollback_to": first.pk}
     assert f"Rolling cli back to #{first.pk} (v1)" in out.getvalue()
     assert f"queued as operation #{queued.pk}" in out.getvalue()
+
+
+def test_the_timeline_names_a_rollback(as_operator, operator):
+    stack = mini_monitoring(slug="named")
+    first, _second = _deployments(stack, operator)
+    rolled = Deployment.objects.create(stack=stack, status="succeeded", options={"rollback_to": first.pk})
+    page = as_operator.get(f"/stacks/{stack.slug}/").content.decode()
+    assert f"Deploy #{rolled.pk} by script (rollback to #{first.pk})" in page
