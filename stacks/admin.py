@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from stacks import models as m
+from stacks import versions
 from stacks.accounts import audit
 from stacks.accounts.access import can_operate, can_view, operable_stacks, sees_all, visible_stacks
 from stacks.validation import containment, footprint, rule_tests
@@ -307,6 +308,7 @@ class StackAdmin(ValidatedAdmin):
                and not (request.user.is_superuser and containment.needs_consent(p))]
         if new:
             raise _StackRefused(new)
+        versions.record(stack, m.StackVersion.ADMIN, user=request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

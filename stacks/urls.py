@@ -14,6 +14,7 @@ from stacks.views import (
     stack,
     timeline,
     tokens,
+    versions,
 )
 from stacks.views.webhook import alertmanager_webhook
 
@@ -31,6 +32,8 @@ urlpatterns = [
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/timeline/", timeline.timeline, name="stack-timeline"),
     path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),
+    path("stacks/<slug:slug>/versions/<int:number>/", versions.version_detail, name="version-detail"),
+    path("stacks/<slug:slug>/versions/<int:number>/restore/", versions.version_restore, name="version-restore"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),

@@ -25,11 +25,13 @@ def confirmed_plan(stack, token, plan_id):
 def stack_plan(request, slug):
     stack = visible_stack(request, slug, operate=True)
     token = request.GET.get("token", "")
-    context = {"stack": stack, "token": token, "result": None, "error": ""}
+    rollback_to = request.GET.get("rollback_to", "")
+    rollback_to = int(rollback_to) if rollback_to.isdigit() else None
+    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to}
     if not token:
         context["token"] = uuid.uuid4().hex
         try:
-            compute_plan.delay(stack.pk, context["token"])
+            compute_plan.delay(stack.pk, context["token"], *([rollback_to] if rollback_to else []))
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so
             context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
     else:
