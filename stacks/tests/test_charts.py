@@ -9,8 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from stacks.models import (Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, ServiceHealth,
-                           Stack)
+from stacks.models import Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, ServiceHealth, Stack
 from stacks.monitoring import charts
 from stacks.tests.conftest import free_port
 
