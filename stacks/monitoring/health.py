@@ -63,8 +63,13 @@ def endpoint(svc, rows, engine):
         for ip, public, private, proto in r.get("published") or []:
             if str(private) != str(svc.ui_port) or proto != "tcp" or not public:
                 continue
-            host = engine.published_host if ip in UNSPECIFIED or engine.docker_host.startswith(("tcp://", "ssh://")) \
-                else ip
+            # Every address, a loopback one (the panel in a container reaches the host's as
+            # STACKS_HOST) or another host's engine: where its published ports answer.
+            if ip in UNSPECIFIED or ip.startswith("127.") or ip == "::1" or \
+                    engine.docker_host.startswith(("tcp://", "ssh://")):
+                host = engine.published_host
+            else:
+                host = ip
             return f"http://{f'[{host}]' if ':' in host else host}:{int(public)}"
     return ""
 
