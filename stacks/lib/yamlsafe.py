@@ -15,7 +15,8 @@ from yaml import events as ev
 from yaml import nodes
 
 MAX_TEXT_BYTES = 1_000_000  # one Compose or config file
-MAX_NODES = 200_000  # parse events, and scalars and collections after every alias is expanded
+MAX_EVENTS = 100_000  # parse events (about one per value): a large Compose file has a few thousand
+MAX_NODES = 200_000  # scalars and collections after every alias is expanded
 MAX_DEPTH = 64  # nested collections: a Compose file needs about 8
 LINE_DEPTH = 3  # key_lines keeps the keys of the first three levels (services.NAME.key)
 
@@ -62,7 +63,7 @@ def _where(mark, what):
     return f"line {mark.line + 1}" if mark is not None else what
 
 
-def _compose(loader, what, max_nodes, max_depth):
+def _compose(loader, what, max_events, max_depth):
     """The single document's node graph, built from the parser's events with an
     explicit stack (PyYAML's own composer recurses once per level)."""
     anchors, stack, root, count, documents = {}, [], None, 0, 0
@@ -71,8 +72,8 @@ def _compose(loader, what, max_nodes, max_depth):
         if event is None:
             break
         count += 1
-        if count > max_nodes:
-            raise YAMLRefused(f"{what}: more than {max_nodes} values; refused.")
+        if count > max_events:
+            raise YAMLRefused(f"{what}: more than {max_events} values; refused.")
         kind = type(event)
         if kind is ev.DocumentStartEvent:
             documents += 1
@@ -120,6 +121,27 @@ def _compose(loader, what, max_nodes, max_depth):
     return root
 
 
+_OPEN = (ev.SequenceStartEvent, ev.MappingStartEvent)
+_CLOSE = (ev.SequenceEndEvent, ev.MappingEndEvent)
+
+
+def _count(loader, what, max_events, max_depth):
+    """A first pass over the parser's events, counting them and the depth: cheap
+    (the events come from libyaml), so that a text over a budget is refused in a
+    fraction of the time composing it would take."""
+    count = depth = 0
+    while (event := loader.get_event()) is not None:
+        count += 1
+        if count > max_events:
+            raise YAMLRefused(f"{what}: more than {max_events} values; refused.")
+        if isinstance(event, _OPEN):
+            depth += 1
+            if depth > max_depth:
+                raise YAMLRefused(f"{_where(event.start_mark, what)}: nested more than {max_depth} deep; refused.")
+        elif isinstance(event, _CLOSE):
+            depth -= 1
+
+
 def _anchor(anchors, event, node, what):
     if event.anchor is None:
         return
@@ -143,7 +165,15 @@ def compose_yaml(text, what="file", max_bytes=MAX_TEXT_BYTES, max_nodes=MAX_NODE
         raise YAMLRefused(f"{what}: over the limit of {max_bytes} bytes.")
     loader = _Loader(text)
     try:
-        node = _compose(loader, what, max_nodes, max_depth)
+        _count(loader, what, MAX_EVENTS, max_depth)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise YAMLRefused(f"{_where(mark, what)}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
+        node = _compose(loader, what, MAX_EVENTS, max_depth)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise YAMLRefused(f"{_where(mark, what)}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None

@@ -48,7 +48,7 @@ def test_the_import_page_refuses_deep_and_huge_yaml_quickly_with_a_message(clien
     client.force_login(operator)
     started = time.monotonic()
     r = client.post("/stacks/import/", {"slug": "hostile", "compose": text})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # about a second here (30 s before, and a 500), on a shared CPU
     assert r.status_code < 500
     assert said in r.content.decode()
     assert not Stack.objects.filter(slug="hostile").exists()
@@ -57,7 +57,7 @@ def test_the_import_page_refuses_deep_and_huge_yaml_quickly_with_a_message(clien
 def test_a_megabyte_of_flow_yaml_is_read_or_refused_within_seconds():
     assert len(FLOW_1MB) < 1_000_000
     started = time.monotonic()
-    with pytest.raises(YAMLRefused, match="more than 200000 values"):
+    with pytest.raises(YAMLRefused, match="more than 100000 values"):
         load_yaml(FLOW_1MB)
     assert time.monotonic() - started < 5
 
