@@ -88,6 +88,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body (CSRF, uploads, views): 413 on its declared
+    # size, and anonymous requests get only what a login form needs.
+    "stacks.views.guards.RequestSizeMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -262,6 +265,15 @@ STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 STACKS_PUBLIC_HOST = env("STACKS_PUBLIC_HOST", "localhost")
 # An acknowledgement silences its alert until it resolves, at most this long.
 ACK_SILENCE_HOURS = int(env("ACK_SILENCE_HOURS", "168"))
+# Request bodies: anonymous requests (the login form) get a few kilobytes, logged-in
+# ones the import page's archive (20 MB) and its form; the webhook WEBHOOK_MAX_BYTES.
+# Checked on Content-Length before the body is read (stacks.views.guards).
+PANEL_ANONYMOUS_MAX_REQUEST_BYTES = int(env("PANEL_ANONYMOUS_MAX_REQUEST_BYTES", str(64 * 1024)))
+PANEL_MAX_REQUEST_BYTES = int(env("PANEL_MAX_REQUEST_BYTES", str(21 * 1024 * 1024)))
+# Form fields (a pasted Compose file: 1 MB at most) held in memory; uploads past
+# 2.5 MB go to a temporary file, only for a logged-in user within the limit above.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 WEBHOOK_MAX_BYTES = int(env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 WEBHOOK_MAX_ALERTS = int(env("WEBHOOK_MAX_ALERTS", "100000"))
 DOCKER_TIMEOUT = int(env("DOCKER_TIMEOUT", "120"))

@@ -4,6 +4,9 @@ from django.urls import include, path
 from stacks.api.urls import urls as api_urls
 from stacks.views import accounts
 
+# A database locked or down answers 503 with Retry-After on every page, not 500.
+handler500 = "stacks.views.guards.server_error"
+
 admin.autodiscover()  # here rather than at start-up (settings: SimpleAdminConfig)
 
 urlpatterns = [

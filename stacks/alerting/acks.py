@@ -16,22 +16,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from stacks.accounts import audit
-from stacks.models import Alert, Service
+from stacks.models import Alert, ServiceHealth
 from stacks.seams.alertmanager import Alertmanager, AlertmanagerError
 
 log = logging.getLogger(__name__)
 
 
 def alertmanager_for(alert):
-    """The Alertmanager of the alert's stack (or of any stack that runs one)."""
-    candidates = Service.objects.filter(role="alertmanager").select_related("stack").order_by("stack__slug")
-    if alert.stack_id:
-        candidates = sorted(candidates, key=lambda s: s.stack_id != alert.stack_id)
-    for svc in candidates:
-        url = svc.ui_url(host=settings.STACKS_HOST)
-        if url:
-            return Alertmanager(url.rsplit(svc.ui_path or "/", 1)[0])
-    return None
+    """The Alertmanager of the alert's stack (or of any stack that runs one), at
+    the address the health poller found a container the panel deployed for it
+    publishing (ServiceHealth.endpoint): never an address from the rows."""
+    found = list(ServiceHealth.objects.filter(service__role="alertmanager", state="running").exclude(endpoint="")
+                 .order_by("service__stack__slug", "service__order", "service__name")
+                 .values_list("service__stack_id", "endpoint"))
+    found.sort(key=lambda f: f[0] != alert.stack_id)  # its own stack's first (a stable sort keeps the order)
+    return Alertmanager(found[0][1]) if found else None
 
 
 def silence_matches(silence, labels):

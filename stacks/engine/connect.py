@@ -16,6 +16,7 @@ import docker.tls
 import requests.exceptions
 from django.conf import settings
 
+from stacks.engine.addresses import address_problem
 from stacks.engine.errors import EngineError
 
 _current = contextvars.ContextVar("panel_engine", default=None)
@@ -56,6 +57,8 @@ def build(engine, timeout=None):
     timeout = None if timeout is NO_TIMEOUT else (timeout or settings.DOCKER_TIMEOUT)
     if engine is None or not engine.docker_host:
         return docker.from_env(timeout=timeout)
+    if problem := address_problem(engine.docker_host):  # its name may resolve elsewhere since it was saved
+        raise EngineError(problem, permanent=True)
     kwargs = {"base_url": engine.docker_host, "timeout": timeout}
     if engine.uses_tls:
         ca, cert, key = _tls_files(engine)

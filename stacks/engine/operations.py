@@ -88,7 +88,9 @@ def stack_status(project):
         rows.append(status_row(
             id=c["Id"][:12], name=_name(c), service=lab.get(L.SERVICE, ""), number=lab.get(L.NUMBER, ""),
             state=c["State"], status=c["Status"], health=(state.get("Health") or {}).get("Status", ""),
-            restarts=info.get("RestartCount", 0), ports=ports, image=c["Image"], node=node, error=error))
+            restarts=info.get("RestartCount", 0), ports=ports, image=c["Image"], node=node, error=error,
+            published=[[p.get("IP", ""), p["PublicPort"], p["PrivatePort"], p["Type"]]
+                       for p in c.get("Ports", []) if p.get("PublicPort")]))
     return rows
 
 

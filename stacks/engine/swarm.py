@@ -235,6 +235,8 @@ class SwarmBackend(Logs):
             name = s["Spec"]["Name"][len(project) + 1:]
             ports = ", ".join(f"{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']} ({p.get('PublishMode')})"
                               for p in s.get("Endpoint", {}).get("Ports") or [])
+            published = [["", p["PublishedPort"], p["TargetPort"], p["Protocol"]]
+                         for p in s.get("Endpoint", {}).get("Ports") or [] if p.get("PublishedPort")]
             tasks = sorted(engine.tasks(filters={"service": s["ID"]}), key=lambda t: t["CreatedAt"], reverse=True)
             for t in tasks:
                 if t["DesiredState"] != "running":
@@ -246,7 +248,7 @@ class SwarmBackend(Logs):
                 rows.append(status_row(
                     id=t["ID"][:12], name=f"{s['Spec']['Name']}.{slot if t.get('Slot') else str(slot)[:12]}",
                     service=name, number=str(t.get("Slot", "")), state=st["State"], status=st.get("Message", ""),
-                    ports=ports, image=s["Spec"]["Labels"].get(STACK_IMAGE, ""),
+                    ports=ports, published=published, image=s["Spec"]["Labels"].get(STACK_IMAGE, ""),
                     node=nodes.get(t.get("NodeID"), (t.get("NodeID") or "(unscheduled)")[:12]),
                     desired=t["DesiredState"], error=error,
                     container=(st.get("ContainerStatus") or {}).get("ContainerID", "")[:12]

@@ -34,6 +34,18 @@ def relative_path_problem(path):
     return ""
 
 
+def relative_file_problem(path):
+    """Why `path` cannot name a file of a stack's bundle, or '' when it can: a
+    relative path inside the stack's directory that names something in it ('.',
+    './.' and '' name the directory itself)."""
+    problem = relative_path_problem(path)
+    if problem:
+        return problem
+    if not PurePosixPath(path).parts or path.endswith("/"):
+        return f"{path!r} names the stack's directory, not a file in it: give the file's name (e.g. config.yml)."
+    return ""
+
+
 def contained(directory, path):
     """The absolute path of `path` inside `directory`, resolved; raises UnsafePath
     when it would be outside (through '..', an absolute path or a symlink)."""
@@ -86,6 +98,9 @@ def write_file(directory, path, text):
     """Write `text` at `path` inside `directory` without following any symlink.
     Returns True when the content changed. An existing file is rewritten in
     place (a container that bind-mounts it holds its inode)."""
+    problem = relative_file_problem(path)
+    if problem:
+        raise UnsafePath(problem)
     contained(directory, path)
     parts = PurePosixPath(path).parts
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

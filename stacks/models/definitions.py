@@ -11,7 +11,7 @@ from django.urls import reverse
 from stacks.lib.bundle import BinaryFile
 from stacks.lib.composefile import DEPENDS_CONDITIONS, host_port_range, network_name, parse_port
 from stacks.lib.grafana import check_provider_settings
-from stacks.lib.safe_paths import relative_path_problem
+from stacks.lib.safe_paths import relative_file_problem, relative_path_problem
 from stacks.models.engines import Engine, default_engine
 from stacks.models.validators import check_str_dict, check_str_list, compose_name, duration
 
@@ -251,7 +251,7 @@ class StackFile(models.Model):
         return f"{self.stack.slug}:{self.path}"
 
     def clean(self):
-        problem = relative_path_problem(self.path)
+        problem = relative_file_problem(self.path)
         if problem:
             raise ValidationError({"path": problem})
         if self.binary:

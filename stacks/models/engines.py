@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from stacks.engine.addresses import address_problem
 from stacks.models.validators import compose_name
 
 
@@ -33,6 +34,8 @@ class Engine(models.Model):
     def clean(self):
         if self.docker_host and not self.docker_host.startswith(("unix://", "tcp://", "ssh://")):
             raise ValidationError({"docker_host": "Use unix:///path, tcp://host:port or ssh://user@host."})
+        if problem := address_problem(self.docker_host):
+            raise ValidationError({"docker_host": problem})
         if any((self.tls_ca, self.tls_cert, self.tls_key)) and not all((self.tls_ca, self.tls_cert, self.tls_key)):
             raise ValidationError("TLS needs the CA, the client certificate and its key together.")
 

@@ -18,6 +18,11 @@ class ServiceHealth(models.Model):
     # (Compose) or current task (Swarm) — {name, number, state, health, node,
     # desired, error}. A snapshot read with the row, never queried by its parts.
     replicas = models.JSONField(default=list, blank=True)
+    # http://HOST:PORT of its UI port on a running container the panel deployed for
+    # this service (found by its Compose labels), as the engine published it at the
+    # last poll; empty when none. The only address the panel fetches from for a
+    # service (graphs, silences, probes): never one taken from the rows.
+    endpoint = models.CharField(max_length=300, blank=True)
     checked = models.DateTimeField(default=timezone.now)
     changed = models.DateTimeField(default=timezone.now)
 

@@ -11,7 +11,7 @@ from django.db.models import BigIntegerField, Case, Func, OuterRef, Q, Subquery,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from stacks.models import Alert, AlertRule, Deployment, HealthChange, Stack
+from stacks.models import Alert, AlertRule, Deployment, HealthChange, ServiceHealth, Stack
 from stacks.monitoring import resources
 from stacks.seams.prometheus import Prometheus, PrometheusError
 
@@ -101,11 +101,11 @@ def split_threshold(expr):
 
 
 def prometheus_for(stack):
-    svc = next((s for s in stack.services.filter(role="prometheus").order_by("order", "name")
-                if s.ui_url(host=settings.STACKS_HOST)), None)
-    if svc is None:
-        return None
-    return svc.ui_url(host=settings.STACKS_HOST).rsplit(svc.ui_path or "/", 1)[0]
+    """The base URL of the stack's Prometheus as the health poller last found it
+    running, deployed by the panel (ServiceHealth.endpoint), or None."""
+    return (ServiceHealth.objects.filter(service__stack=stack, service__role="prometheus", state="running")
+            .exclude(endpoint="").order_by("service__order", "service__name")
+            .values_list("endpoint", flat=True).first())
 
 
 def _series_label(labels):
@@ -146,8 +146,9 @@ def alert_graph(alert, now=None):
     })
     base = prometheus_for(rule.stack)
     if base is None:
-        return {**out, "error": f"Stack {rule.stack.slug} runs no Prometheus with a published port: "
-                                f"nothing to query.", "status": 404}
+        return {**out, "error": f"Stack {rule.stack.slug} runs no Prometheus deployed by the panel with a "
+                                f"published port (as the last health check saw it): nothing to query.",
+                "status": 404}
     try:
         found, step = Prometheus(base, timeout=settings.PROMETHEUS_QUERY_TIMEOUT).query_range(
             graphed, start, end, step=max(1, seconds(rule.stack.scrape_interval)))

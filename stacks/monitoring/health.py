@@ -46,17 +46,45 @@ def replicas(rows):
     return [{k: r.get(k, "") for k in REPLICA_KEYS} for r in rows]
 
 
+UNSPECIFIED = ("", "0.0.0.0", "::")
+
+
+def endpoint(svc, rows, engine):
+    """http://HOST:PORT where the service's UI port is published by a running
+    container (or task) the panel deployed for it, as the engine reports it:
+    rows are the backend's status, found by the stack's Compose (or Swarm)
+    labels. "" when none runs or none publishes that port. The rows' own
+    ports never make an address: a port nothing of ours publishes is never asked."""
+    if not svc.ui_port:
+        return ""
+    for r in rows:
+        if r["service"] != svc.name or r["state"] != "running":
+            continue
+        for ip, public, private, proto in r.get("published") or []:
+            if str(private) != str(svc.ui_port) or proto != "tcp" or not public:
+                continue
+            # Every address, a loopback one (the panel in a container reaches the host's as
+            # STACKS_HOST) or another host's engine: where its published ports answer.
+            if ip in UNSPECIFIED or ip.startswith("127.") or ip == "::1" or \
+                    engine.docker_host.startswith(("tcp://", "ssh://")):
+                host = engine.published_host
+            else:
+                host = ip
+            return f"http://{f'[{host}]' if ':' in host else host}:{int(public)}"
+    return ""
+
+
 def poll_stack(stack, rows):
     """rows: the backend's status() for the stack. Returns the stack's services
     (read once per poll; the resource sampling reuses them)."""
     services = list(stack.services.all())
     existing = {h.service_id: h for h in ServiceHealth.objects.filter(service__in=services)}
+    endpoints = {svc.pk: endpoint(svc, rows, stack.engine) for svc in services}
     probes = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for svc in services:
-            url = svc.probe_url(stack.engine.published_host)
-            if url:
-                probes[svc.pk] = pool.submit(probe, url)
+            if endpoints[svc.pk] and svc.probe_path:
+                probes[svc.pk] = pool.submit(probe, endpoints[svc.pk] + svc.probe_path)
     now = timezone.now()
     for svc in services:
         mine = [r for r in rows if r["service"] == svc.name]
@@ -72,6 +100,7 @@ def poll_stack(stack, rows):
         else:
             h.probe_ok, h.probe_detail = None, ""
         h.replicas = replicas(mine)
+        h.endpoint = endpoints[svc.pk]
         h.checked = now
         after = _summary(h)
         if after != before:

@@ -1,4 +1,6 @@
-"""Alertmanager's API v2, for silences: the one module that talks to it."""
+"""Alertmanager's API v2, for silences: the one module that talks to it. A
+failure is an AlertmanagerError with a status ("Alertmanager did not answer",
+"HTTP 500"): what an answer says is never echoed to a page, nor the address asked."""
 from datetime import timedelta
 
 import requests
@@ -18,13 +20,17 @@ class Alertmanager:
 
     def _call(self, method, path, **kwargs):
         try:
-            resp = requests.request(method, f"{self.base}/api/v2{path}", timeout=self.timeout, **kwargs)
+            resp = requests.request(method, f"{self.base}/api/v2{path}", timeout=self.timeout, allow_redirects=False,
+                                    **kwargs)
         except requests.RequestException as exc:
-            raise AlertmanagerError(f"Alertmanager at {self.base} is unreachable ({exc.__class__.__name__}).") from None
-        if resp.status_code >= 400:
-            raise AlertmanagerError(f"Alertmanager refused: HTTP {resp.status_code} {resp.text.strip()[:300]}",
-                                    permanent=resp.status_code < 500)
-        return resp.json() if resp.content else None
+            raise AlertmanagerError(f"Alertmanager did not answer ({exc.__class__.__name__}).") from None
+        if resp.status_code >= 300:
+            raise AlertmanagerError(f"Alertmanager refused: HTTP {resp.status_code}.", permanent=resp.status_code < 500)
+        try:
+            return resp.json() if resp.content else None
+        except ValueError:
+            raise AlertmanagerError(f"Alertmanager answered HTTP {resp.status_code}, not its API's JSON.",
+                                    permanent=True) from None
 
     def create_silence(self, matchers, duration, author, comment):
         now = timezone.now()
@@ -33,13 +39,20 @@ class Alertmanager:
             "startsAt": now.isoformat(), "endsAt": (now + timedelta(seconds=duration.total_seconds())).isoformat(),
             "createdBy": author, "comment": comment,
         }
-        return self._call("POST", "/silences", json=body)["silenceID"]
+        answer = self._call("POST", "/silences", json=body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("silenceID"), str):
+            raise AlertmanagerError("Alertmanager answered without a silence id.", permanent=True)
+        return answer["silenceID"]
 
     def silences(self, active_only=True):
         found = self._call("GET", "/silences") or []
-        if active_only:
-            found = [s for s in found if s["status"]["state"] in ("active", "pending")]
-        return sorted(found, key=lambda s: s["endsAt"])
+        try:
+            if active_only:
+                found = [s for s in found if s["status"]["state"] in ("active", "pending")]
+            return sorted(found, key=lambda s: s["endsAt"])
+        except (KeyError, TypeError, AttributeError):
+            raise AlertmanagerError("Alertmanager answered with silences the panel cannot read.",
+                                    permanent=True) from None
 
     def alerts(self):
         """Alerts Alertmanager holds as active (silenced and inhibited included):

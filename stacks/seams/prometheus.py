@@ -1,7 +1,10 @@
 """Prometheus' HTTP query API, for the panel's graphs: the one module that asks a
 stack's Prometheus for data. Every call has a timeout and a bounded number of
-points; every failure is a PrometheusError saying whether trying again can help."""
+points; every failure is a PrometheusError saying whether trying again can help,
+as a status ("Prometheus did not answer", "HTTP 500"): what an answer says is
+never echoed to a page, nor the address asked."""
 import math
+import re
 
 import requests
 
@@ -33,25 +36,33 @@ class Prometheus:
         params = {"query": expr, "start": f"{t0:.3f}", "end": f"{t1:.3f}", "step": f"{step}s",
                   "timeout": f"{int(self.timeout * 1000)}ms"}
         try:
-            resp = requests.get(f"{self.base}/api/v1/query_range", params=params, timeout=self.timeout + 1)
+            resp = requests.get(f"{self.base}/api/v1/query_range", params=params, timeout=self.timeout + 1,
+                                allow_redirects=False)
         except requests.RequestException as exc:
-            raise PrometheusError(f"Prometheus unreachable at {self.base} ({exc.__class__.__name__}).") from None
+            raise PrometheusError(f"Prometheus did not answer ({exc.__class__.__name__}).") from None
         try:
             body = resp.json()
         except ValueError:
-            raise PrometheusError(f"Prometheus at {self.base} answered HTTP {resp.status_code} without JSON.",
+            raise PrometheusError(f"Prometheus answered HTTP {resp.status_code}, not its API's JSON.",
                                   permanent=resp.status_code < 500) from None
-        if body.get("status") != "success":
-            # 400/422: the expression itself is wrong; trying again will not help.
-            raise PrometheusError(f"Prometheus refused the query: {body.get('error', resp.status_code)}",
+        if not isinstance(body, dict) or body.get("status") != "success":
+            # 400/422: the expression itself is wrong; trying again will not help. Its
+            # errorType (bad_data, timeout, …) is a word of Prometheus' API: shown when it is one.
+            kind = body.get("errorType") if isinstance(body, dict) else None
+            kind = f", {kind}" if isinstance(kind, str) and re.fullmatch(r"[a-z_]{1,30}", kind) else ""
+            raise PrometheusError(f"Prometheus refused the query (HTTP {resp.status_code}{kind}).",
                                   permanent=resp.status_code in (400, 422))
-        data = body.get("data", {})
-        if data.get("resultType") != "matrix":
-            raise PrometheusError(f"Prometheus answered a {data.get('resultType')}, not a range.", permanent=True)
-        out = []
-        for series in data["result"][:max_series]:
-            points = [(float(t), _number(v)) for t, v in series["values"]]
-            out.append({"labels": series["metric"], "points": points})
+        try:
+            data = body.get("data") or {}
+            if data.get("resultType") != "matrix":
+                raise PrometheusError("Prometheus did not answer with a range of values.", permanent=True)
+            out = []
+            for series in data["result"][:max_series]:
+                points = [(float(t), _number(v)) for t, v in series["values"][:MAX_POINTS * 2]]
+                labels = {str(k): str(v) for k, v in dict(series["metric"]).items()}
+                out.append({"labels": labels, "points": points})
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise PrometheusError("Prometheus answered with data the panel cannot read.", permanent=True) from None
         return out, step
 
 

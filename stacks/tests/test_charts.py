@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from stacks.models import Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, Stack
+from stacks.models import Alert, AlertRule, Deployment, HealthChange, ResourceSample, Service, ServiceHealth, Stack
 from stacks.monitoring import charts
 from stacks.tests.conftest import free_port
 
@@ -121,8 +121,10 @@ def test_the_overview_strip_counts_alerts_firing_per_half_hour(stack):
 
 
 def test_the_alert_graph_says_when_prometheus_does_not_answer(client, viewer, stack):
-    Service.objects.create(stack=stack, name="prometheus", role="prometheus", image="x",
-                           ports=[f"127.0.0.1:{free_port()}:9090"], ui_port=9090)  # nothing listens there
+    prom = Service.objects.create(stack=stack, name="prometheus", role="prometheus", image="x",
+                                  ports=["127.0.0.1:9999:9090"], ui_port=9090)
+    # As the health poller records a deployed Prometheus (test_fetch_scope deploys one): nothing listens there.
+    ServiceHealth.objects.create(service=prom, state="running", endpoint=f"http://127.0.0.1:{free_port()}")
     AlertRule.objects.create(stack=stack, name="TargetDown", expr="up == 0", for_duration="1m")
     alert = Alert.objects.create(fingerprint="f", starts_at=NOW - timedelta(minutes=5), status="firing",
                                  name="TargetDown", stack=stack, labels={"alertname": "TargetDown"})
@@ -130,7 +132,7 @@ def test_the_alert_graph_says_when_prometheus_does_not_answer(client, viewer, st
     r = client.get(f"/alerts/{alert.pk}/graph.json")
     assert r.status_code == 502
     body = r.json()
-    assert "Prometheus unreachable" in body["error"] and body["threshold"] == 0.0 and body["for_seconds"] == 60
+    assert "Prometheus did not answer" in body["error"] and body["threshold"] == 0.0 and body["for_seconds"] == 60
     assert body["live"] is True
     assert 'id="alert-graph"' in client.get(f"/alerts/{alert.pk}/").content.decode()
 
@@ -155,12 +157,12 @@ def test_samples_older_than_the_retention_are_pruned(stack, settings):
 
 def test_the_alert_graph_asks_the_prometheus_that_evaluates_the_rule(client, viewer, stack):
     monitoring = Stack.objects.create(slug="monitoring", name="Monitoring")
-    port = free_port()
-    Service.objects.create(stack=monitoring, name="prometheus", role="prometheus", image="x",
-                           ports=[f"127.0.0.1:{port}:9090"], ui_port=9090)
+    prom = Service.objects.create(stack=monitoring, name="prometheus", role="prometheus", image="x",
+                                  ports=["127.0.0.1:9999:9090"], ui_port=9090)
+    ServiceHealth.objects.create(service=prom, state="running", endpoint=f"http://127.0.0.1:{free_port()}")
     AlertRule.objects.create(stack=monitoring, name="ShopSlow", expr="latency > 2")
     alert = Alert.objects.create(fingerprint="f", starts_at=NOW - timedelta(minutes=5), status="firing",
                                  name="ShopSlow", stack=stack)  # about the shop, evaluated by monitoring
     client.force_login(viewer)
     body = client.get(f"/alerts/{alert.pk}/graph.json").json()
-    assert f"127.0.0.1:{port}" in body["error"] and body["expr"] == "latency" and body["threshold"] == 2
+    assert "Prometheus did not answer" in body["error"] and body["expr"] == "latency" and body["threshold"] == 2

@@ -119,5 +119,5 @@ def test_an_operator_sees_the_alert_cross_its_threshold_after_the_deploy(deploye
     docker_api.stop(f"{deployed.slug}_{prometheus.name}_1", timeout=1)
     page.goto(f"{base_url}/alerts/{alert.pk}/")
     error = page.wait_for_selector("#alert-graph .chart-error")
-    assert "Prometheus unreachable" in error.inner_text()
+    assert "Prometheus did not answer" in error.inner_text()
     shot(page, "alert-graph-unreachable")

@@ -24,7 +24,7 @@ from stacks.lib.composefile import (
     service_network_names,
     service_networks,
 )
-from stacks.lib.safe_paths import relative_path_problem
+from stacks.lib.safe_paths import relative_file_problem
 from stacks.lib.yamlio import dump_yaml
 from stacks.lib.yamlsafe import load_yaml
 from stacks.models import LogRoute, Secret
@@ -118,7 +118,7 @@ def checks_of_the_files(bundle):
 
 def check_bundle_paths(bundle):
     return [Problem(f"file {path}", problem) for path in bundle.files
-            if (problem := relative_path_problem(path))]
+            if (problem := relative_file_problem(path))]
 
 
 # --- Compose schema ------------------------------------------------------------

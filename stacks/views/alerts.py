@@ -93,7 +93,8 @@ def alert_silence(request, pk):
     comment = request.POST.get("comment", "").strip() or f"Silenced from the panel: {alert.name}"
     am = alertmanager_for(alert)
     if am is None:
-        messages.error(request, "No stack runs an Alertmanager with a published port: nothing to silence in.")
+        messages.error(request, "No Alertmanager deployed by the panel is running with a published port (as the last "
+                                "health check saw it): nothing to silence in.")
     else:
         try:
             silence_id = am.create_silence(matchers, timedelta(hours=hours), request.user.get_username(), comment)

@@ -1,7 +1,6 @@
 """Import a stack by pasting a docker-compose.yml; problems shown next to their lines."""
 import re
 
-import yaml
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -11,6 +10,7 @@ from stacks import versions
 from stacks.accounts import audit
 from stacks.adoption.importer import import_and_validate, import_project
 from stacks.adoption.project_dir import MAX_TOTAL_BYTES, read_archive
+from stacks.lib.yamlsafe import key_lines
 from stacks.models import StackVersion
 
 
@@ -39,18 +39,9 @@ class ImportForm(forms.Form):
 
 
 def service_lines(text):
-    """{service name: line number} from the YAML's own marks."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    lines = {}
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            if key.value == "services" and isinstance(value, yaml.MappingNode):
-                for skey, _ in value.value:
-                    lines[skey.value] = skey.start_mark.line + 1
-    return lines
+    """{service name: line number}, from the bounded parse that read the text
+    (stacks.lib.yamlsafe.key_lines): never a second, unbounded one."""
+    return {path[1]: line for path, line in key_lines(text).items() if len(path) == 2 and path[0] == "services"}
 
 
 def annotate(text, problems):

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from stacks.accounts.tokens import authorization_ok
 from stacks.alerting.payload import Outage, Rejected, checked, save
+from stacks.views.guards import BodyTooLarge, body_limit, read_body
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def _error(status, message, **headers):
 @csrf_exempt
 @login_not_required
 @require_POST
+@body_limit("WEBHOOK_MAX_BYTES")
 def alertmanager_webhook(request):
     try:
         if not authorization_ok(request.headers.get("Authorization")):
@@ -34,11 +36,15 @@ def alertmanager_webhook(request):
     except DatabaseError:
         log.warning("Webhook: database unavailable while checking the token")
         return _error(503, "The panel's database is unavailable; retry later.", Retry_After="5")
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdigit() or int(length) > settings.WEBHOOK_MAX_BYTES:
+    if request.content_type != "application/json":
+        return _error(415, f"The body must be application/json (Alertmanager's), not {request.content_type or 'untyped'}.")
+    try:
+        # Content-Length or chunked (no length: Alertmanager may stream it); 413 past the limit.
+        body = read_body(request, settings.WEBHOOK_MAX_BYTES)
+    except BodyTooLarge:
         return _error(413, f"The body is larger than {settings.WEBHOOK_MAX_BYTES} bytes.")
     try:
-        payload, alerts, truncated = checked(request.read(settings.WEBHOOK_MAX_BYTES + 1))
+        payload, alerts, truncated = checked(body)
         delivery = save(payload, alerts, truncated)
     except Rejected as exc:
         return _error(exc.status, exc.message)
