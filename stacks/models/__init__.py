@@ -9,6 +9,7 @@
     alerts        alerts and the deliveries that carried them
     footprints    host ports and networks each stack claims (for the others' validation)
     audit         who did what
+    events        the panel's own events, their destinations and deliveries; what it watches per stack
 
 A model records and reads its own rows; it never queues work or calls a layer
 above it (render, validation, operations, tasks)."""
@@ -17,6 +18,7 @@ from stacks.models.alerts import Alert, AlertDelivery, AlertDeliveryQuerySet
 from stacks.models.audit import AuditRecord
 from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
 from stacks.models.engines import Engine, default_engine
+from stacks.models.events import Destination, Event, EventDelivery, StackWatch
 from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
 from stacks.models.health import HealthChange, ResourceSample, ServiceHealth
 from stacks.models.monitoring import (
@@ -43,9 +45,9 @@ from stacks.models.validators import (
 
 __all__ = [
     "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
-    "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
+    "DeploymentQuerySet", "DeploymentStep", "Destination", "Engine", "Event", "EventDelivery", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
     "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
     "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
-    "StackFootprint", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
+    "StackFootprint", "StackWatch", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
     "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",
 ]

@@ -53,6 +53,9 @@ class Stack(models.Model):
         default=False, help_text="Let services use host-level options (privileged, cap_add ALL, host network/pid/"
                                  "ipc, bind mounts of /, /proc, /sys or the Docker socket, devices). Only an "
                                  "admin can tick it.")
+    hold_alerts = models.BooleanField(
+        default=True, help_text="Before a deploy stops or recreates services, silence their alerts in the stack's "
+                                "Alertmanager until they are healthy again (untick to hear the noise).")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,33 @@
+"""Notification URLs, through Apprise (one maintained library for Slack, Teams,
+e-mail, ntfy, Matrix, Discord, JSON webhooks and the rest): the one module that
+sends to them. A failure is a NotifyError in Apprise's own words, which name
+the service and host, never the URL's token."""
+import apprise
+
+from stacks.lib.errors import SeamError
+
+TIMEOUT = 10  # seconds per notification
+
+KINDS = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
+         "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
+
+
+class NotifyError(SeamError):
+    pass
+
+
+def valid(url):
+    """Whether Apprise knows the URL's scheme and can read it."""
+    return apprise.Apprise().add(url)
+
+
+def send(url, title, body, kind="info"):
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise NotifyError("Apprise cannot read this notification URL (unknown scheme or missing parts).",
+                          permanent=True)
+    result = sender.notify(body=body, title=title, notify_type=KINDS.get(kind, apprise.NotifyType.INFO),
+                           timeout=TIMEOUT)
+    if not result:
+        words = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR")]
+        raise NotifyError("; ".join(dict.fromkeys(words)) or "Apprise could not deliver the notification.")
