@@ -1,6 +1,19 @@
 from django.urls import path
 
-from stacks.views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from stacks.views import (
+    adopt,
+    alerts,
+    charts,
+    deployments,
+    imports,
+    logs,
+    metrics,
+    overview,
+    plan,
+    routes,
+    stack,
+    timeline,
+)
 from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
@@ -13,6 +26,7 @@ urlpatterns = [
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/timeline/", timeline.timeline, name="stack-timeline"),
     path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),
+    path("stacks/<slug:slug>/routes/", routes.stack_routes, name="stack-routes"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),

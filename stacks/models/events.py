@@ -55,7 +55,8 @@ class Event(models.Model):
     @property
     def labels(self):
         """As an alert in the stack's Alertmanager."""
-        return {"alertname": "PanelEvent", "event": self.kind, "stack": self.stack.slug if self.stack else "",
+        name = "Panel" + "".join(word.capitalize() for word in self.kind.split("-"))  # PanelDeployFailed
+        return {"alertname": name, "event": self.kind, "stack": self.stack.slug if self.stack else "",
                 "service": self.service, "severity": "info" if self.kind in (self.ACKNOWLEDGED,
                                                                               self.DEPLOY_SUCCEEDED) else "warning"}
 

@@ -10,6 +10,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import Desired, recorded
 from stacks.models import Stack
+from stacks.notifications import holds
 from stacks.operations.planning import take_plan
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
@@ -61,6 +62,8 @@ def deploy(deployment, backend, report):
     desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles)
     the_plan = backend.plan(desired, backend.observe(desired))
     take_plan(deployment, recorded(the_plan))
+    # Alerts of the services this plan stops or recreates are silenced until they are healthy again.
+    holds.hold(deployment, the_plan.interrupted(), report)
     backend.apply(the_plan, report)
     if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
         _leave_old_engine(stack, report)

@@ -16,6 +16,7 @@ from stacks.models import Alert, Stack
 from stacks.monitoring.timeline import operation_before
 from stacks.seams.alertmanager import AlertmanagerError
 from stacks.views import render_page
+from stacks.views.routes import who_gets
 
 PAGE = 100
 
@@ -76,8 +77,9 @@ def alert_detail(request, pk):
             silences = [s for s in am.silences() if silence_matches(s, alert.labels)]
         except AlertmanagerError as exc:
             am_error = str(exc)
+    reach, reach_error = who_gets(alert.stack, alert.labels) if alert.stack_id and alert.stack else (None, "")
     context = {"alert": alert, "before": operation_before(alert), "deliveries": deliveries, "earlier": earlier,
-               "silences": silences,
+               "silences": silences, "reach": reach, "reach_error": reach_error,
                "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
     return render_page(request, "stacks/alert_detail.html", context)

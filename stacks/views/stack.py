@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from stacks.models import Busy, Stack
+from stacks.models import Busy, Stack, StackWatch
 from stacks.monitoring.timeline import stack_timeline
+from stacks.notifications import deliver, drift, events
 from stacks.operations.follow import wait
 from stacks.operations.verbs import VERBS
 from stacks.tasks import request_operation
@@ -29,7 +30,11 @@ def stack_detail(request, slug):
         "can_operate": request.user.has_perm("stacks.deploy_stack"),
         "timeline": stack_timeline(stack) if not request.htmx else [],
         "host_options": host_access.of_stack(stack, services),
+        "watch": StackWatch.objects.filter(stack=stack).first(),
     }
+    if not request.htmx:
+        context.update(pending=drift.pending_changes(stack), open_events=list(events.open_of(stack)),
+                       event_deliveries=list(deliver.last_deliveries(stack)))
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 
 
