@@ -13,6 +13,7 @@ PANEL_DELIVERY_SECONDS, as beat runs them.
 Prints the seconds from the deploy to the first heartbeat, from the cut to the
 "delivery broken" notification at the URL, and from the reconnection to the
 "ended" one (the worst case: the cut falls just after a watch)."""
+import logging
 import os
 import socket
 import subprocess
@@ -37,6 +38,8 @@ def free_port():
 
 def main():
     os.environ["PANEL_WEBHOOK_TOKEN"] = TOKEN
+    for name in ("apprise", "stacks"):  # the figures only
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     with locks(HEAVY_LOCK), bench_django("bench-alert-path") as (tmp, database_url):
         run(database_url)
 

@@ -13,6 +13,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 
 from stacks.models import Alert, Deployment, Event, Service, StackWatch
 from stacks.monitoring.health import poll_one
@@ -130,6 +131,10 @@ def test_alerts_route_names_the_receiver_by_the_real_amtool(deployed, client, vi
     client.force_login(viewer)
     page = client.get(f"/stacks/{deployed.slug}/routes/", {"labels": "alertname=TargetDown"}).content.decode()
     assert '<strong class="receivers">control-panel</strong>' in page
+    alert = Alert.objects.create(fingerprint="ab12", starts_at=timezone.now(), status="firing", name="TargetDown",
+                                 stack=deployed, labels={"alertname": "TargetDown", "severity": "critical"})
+    page = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert '<strong class="receivers">control-panel</strong>' in page and "default-route" in page
 
 
 def test_an_admin_edit_shows_changes_not_deployed_until_the_deploy_and_drift_is_shown(deployed, client, docker_api):
