@@ -37,8 +37,9 @@ def hold(deployment, services, report):
         try:
             silences[name] = am.create_silence({"stack": stack.slug, "service": name}, grace, AUTHOR,
                                                f"Held during deploy #{deployment.pk}: it stops or recreates {name}")
-        except AlertmanagerError as exc:
-            report(f"Alerts of {name} not held: {exc}", "info")
+        except AlertmanagerError as exc:  # one answer is enough: the deploy does not wait on the others
+            report(f"Alerts of {', '.join(s for s in services if s not in silences)} not held: {exc}", "info")
+            break
     if not silences:
         return None
     names = ", ".join(sorted(silences))
