@@ -155,6 +155,15 @@ class StackAdmin(ValidatedAdmin):
     search_fields = ["slug", "name"]
     inlines = STACK_INLINES
 
+    readonly_fields = ["who_gets_an_alert"]
+
+    @admin.display(description="who gets an alert")
+    def who_gets_an_alert(self, obj):
+        if not obj or not obj.pk:
+            return "—"
+        return format_html('<a href="{}">Test a label set against the deployed routes</a> (amtool)',
+                           reverse("stack-routes", args=[obj.slug]))
+
     def get_readonly_fields(self, request, obj=None):
         # Host-level power (privileged, host namespaces, the Docker socket) is an
         # admin's decision: operators are staff, but not superusers.

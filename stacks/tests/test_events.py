@@ -7,11 +7,12 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from stacks.defaults.demo import mini_monitoring
-from stacks.models import Alert, Deployment, Event, EventDelivery, ServiceHealth, StackWatch
+from stacks.models import Alert, Deployment, Event, EventDelivery, Route, ServiceHealth, StackWatch
 from stacks.notifications import deliver, events, watch
 from stacks.tests.receiver import Receiver
 
@@ -172,3 +173,15 @@ def test_a_service_unhealthy_past_its_grace_is_an_event_until_it_recovers(stack,
     assert event.ended is not None
     timeline = client.get(f"/stacks/{stack.slug}/timeline/").content.decode()
     assert "Ended: node-exporter of ev unhealthy" in timeline and "healthy again" in timeline
+
+
+def test_who_gets_an_alert_is_beside_the_routes_in_the_admin_and_says_when_nothing_is_deployed(stack, client):
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-pw-pw-pw"))
+    page = client.get(f"/admin/stacks/stack/{stack.pk}/change/").content.decode()
+    assert f'href="/stacks/{stack.slug}/routes/"' in page
+    Route.objects.create(stack=stack, receiver=stack.receivers.get(), matchers=['severity="critical"'])
+    assert f'href="/stacks/{stack.slug}/routes/"' in client.get("/admin/stacks/route/").content.decode()
+    page = client.get(f"/stacks/{stack.slug}/routes/", {"labels": "alertname=TargetDown"}).content.decode()
+    assert "ev has no deployed alertmanager.yml: deploy it first." in page
+    page = client.get(f"/stacks/{stack.slug}/routes/", {"labels": "not-a-label"}).content.decode()
+    assert "&#x27;not-a-label&#x27; is not LABEL=VALUE." in page
