@@ -246,6 +246,12 @@ CELERY_BEAT_SCHEDULE = {
                       "schedule": float(env("PANEL_WORKER_QUEUES_SECONDS", "5")), "options": {"expires": 10}},
     "announce-engines": {"task": "stacks.tasks.announce_engines",
                          "schedule": float(env("PANEL_ENGINE_ANNOUNCE_SECONDS", "60")), "options": {"expires": 60}},
+    # The panel's own events: the alert path, drift, unhealthy services, held
+    # alerts (stacks.notifications), and the deliveries that are due.
+    "watch-stacks": {"task": "stacks.tasks.watch_stacks", "options": {"expires": 60},
+                     "schedule": float(env("PANEL_WATCH_SECONDS", "60"))},
+    "deliver-events": {"task": "stacks.tasks.deliver_events", "options": {"expires": 30},
+                       "schedule": float(env("PANEL_DELIVERY_SECONDS", "5"))},
 }
 # Resolved alerts older than this are pruned (stacks.alerting.retention).
 ALERT_RETENTION_DAYS = int(env("ALERT_RETENTION_DAYS", "90"))
@@ -263,6 +269,24 @@ STACKS_HOST = env("STACKS_HOST", "127.0.0.1")
 # The host name browsers reach published stack ports on: Prometheus' and
 # Alertmanager's --web.external-url (their generatorURL and silence links).
 STACKS_PUBLIC_HOST = env("STACKS_PUBLIC_HOST", "localhost")
+# The panel's own events (stacks.notifications). Beat watches every stack each
+# PANEL_WATCH_SECONDS: the alert path (Prometheus' and Alertmanager's error
+# counters, the heartbeat's age), drift per engine, unhealthy services, held alerts.
+PANEL_WATCH_SECONDS = float(env("PANEL_WATCH_SECONDS", "60"))
+# The heartbeat's route in each alertmanager.yml the panel renders; it counts as
+# missing after PANEL_HEARTBEAT_STALE_SECONDS without one.
+PANEL_HEARTBEAT_GROUP_INTERVAL = env("PANEL_HEARTBEAT_GROUP_INTERVAL", "30s")
+PANEL_HEARTBEAT_REPEAT = env("PANEL_HEARTBEAT_REPEAT", "1m")
+PANEL_HEARTBEAT_STALE_SECONDS = float(env("PANEL_HEARTBEAT_STALE_SECONDS", "180"))
+# A service unhealthy longer than this is an event.
+PANEL_UNHEALTHY_GRACE_SECONDS = float(env("PANEL_UNHEALTHY_GRACE_SECONDS", "120"))
+# Alerts held during a deploy: released once the services have been healthy this
+# long after the deploy, or at the latest after the grace.
+PANEL_HOLD_SETTLE_SECONDS = float(env("PANEL_HOLD_SETTLE_SECONDS", "30"))
+PANEL_HOLD_GRACE_SECONDS = float(env("PANEL_HOLD_GRACE_SECONDS", "900"))
+# Deliveries that fail are retried with backoff (10 s, doubling, at most an
+# hour apart), this many times before they are failed for good.
+PANEL_DELIVERY_ATTEMPTS = int(env("PANEL_DELIVERY_ATTEMPTS", "8"))
 # An acknowledgement silences its alert until it resolves, at most this long.
 ACK_SILENCE_HOURS = int(env("ACK_SILENCE_HOURS", "168"))
 # Request bodies: anonymous requests (the login form) get a few kilobytes, logged-in

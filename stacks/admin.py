@@ -16,6 +16,7 @@ from stacks import models as m
 from stacks import versions
 from stacks.accounts import audit
 from stacks.accounts.access import can_operate, can_view, operable_stacks, sees_all, visible_stacks
+from stacks.notifications import drift
 from stacks.validation import containment, footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
 
@@ -168,6 +169,22 @@ class ValidatedAdmin(StackScoped, admin.ModelAdmin):
         return type(form.__name__, (form,), {"admin_user": request.user.is_superuser})
 
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        _note_rendered(form.instance)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _note_rendered(obj)
+
+
+def _note_rendered(instance):
+    """An edit is "changes not deployed" on the overview at once (the watch finds it later otherwise)."""
+    stack = instance if isinstance(instance, m.Stack) else getattr(instance, "stack", None)
+    if stack is not None and stack.pk and m.Stack.objects.filter(pk=stack.pk).exists():
+        drift.note_rendered(m.Stack.objects.get(pk=stack.pk))
+
+
 class InlineScoped:
     """An inline of the stack's page: its operators edit it (obj is the stack)."""
 
@@ -253,7 +270,14 @@ class StackAdmin(ValidatedAdmin):
     list_display = ["slug", "name", "engine", "host_options", "updated"]
     search_fields = ["slug", "name"]
     inlines = [*STACK_INLINES, HostConsentInline]
-    readonly_fields = ["host_options"]
+    readonly_fields = ["host_options", "who_gets_an_alert"]
+
+    @admin.display(description="who gets an alert")
+    def who_gets_an_alert(self, obj):
+        if not obj or not obj.pk:
+            return "—"
+        return format_html('<a href="{}">Test a label set against the deployed routes</a> (amtool)',
+                           reverse("stack-routes", args=[obj.slug]))
 
     @admin.display(description="Host options")
     def host_options(self, obj):
@@ -302,13 +326,14 @@ class StackAdmin(ValidatedAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)
         stack = m.Stack.objects.get(pk=form.instance.pk)
         new = [p for p in errors(validate_stack(stack)) if str(p) not in request._stack_errors_before
                and not (request.user.is_superuser and containment.needs_consent(p))]
         if new:
             raise _StackRefused(new)
         versions.record(stack, m.StackVersion.ADMIN, user=request.user)
+        _note_rendered(stack)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -379,7 +404,11 @@ class ReceiverAdmin(ValidatedAdmin):
 
 @admin.register(m.Route)
 class RouteAdmin(ValidatedAdmin):
-    list_display = ["__str__", "stack", "order"]
+    list_display = ["__str__", "stack", "order", "who_gets"]
+
+    @admin.display(description="who gets an alert")
+    def who_gets(self, obj):
+        return format_html('<a href="{}">test a label set</a>', reverse("stack-routes", args=[obj.stack.slug]))
 
 
 @admin.register(m.InhibitRule)
@@ -489,3 +518,43 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked__isnull=True):
             token.revoke()
             audit.record("revoke api token", str(token), request=request)
+
+
+@admin.register(m.Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    """Notification URLs (`manage.py notify add`); the URL is write-only here: it may hold a token."""
+    list_display = ["name", "shown_url", "stack", "events", "enabled", "last_ok", "last_sent", "last_error"]
+    readonly_fields = ["last_attempt", "last_ok", "last_error", "last_sent"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            form.base_fields["url"].widget = forms.PasswordInput(render_value=False)
+            form.base_fields["url"].required = False
+            form.base_fields["url"].help_text = "Leave empty to keep the current URL."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.cleaned_data.get("url"):
+            obj.url = m.Destination.objects.get(pk=obj.pk).url
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(m.Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "stack", "service", "started", "ended", "by"]
+    list_filter = ["kind", "stack"]
+    readonly_fields = [f.name for f in m.Event._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(m.EventDelivery)
+class EventDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "target", "resolved", "status", "attempts", "error", "next_try", "sent"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in m.EventDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

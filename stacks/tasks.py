@@ -26,6 +26,7 @@ from stacks.engine.errors import EngineError
 from stacks.engine.plan import recorded
 from stacks.models import Busy, Deployment, Engine, Service, Stack
 from stacks.monitoring import health
+from stacks.notifications import deliver, watch
 from stacks.operations import requests
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy, plan_rollback
@@ -183,6 +184,28 @@ def announce_engines():
     """Beat: workers started without -Q take up engines that became reachable, or
     were added in the admin, since they started."""
     queues.announce_engines()
+
+
+@shared_task
+def watch_stacks():
+    """Beat: the alert path, drift, unhealthy services and held alerts of every
+    stack, per engine on that engine's queue (drift asks the engine)."""
+    for engine in Engine.objects.all():
+        watch_engine.apply_async((engine.pk,), queue=engine.queue, expires=60)
+
+
+@shared_task
+def watch_engine(engine_id):
+    engine = Engine.objects.filter(pk=engine_id).first()
+    if engine is not None:
+        watch.watch_engine(engine)
+
+
+@shared_task
+def deliver_events():
+    """Beat: the panel's events due for delivery (an outbox: a failed one is tried
+    again with backoff, and a broker outage loses nothing)."""
+    deliver.deliver_due()
 
 
 @shared_task

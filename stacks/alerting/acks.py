@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from stacks.accounts import audit
-from stacks.models import Alert, ServiceHealth
+from stacks.models import Alert, Event, ServiceHealth
+from stacks.notifications import events
 from stacks.seams.alertmanager import Alertmanager, AlertmanagerError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ def acknowledge(alert, user, comment=""):
     alert.refresh_from_db()
     if claimed:
         audit.record("acknowledge", f"alert {alert.name} #{alert.pk}", user=user, detail=comment)
+        # The chat that saw the alert sees who took it.
+        events.record(alert.stack, Event.ACKNOWLEDGED, f"{alert.name} acknowledged by {user.get_username()}",
+                      service=alert.service.name if alert.service_id and alert.service else "",
+                      detail=comment, by=user.get_username())
     if not claimed or alert.status != "firing":
         return ""
     am = alertmanager_for(alert)

@@ -12,6 +12,9 @@ from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError
 
 from stacks.alerting.ingest import PayloadError, parse, store
+from stacks.models import AlertDelivery
+from stacks.notifications.path import heartbeat_arrived
+from stacks.render.prometheus import HEARTBEAT
 
 MAX_DEPTH = 8  # Alertmanager's body is 4 deep (body → alerts → alert → labels)
 MAX_COUNT = 2**31 - 1  # PositiveIntegerField
@@ -121,8 +124,17 @@ def checked(body):
 
 
 def save(payload, alerts, truncated):
-    """Store in one transaction (chunked statements inside it): all or nothing."""
+    """Store in one transaction (chunked statements inside it): all or nothing.
+    The panel's heartbeat is not an alert: its arrival is noted on its stack's
+    watch (stacks.notifications.path), and nothing else is stored for it."""
+    beats = {a.labels.get("stack", "") for a in alerts
+             if a.labels.get("alertname") == HEARTBEAT and a.status == "firing"}
     try:
+        if any(a.labels.get("alertname") == HEARTBEAT for a in alerts):
+            heartbeat_arrived(beats)
+            alerts = [a for a in alerts if a.labels.get("alertname") != HEARTBEAT]
+            if not alerts:
+                return AlertDelivery(receiver=payload["receiver"], status=payload["status"], alert_count=0)
         return store(payload, alerts, truncated)
     except DataError as exc:
         # A value the database refuses: retrying would fail the same way.

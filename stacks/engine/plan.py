@@ -102,6 +102,11 @@ class Plan:
     def changes(self):
         return [a for a in self.actions if a.kind != "noop"]
 
+    def interrupted(self):
+        """The services whose containers this plan stops (recreate, remove): their
+        alerts are held while it runs (stacks.notifications.holds)."""
+        return sorted({a.service for a in self.actions if a.kind in ("recreate", "remove")})
+
     @property
     def is_empty(self):
         return not (self.changes or self.images or self.networks or self.volumes or self.files or self.reloads)

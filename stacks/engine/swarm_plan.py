@@ -42,6 +42,10 @@ class SwarmPlan:
     def changes(self):
         return [s for s in self.services if s.kind != "noop"]
 
+    def interrupted(self):
+        """Services whose tasks this plan replaces or removes (update, remove)."""
+        return sorted({s.service for s in self.services if s.kind in ("update", "remove")})
+
     @property
     def is_empty(self):
         return not (self.networks or self.objects or self.changes)

@@ -12,6 +12,7 @@
     versions      every change of a stack's definition, as a snapshot
     audit         who did what
     access        roles per stack and API tokens
+    events        the panel's own events, their destinations and deliveries; what it watches per stack
 
 A model records and reads its own rows; it never queues work or calls a layer
 above it (render, validation, operations, tasks)."""
@@ -22,6 +23,7 @@ from stacks.models.audit import AuditRecord
 from stacks.models.consent import HostConsent
 from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
 from stacks.models.engines import Engine, default_engine
+from stacks.models.events import Destination, Event, EventDelivery, StackWatch
 from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
 from stacks.models.health import HealthChange, ResourceSample, ServiceHealth
 from stacks.models.monitoring import (
@@ -48,10 +50,11 @@ from stacks.models.validators import (
 from stacks.models.versions import StackVersion
 
 __all__ = [
-    "OPERATOR", "VIEWER", "ApiToken", "StackRole", "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
-    "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
-    "HostConsent", "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
-    "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
-    "StackFootprint", "StackVersion", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
+    "OPERATOR", "VIEWER", "ApiToken", "StackRole", "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule",
+    "AuditRecord", "Busy", "Deployment", "DeploymentQuerySet", "DeploymentStep", "Destination", "Engine", "Event",
+    "EventDelivery", "GrafanaDashboard", "GrafanaDatasource", "HealthChange", "HostConsent", "HostPortClaim",
+    "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver", "ResourceSample", "Route",
+    "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile", "StackFootprint", "StackVersion",
+    "StackWatch", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
     "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",
 ]

@@ -49,6 +49,9 @@ class Stack(models.Model):
     fluentd_stdout_unmatched = models.BooleanField(
         default=True, help_text="fluent.conf ends with <match **> @type stdout: logs no route matches are printed "
                                 "in Fluentd's own log.")
+    hold_alerts = models.BooleanField(
+        default=True, help_text="Before a deploy stops or recreates services, silence their alerts in the stack's "
+                                "Alertmanager until they are healthy again (untick to hear the noise).")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.urls import reverse
 
-from stacks.models import Deployment, DeploymentStep, HealthChange
+from stacks.models import Deployment, DeploymentStep, Event, HealthChange
 
 # Step messages that say what an operation changed (written by stacks.engine).
 CHANGE_PREFIXES = ("Plan: ", "Wrote ", "Reloaded ", "Recreated ", "Removed ", "Restarted ", "Stopped ")
@@ -15,7 +15,7 @@ CHANGE_PREFIXES = ("Plan: ", "Wrote ", "Reloaded ", "Recreated ", "Removed ", "R
 @dataclass
 class Entry:
     at: datetime
-    kind: str  # operation | health | alert | resolved
+    kind: str  # operation | health | alert | resolved | event | event-end
     title: str
     status: str = ""
     url: str = ""
@@ -57,6 +57,14 @@ def stack_timeline(stack, limit=40):
         if a.resolved_at:
             entries.append(Entry(at=a.ends_at or a.resolved_at, kind="resolved", title=f"{a.name} resolved{where}",
                                  status="resolved", url=reverse("alert-detail", args=[a.pk]), obj=a))
+    for ev in Event.objects.filter(stack=stack).exclude(kind=Event.DEPLOY_SUCCEEDED).order_by("-started", "-id")[:limit]:
+        details = [line for line in (ev.detail, f"by {ev.by}" if ev.by else "") if line]
+        entries.append(Entry(at=ev.started, kind="event", title=ev.title, details=details, obj=ev,
+                             status="open" if ev.is_open else ("ended" if ev.condition else "")))
+        if ev.condition and ev.ended:
+            end = ev.data.get("end", "")
+            entries.append(Entry(at=ev.ended, kind="event-end", title=f"Ended: {ev.title}", status="ended",
+                                 details=[end] if end else [], obj=ev))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 

@@ -10,6 +10,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.models import Busy, Deployment, PlanChanged
 from stacks.monitoring.health import poll_one
+from stacks.notifications import drift, events
 from stacks.operations.verbs import named
 from stacks.seams import broker
 
@@ -53,10 +54,23 @@ def _execute(deployment):
         else:  # not one we anticipated: keep the traceback for whoever reads the logs
             log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
         deployment.fail(err)
+        _tell(deployment)
         return deployment
     deployment.finish()
     _refresh_health(stack)
+    _tell(deployment)
     return deployment
+
+
+def _tell(deployment):
+    """The deploy's outcome as events (a failure until the next success), and
+    whether changes still wait for a deploy."""
+    try:
+        events.deploy_outcome(deployment)
+        if deployment.action == "deploy" and deployment.finished_ok:
+            drift.deployed(deployment)
+    except Exception:  # noqa: BLE001 — the operation's outcome stands; the watch records it again
+        log.exception("Recording the events of operation #%s failed", deployment.pk)
 
 
 def _refresh_health(stack):

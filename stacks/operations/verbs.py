@@ -11,6 +11,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import Desired, recorded
 from stacks.models import PlanChanged, Stack
+from stacks.notifications import holds
 from stacks.operations import rollback
 from stacks.operations.planning import take_plan
 from stacks.render import render_bundle
@@ -105,6 +106,8 @@ def _plan(deployment, backend, report, stack, pins=None):
 
 def _apply(deployment, backend, report, stack, desired, the_plan):
     """Apply the recorded plan, then record what each service runs."""
+    # Alerts of the services this plan stops or recreates are silenced until they are healthy again.
+    holds.hold(deployment, the_plan.interrupted(), report)
     try:
         backend.apply(the_plan, report)
     finally:

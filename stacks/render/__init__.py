@@ -16,6 +16,7 @@ from stacks.render import alertmanager, compose, grafana, logs, prometheus, targ
 COMPOSE_FILE = "docker-compose.yml"
 PROMETHEUS_FILE = "prometheus/prometheus.yml"
 RULES_FILE = "prometheus/rules/alerts.yml"
+HEARTBEAT_FILE = "prometheus/rules/panel-heartbeat.yml"
 ALERTMANAGER_FILE = "alertmanager/alertmanager.yml"
 DATASOURCES_FILE = "grafana/provisioning/datasources/datasources.yml"
 PROVIDERS_FILE = "grafana/provisioning/dashboards/dashboards.yml"
@@ -132,6 +133,11 @@ def render_bundle(stack):
     doc = compose.compose_dict(stack, services, networks, volumes, secrets, settings.STACKS_PUBLIC_HOST)
     files[COMPOSE_FILE] = dump_yaml(doc)
 
+    receivers = list(stack.receivers.all())
+    panel = next((r.name for r in receivers if r.kind == "panel"), None)
+    # The dead man's switch: Prometheus and Alertmanager both ours, and the panel one of its receivers.
+    heartbeat = bool({"prometheus", "alertmanager"} <= roles and panel and ours(RULES_FILE)
+                     and ours(PROMETHEUS_FILE) and ours(ALERTMANAGER_FILE))
     if "prometheus" in roles:
         rules = [r for r in stack.alert_rules.all() if r.enabled] if ours(RULES_FILE) else []
         kept_rules = any(p.startswith(OWNED_AREA[RULES_FILE]) for p in kept)
@@ -140,17 +146,21 @@ def render_bundle(stack):
         token = secrets.add(metrics_token()) if any(j.panel_token for j in jobs) else ""
         if ours(PROMETHEUS_FILE):
             files[PROMETHEUS_FILE] = dump_yaml(prometheus.prometheus_dict(
-                stack, jobs, am_targets, bool(rules) or kept_rules, token,
+                stack, jobs, am_targets, bool(rules) or kept_rules or heartbeat, token,
                 resolve=_target_resolver(stack, services, networks)))
         if rules:
             files[RULES_FILE] = dump_yaml(prometheus.rules_dict(rules))
+        if heartbeat:
+            files[HEARTBEAT_FILE] = dump_yaml(prometheus.heartbeat_rules(stack.slug))
 
     if "alertmanager" in roles and ours(ALERTMANAGER_FILE):
-        receivers = list(stack.receivers.all())
-        token = secrets.add(webhook_token()) if any(r.kind == "panel" for r in receivers) else ""
-        files[ALERTMANAGER_FILE] = dump_yaml(alertmanager.alertmanager_dict(
-            stack, receivers, list(stack.routes.select_related("receiver")),
-            list(stack.inhibit_rules.all()), panel_webhook_url(), token))
+        token = secrets.add(webhook_token()) if panel else ""
+        am_doc = alertmanager.alertmanager_dict(stack, receivers, list(stack.routes.select_related("receiver")),
+                                                list(stack.inhibit_rules.all()), panel_webhook_url(), token)
+        if heartbeat:
+            am_doc = alertmanager.with_heartbeat(am_doc, panel, settings.PANEL_HEARTBEAT_GROUP_INTERVAL,
+                                                 settings.PANEL_HEARTBEAT_REPEAT)
+        files[ALERTMANAGER_FILE] = dump_yaml(am_doc)
 
     if "grafana" in roles:
         if ours(DATASOURCES_FILE):

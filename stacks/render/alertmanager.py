@@ -48,3 +48,12 @@ def alertmanager_dict(stack, receivers, routes, inhibit_rules, panel_webhook_url
                 entry["equal"] = list(rule.equal)
             doc["inhibit_rules"].append(entry)
     return doc
+
+
+def with_heartbeat(doc, receiver, group_interval, repeat_interval):
+    """The heartbeat's route, first: to the panel's receiver, re-sent every
+    repeat_interval, and nowhere else (no `continue`)."""
+    route = {"receiver": receiver, "matchers": ['alertname="PanelHeartbeat"'], "group_by": ["alertname"],
+             "group_wait": "0s", "group_interval": group_interval, "repeat_interval": repeat_interval}
+    doc["route"]["routes"] = [route] + doc["route"].get("routes", [])
+    return doc

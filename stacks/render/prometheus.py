@@ -19,6 +19,18 @@ def rules_dict(rules):
     return {"groups": [{"name": name, "rules": entries} for name, entries in groups.items()]}
 
 
+HEARTBEAT = "PanelHeartbeat"
+
+
+def heartbeat_rules(stack_slug):
+    """An always-firing rule, routed to the panel: while it keeps arriving, the
+    path Prometheus → Alertmanager → panel works (kube-prometheus' Watchdog)."""
+    return {"groups": [{"name": "panel-heartbeat", "rules": [{
+        "alert": HEARTBEAT, "expr": "vector(1)",
+        "labels": {"severity": "none", "stack": stack_slug, "panel": "heartbeat"},
+        "annotations": {"summary": "Always firing: the control panel watches that it keeps arriving."}}]}]}
+
+
 def prometheus_dict(stack, jobs, alertmanager_targets, has_rules, panel_token="", resolve=None):
     """`resolve(host)` names the stack and service behind a target (render.targets)."""
     resolve = resolve or (lambda host: None)

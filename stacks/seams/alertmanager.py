@@ -1,12 +1,14 @@
-"""Alertmanager's API v2, for silences: the one module that talks to it. A
-failure is an AlertmanagerError with a status ("Alertmanager did not answer",
-"HTTP 500"): what an answer says is never echoed to a page, nor the address asked."""
+"""Alertmanager's API v2 (silences, the panel's own events posted as alerts) and
+its own metrics: the one module that talks to it. A failure is an
+AlertmanagerError with a status ("Alertmanager did not answer", "HTTP 500"):
+what an answer says is never echoed to a page, nor the address asked."""
 from datetime import timedelta
 
 import requests
 from django.utils import timezone
 
 from stacks.lib.errors import SeamError
+from stacks.seams.metrics import counters
 
 
 class AlertmanagerError(SeamError):
@@ -64,3 +66,12 @@ class Alertmanager:
 
     def expire(self, silence_id):
         self._call("DELETE", f"/silence/{silence_id}")
+
+    def post_alerts(self, alerts):
+        """[{labels, annotations, startsAt, endsAt, generatorURL}]: an alert with
+        endsAt in the past is resolved."""
+        self._call("POST", "/alerts", json=alerts)
+
+    def counters(self, names):
+        """{name: sum over its series} from Alertmanager's /metrics."""
+        return counters(self.base, names, self.timeout, AlertmanagerError, "Alertmanager")

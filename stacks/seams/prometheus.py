@@ -9,6 +9,7 @@ import re
 import requests
 
 from stacks.lib.errors import SeamError
+from stacks.seams.metrics import counters
 
 MAX_POINTS = 600     # per series: enough for a chart a screen wide, small enough to answer fast
 MAX_SERIES = 10      # a graph with more lines than this is unreadable anyway
@@ -64,6 +65,20 @@ class Prometheus:
         except (AttributeError, KeyError, TypeError, ValueError):
             raise PrometheusError("Prometheus answered with data the panel cannot read.", permanent=True) from None
         return out, step
+
+    def alertmanagers(self):
+        """(active, dropped) Alertmanager URLs, as Prometheus' service discovery left them."""
+        try:
+            body = requests.get(f"{self.base}/api/v1/alertmanagers", timeout=self.timeout).json()
+            data = body["data"]
+            return ([a["url"] for a in data.get("activeAlertmanagers") or []],
+                    [a["url"] for a in data.get("droppedAlertmanagers") or []])
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise PrometheusError(f"Prometheus at {self.base} does not answer ({exc.__class__.__name__}).") from None
+
+    def counters(self, names):
+        """{name: sum over its series} from Prometheus' own /metrics."""
+        return counters(self.base, names, self.timeout, PrometheusError, "Prometheus")
 
 
 def _number(text):

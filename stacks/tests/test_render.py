@@ -127,4 +127,6 @@ def test_email_slack_and_webhook_receivers_render_to_what_amtool_accepts(default
     assert by_name["oncall-mail"]["email_configs"][0]["smarthost"] == "smtp.example.com:587"
     assert by_name["team-slack"]["slack_configs"][0]["channel"] == "#alerts"
     assert by_name["other-hook"]["webhook_configs"][0] == {"url": "http://example.com/hook", "send_resolved": True}
-    assert [r["receiver"] for r in am["route"]["routes"]] == ["control-panel", "oncall-mail", "team-slack", "other-hook"]
+    heartbeat, *routes = am["route"]["routes"]  # the panel's heartbeat route comes first (stacks.notifications.path)
+    assert heartbeat["matchers"] == ['alertname="PanelHeartbeat"'] and heartbeat["receiver"] == "control-panel"
+    assert [r["receiver"] for r in routes] == ["control-panel", "oncall-mail", "team-slack", "other-hook"]

@@ -39,8 +39,9 @@ def test_load_defaults_twice_changes_nothing_and_keeps_edits():
 
 def test_render_writes_the_whole_bundle(defaults, tmp_path):
     out, _ = run("render", "monitoring", "--out", str(tmp_path))
-    assert "Wrote 7 files" in out
+    assert "Wrote 8 files" in out
     for path in ["docker-compose.yml", "prometheus/prometheus.yml", "prometheus/rules/alerts.yml",
+                 "prometheus/rules/panel-heartbeat.yml",
                  "alertmanager/alertmanager.yml", "grafana/provisioning/datasources/datasources.yml",
                  "grafana/provisioning/dashboards/dashboards.yml", "grafana/dashboards/docker-compose.json"]:
         assert (tmp_path / path).is_file(), path

@@ -19,6 +19,7 @@ from stacks.monitoring.timeline import operation_before
 from stacks.operations import rollback
 from stacks.seams.alertmanager import AlertmanagerError
 from stacks.views import render_page
+from stacks.views.routes import who_gets
 
 PAGE = 100
 
@@ -67,11 +68,12 @@ def alert_detail(request, pk):
         except AlertmanagerError as exc:
             am_error = str(exc)
     before = operation_before(alert)
+    reach, reach_error = who_gets(alert.stack, alert.labels) if alert.stack_id and alert.stack else (None, "")
     # Undo from the alert: a deploy started it, so offer the deployment before that one (plan first).
     undo = (rollback.before(before) if before is not None and before.action == "deploy"
             and alert.stack is not None and can_operate(request.user, alert.stack) else None)
     context = {"alert": alert, "before": before, "undo": undo, "deliveries": deliveries, "earlier": earlier,
-               "silences": silences,
+               "silences": silences, "reach": reach, "reach_error": reach_error,
                "am_error": am_error, "can_silence": can_silence(request.user, alert),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
     return render_page(request, "stacks/alert_detail.html", context)

@@ -1,5 +1,5 @@
 """The overview: every stack, its state, health, firing alerts, last deploy and links."""
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 
 from stacks.accounts.access import sees_all, unlimited, visible_stacks
 from stacks.models import Alert, Deployment, Engine, Service, Stack
@@ -10,6 +10,7 @@ from stacks.views import render_page
 
 def stacks_with_state(stacks=None):
     last = Deployment.objects.filter(stack=OuterRef("pk")).order_by("-id")
+    shipped = Deployment.objects.filter(stack=OuterRef("pk"), action="deploy", status=Deployment.SUCCEEDED).order_by("-id")
     firing = (Alert.objects.filter(stack=OuterRef("pk"), status="firing").order_by()
               .values("stack").annotate(n=Count("id")).values("n"))
     # Only what a UI link needs: a service's other JSON columns cost a decode
@@ -27,7 +28,11 @@ def stacks_with_state(stacks=None):
                       last_action=Subquery(last.values("action")[:1]),
                       last_status=Subquery(last.values("status")[:1]),
                       last_at=Subquery(last.values("created")[:1]),
-                      last_id=Subquery(last.values("id")[:1]))
+                      last_id=Subquery(last.values("id")[:1]),
+                      # "changes not deployed": the hash the rows rendered to at the last
+                      # admin save or watch (stacks.notifications.drift) against the last deploy's.
+                      deployed_hash=Subquery(shipped.values("bundle_hash")[:1]),
+                      rendered_hash=F("watch__rendered_hash"), drift=F("watch__drift"))
             .prefetch_related(linked))
 
 

@@ -7,8 +7,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from stacks.accounts.access import can_operate
-from stacks.models import Busy, Stack
+from stacks.models import Busy, Stack, StackWatch
 from stacks.monitoring.timeline import stack_timeline
+from stacks.notifications import deliver, drift, events
 from stacks.operations import rollback
 from stacks.operations.follow import wait
 from stacks.operations.verbs import VERBS
@@ -33,9 +34,13 @@ def stack_detail(request, slug):
         "host_pending": containment.pending(stack) if not request.htmx else [],
         "versions": list(stack.versions.select_related("author")[:20]),
         "ran": ran_now(stack),
+        "watch": StackWatch.objects.filter(stack=stack).first(),
     }
     for svc in services:
         svc.ran = context["ran"].get(svc.name)
+    if not request.htmx:
+        context.update(pending=drift.pending_changes(stack), open_events=list(events.open_of(stack)),
+                       event_deliveries=list(deliver.last_deliveries(stack)))
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 
 

@@ -1,9 +1,11 @@
-"""`manage.py alerts list [--status firing|resolved] [--json]`."""
+"""`manage.py alerts list [--status firing|resolved] [--json]`;
+`manage.py alerts route SLUG LABEL=VALUE…`: who gets an alert (amtool config routes test)."""
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from stacks.models import Alert
+from stacks.models import Alert, Stack
+from stacks.notifications.routes import NoRoutes, parse_labels, reach
 
 
 class Command(BaseCommand):
@@ -15,8 +17,13 @@ class Command(BaseCommand):
         p.add_argument("--status", choices=["firing", "resolved"])
         p.add_argument("--json", action="store_true")
         p.add_argument("--limit", type=int, default=200)
+        r = sub.add_parser("route", help="The receivers a label set reaches in the stack's deployed alertmanager.yml.")
+        r.add_argument("slug")
+        r.add_argument("labels", nargs="+", metavar="LABEL=VALUE")
 
     def handle(self, *args, verb, status=None, json=False, limit=200, **opts):
+        if verb == "route":
+            return self.route(opts["slug"], opts["labels"])
         alerts = Alert.objects.select_related("stack", "service").order_by("-starts_at", "-id")
         if status:
             alerts = alerts.filter(status=status)
@@ -34,6 +41,17 @@ class Command(BaseCommand):
             where = f"{a.stack.slug if a.stack else '-'}/{a.service.name if a.service else '-'}"
             self.stdout.write(f"{a.starts_at:%Y-%m-%d %H:%M:%S} {a.status:<9} {a.severity or '-':<9} "
                               f"{a.name:<28} {where:<24} {a.summary}")
+
+
+    def route(self, slug, words):
+        try:
+            found = reach(Stack.named(slug), parse_labels(words))
+        except Stack.DoesNotExist as exc:
+            raise CommandError(str(exc)) from None
+        except NoRoutes as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(found.tree)
+        self.stdout.write(f"Receivers: {', '.join(found.receivers)}")
 
 
 _json = json
