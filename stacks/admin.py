@@ -1,13 +1,21 @@
 """The Django admin: every definition editable, validated on save with the same
 checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
+import secrets as pysecrets
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from stacks import models as m
 from stacks import versions
-from stacks.validation import footprint, rule_tests
+from stacks.accounts import audit
+from stacks.validation import containment, footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
 
 
@@ -15,7 +23,7 @@ class _Rollback(Exception):
     pass
 
 
-def problems_introduced(instance, stack):
+def problems_introduced(instance, stack, admin_user=False):
     """Problems the stack would have with `instance` saved, that it does not have
     now. The change is tried in a transaction that is always rolled back; the
     stack as it is now is validated only when the change shows errors."""
@@ -40,12 +48,15 @@ def problems_introduced(instance, stack):
     # form's instance already carries the new values.
     stored = m.Stack.objects.filter(pk=stack.pk).first() if stack.pk else None
     before = {str(p) for p in errors(validate_stack(stored))} if stored else set()
-    return [p for p in after if str(p) not in before]
+    return [p for p in after if str(p) not in before and not (admin_user and containment.needs_consent(p))]
 
 
 class ValidatedForm(forms.ModelForm):
     """Refuses a save that would make the stack's bundle invalid, with the
-    tools' own messages."""
+    tools' own messages. An admin's new host option is let through as pending
+    (approved on the stack's host options page); an operator's is refused."""
+
+    admin_user = False
 
     def _post_clean(self):
         # Django builds the instance from the form and runs the model's own
@@ -73,7 +84,7 @@ class ValidatedForm(forms.ModelForm):
                 self.add_error("tests", f"promtool test rules: {message}")
                 return
         adding = instance._state.adding
-        problems = problems_introduced(instance, stack)
+        problems = problems_introduced(instance, stack, self.admin_user)
         instance._state.adding = adding
         for p in problems:
             field = self._field_for(p)
@@ -100,6 +111,10 @@ URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 class ValidatedAdmin(admin.ModelAdmin):
     form = ValidatedForm
     formfield_overrides = URL_FIELDS
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"admin_user": request.user.is_superuser})
 
 
 def inline(model, stacked=False, collapsed=False, **attrs):
@@ -128,23 +143,75 @@ STACK_INLINES = [
 ]
 
 
+class HostConsentInline(admin.TabularInline):
+    """What an admin approved: read here, approved and revoked on the host options page."""
+
+    model = m.HostConsent
+    extra = 0
+    fields = readonly_fields = ["service", "option", "approved_by", "approved_via", "approved_at"]
+    verbose_name_plural = "host options approved by an admin"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(m.Stack)
 class StackAdmin(ValidatedAdmin):
     """One page per stack: the stack and everything in it, as inlines. The whole
     change is checked as a render would check it once every inline is saved, and
     undone (nothing kept) when it brings new errors."""
 
-    list_display = ["slug", "name", "engine", "allow_host_access", "updated"]
+    list_display = ["slug", "name", "engine", "host_options", "updated"]
     search_fields = ["slug", "name"]
-    inlines = STACK_INLINES
+    inlines = [*STACK_INLINES, HostConsentInline]
+    readonly_fields = ["host_options"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # Host-level power (privileged, host namespaces, the Docker socket) is an
-        # admin's decision: operators are staff, but not superusers.
-        fields = list(super().get_readonly_fields(request, obj))
+    @admin.display(description="Host options")
+    def host_options(self, obj):
+        if not obj or not obj.pk:
+            return "—"
+        pending = containment.pending(obj)
+        url = reverse("admin:stacks_stack_host_options", args=[obj.pk])
+        return format_html('<a href="{}">{} pending, {} approved</a>', url, len(pending), obj.host_consents.count())
+
+    def get_urls(self):
+        return [path("<int:pk>/host-options/", self.admin_site.admin_view(self.host_options_view),
+                     name="stacks_stack_host_options"), *super().get_urls()]
+
+    def host_options_view(self, request, pk):
+        """The host options of a stack: pending ones with an approve button, the
+        approved ones with a revoke button. Host-level power is an admin's
+        decision: operators are staff, but not superusers."""
         if not request.user.is_superuser:
-            fields.append("allow_host_access")
-        return fields
+            raise PermissionDenied("Only an admin approves host options.")
+        stack = get_object_or_404(m.Stack, pk=pk)
+        pending = containment.pending(stack)
+        if request.method == "POST":
+            if "revoke" in request.POST:
+                gone = stack.host_consents.filter(pk=request.POST["revoke"]).first()
+                if gone:
+                    gone.delete()
+                    audit.record("revoke host option", f"stack {stack.slug}", str(gone), request=request)
+                    self.message_user(request, f"Revoked: {gone}")
+            else:
+                chosen = request.POST.getlist("approve")
+                options = [o for o in pending if "all" in chosen or o.key in chosen]
+                m.HostConsent.approve(stack, options, request.user, "admin")
+                for o in options:
+                    audit.record("approve host option", f"stack {stack.slug}", str(o), request=request)
+                self.message_user(request, f"Approved {len(options)} host option(s) of {stack.slug}.")
+            return HttpResponseRedirect(request.path)
+        context = {**self.admin_site.each_context(request), "stack": stack, "opts": self.model._meta,
+                   "pending": [(o, o.key) for o in pending],
+                   "approved": stack.host_consents.select_related("approved_by"),
+                   "title": f"Host options of {stack.slug}"}
+        return TemplateResponse(request, "admin/stacks/host_options.html", context)
 
     def save_model(self, request, obj, form, change):
         request._stack_errors_before = (
@@ -154,7 +221,8 @@ class StackAdmin(ValidatedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         stack = m.Stack.objects.get(pk=form.instance.pk)
-        new = [p for p in errors(validate_stack(stack)) if str(p) not in request._stack_errors_before]
+        new = [p for p in errors(validate_stack(stack)) if str(p) not in request._stack_errors_before
+               and not (request.user.is_superuser and containment.needs_consent(p))]
         if new:
             raise _StackRefused(new)
         versions.record(stack, m.StackVersion.ADMIN, user=request.user)
@@ -268,15 +336,18 @@ class LogRouteAdmin(ValidatedAdmin):
 
 @admin.register(m.Secret)
 class SecretAdmin(admin.ModelAdmin):
-    # Values are never shown; a secret can be created (generated) or deleted.
-    list_display = ["name", "created"]
-    fields = ["name"]
+    # Values are never shown; a secret can be created (generated) or deleted. It
+    # belongs to one stack and is shared with others by an admin's choice.
+    list_display = ["name", "stack", "created"]
+    fields = ["name", "stack", "shared_with"]
+    filter_horizontal = ["shared_with"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj else []
 
     def save_model(self, request, obj, form, change):
         if not obj.value:
-            import secrets
-
-            obj.value = secrets.token_urlsafe(24)
+            obj.value = pysecrets.token_urlsafe(24)
         super().save_model(request, obj, form, change)
 
 

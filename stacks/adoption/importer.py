@@ -8,7 +8,8 @@ from django.db import transaction
 from stacks.adoption.config_import import adopt_configs
 from stacks.adoption.interpolate import Unresolved, dotenv, interpolate
 from stacks.lib.compose_keys import Refused, split_network, split_service, split_top_level, split_volume
-from stacks.models import Network, Service, Stack, StackFile, Volume
+from stacks.models import HostConsent, Network, Service, Stack, StackFile, Volume
+from stacks.validation import containment
 from stacks.validation.checks import check_compose_schema_doc, parse_compose_text, validate_stack
 
 ROLE_BY_IMAGE = [
@@ -109,16 +110,17 @@ def import_compose(text, slug, name=None, files=None, env=None):
     return stack
 
 
-def import_and_validate(text, slug, name=None, files=None, allow_host_access=False, env=None):
+def import_and_validate(text, slug, name=None, files=None, allow_host_access=False, env=None, approver=None,
+                        via="command line"):
     """What the import page and `stack import` both do: import, then validate the
     stack as a deploy would; a stack with errors is not kept. `allow_host_access`
     is an admin's choice (a superuser on the page, the host's own shell user on
-    the command line): host-level options are refused without it.
-    Returns (stack or None, [problem text])."""
+    the command line): consent is recorded for exactly the host options the file
+    has (stacks.validation.containment), by `approver` or `via`; without it they
+    are refused. Returns (stack or None, [problem text])."""
     stack = import_compose(text, slug, name, files, env)
     if allow_host_access:
-        stack.allow_host_access = True
-        stack.save(update_fields=["allow_host_access"])
+        HostConsent.approve(stack, containment.of_stack(stack), approver, via)
     problems = [str(p) for p in validate_stack(stack)]
     if any(p.startswith("error") for p in problems):
         stack.delete()  # nothing is kept from a file that does not validate
@@ -126,10 +128,12 @@ def import_and_validate(text, slug, name=None, files=None, allow_host_access=Fal
     return stack, problems
 
 
-def import_project(project, slug, name=None, allow_host_access=False, environ=None):
+def import_project(project, slug, name=None, allow_host_access=False, environ=None, approver=None,
+                   via="command line"):
     """A project read by stacks.adoption.project_dir (a directory, a Compose file and its
     neighbours, or an uploaded archive): import_and_validate with its files.
     ${VAR} comes from its .env, and from `environ` over it: the importing
     user's environment on the command line, never the web server's."""
     env = {**dotenv(project.env_text), **(environ or {})}
-    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access, env)
+    return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access, env,
+                               approver, via)

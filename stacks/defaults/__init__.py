@@ -24,6 +24,7 @@ from django.db import transaction
 from stacks import models as m
 from stacks.defaults import app, logging, monitoring
 from stacks.models import Secret, Stack
+from stacks.validation import containment
 
 DEFAULT_STACKS = [monitoring.STACK, logging.STACK, app.STACK]
 
@@ -32,6 +33,9 @@ LOCAL_IMAGES = {
     "alertmanager": "panel-local/alertmanager:latest",
     "node-exporter": "panel-local/node-exporter:latest",
 }
+
+
+SECRETS = [("grafana_admin_password", "monitoring"), ("app_postgres_password", "app")]  # (secret, its stack)
 
 
 def load_defaults(stdout=None):
@@ -44,8 +48,8 @@ def load_defaults(stdout=None):
         with transaction.atomic():
             create_stack(spec)
         created.append(spec["slug"])
-    for name in ("grafana_admin_password", "app_postgres_password"):
-        Secret.get_or_generate(name)
+    for name, slug in SECRETS:
+        Secret.get_or_generate(name, Stack.objects.filter(slug=slug).first())
     return created
 
 
@@ -77,4 +81,6 @@ def create_stack(spec):
         m.GrafanaDashboard.objects.create(stack=stack, **dash)
     for order, route in enumerate(spec.get("log_routes", [])):
         m.LogRoute.objects.create(stack=stack, order=order, **route)
+    if spec.get("host_consent"):
+        m.HostConsent.approve(stack, containment.of_stack(stack), via="defaults")
     return stack

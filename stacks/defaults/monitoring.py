@@ -15,10 +15,11 @@ STACK = {
         "alert_group_by": ["alertname", "job"], "alert_group_wait": "10s",
         "alert_group_interval": "1m", "alert_repeat_interval": "4h",
         "scrape_interval": "15s", "evaluation_interval": "15s",
-        # node-exporter and cAdvisor read the host's /, /proc, /sys and the
-        # Docker socket's directory: that is their job.
-        "allow_host_access": True,
     },
+    # node-exporter and cAdvisor read the host's /, /proc, /sys and the Docker
+    # socket's directory: that is their job. Consent is recorded for exactly
+    # those options ("defaults"); anything added later needs an admin's.
+    "host_consent": True,
     "networks": [{"key": "observability", "name": "observability"}],
     "volumes": [{"key": "prometheus_data"}, {"key": "grafana_data"}, {"key": "alertmanager_data"}],
     "services": [

@@ -3,6 +3,7 @@
 
     engines       where stacks run
     definitions   what a team edits: stacks, services, networks, volumes, files, secrets
+    consent       an admin's consent to each host option of a stack
     monitoring    scrape jobs, alert rules, Alertmanager routing, Grafana, log routes
     operations    what happened: each operation and its steps
     health        service health and resource samples, as the poller saw them
@@ -16,6 +17,7 @@ above it (render, validation, operations, tasks)."""
 from stacks.lib.fluentd_tags import fluentd_pattern_matches
 from stacks.models.alerts import Alert, AlertDelivery, AlertDeliveryQuerySet
 from stacks.models.audit import AuditRecord
+from stacks.models.consent import HostConsent
 from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
 from stacks.models.engines import Engine, default_engine
 from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
@@ -46,7 +48,7 @@ from stacks.models.versions import StackVersion
 __all__ = [
     "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
     "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
-    "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
+    "HostConsent", "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
     "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
     "StackFootprint", "StackVersion", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
     "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",

@@ -49,10 +49,6 @@ class Stack(models.Model):
     fluentd_stdout_unmatched = models.BooleanField(
         default=True, help_text="fluent.conf ends with <match **> @type stdout: logs no route matches are printed "
                                 "in Fluentd's own log.")
-    allow_host_access = models.BooleanField(
-        default=False, help_text="Let services use host-level options (privileged, cap_add ALL, host network/pid/"
-                                 "ipc, bind mounts of /, /proc, /sys or the Docker socket, devices). Only an "
-                                 "admin can tick it.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -283,18 +279,37 @@ class StackFile(models.Model):
 
 class Secret(models.Model):
     """A generated value (password, token), inserted where ${secret:NAME} appears.
-    Never shown on pages or written to logs."""
+    Never shown on pages or written to logs. It belongs to one stack, which alone
+    references it, with the stacks an admin shared it with; a secret of no stack
+    (the panel's own tokens) is referenced by none unless shared."""
 
     name = models.CharField(max_length=63, unique=True, validators=[compose_name])
     value = models.CharField(max_length=255, editable=False)
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, null=True, blank=True, related_name="secrets",
+                              help_text="The stack it belongs to: the only one that may reference it, with those "
+                                        "below.")
+    shared_with = models.ManyToManyField(Stack, blank=True, related_name="shared_secrets",
+                                         help_text="Other stacks that may reference it (an admin's choice).")
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.name
 
     @classmethod
-    def get_or_generate(cls, name):
-        obj, _ = cls.objects.get_or_create(name=name, defaults={"value": pysecrets.token_urlsafe(24)})
+    def get_or_generate(cls, name, stack=None):
+        """The value of secret `name`, generated on first use for `stack` (which
+        owns it from then on; an unowned one is given to it)."""
+        obj, _ = cls.objects.get_or_create(name=name, defaults={"value": pysecrets.token_urlsafe(24), "stack": stack})
+        if stack is not None and obj.stack_id is None:
+            cls.objects.filter(pk=obj.pk).update(stack=stack)
         return obj.value
+
+    @classmethod
+    def of_stack(cls, stack):
+        """{name: value} of what `stack` may reference: its own and those shared with it."""
+        if not stack.pk:
+            return {}
+        return dict(cls.objects.filter(models.Q(stack=stack) | models.Q(shared_with=stack)).distinct()
+                    .values_list("name", "value"))
 
 

@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-from stacks.accounts.tokens import metrics_token, webhook_token
+from stacks.accounts.tokens import TOKENS, metrics_token, webhook_token
 from stacks.lib.bundle import MASK, BinaryFile, Bundle  # noqa: F401 (a bundle is what rendering gives)
 from stacks.lib.composefile import parse_volume, project_source
 from stacks.lib.yamlio import dump_json, dump_yaml
@@ -107,12 +107,21 @@ def elasticsearch_host(services):
     return next((svc.name for svc in services if svc.role == "elasticsearch"), "elasticsearch")
 
 
+PANEL_SECRETS = frozenset(row for _env, row in TOKENS.values())
+
+
+def stack_secrets(stack):
+    """What ${secret:NAME} may name in `stack`: its own secrets and those an admin
+    shared with it; never the panel's own tokens."""
+    return {name: value for name, value in Secret.of_stack(stack).items() if name not in PANEL_SECRETS}
+
+
 def render_bundle(stack):
     services = list(stack.services.all())
     networks = list(stack.networks.all())
     volumes = list(stack.volumes.all())
     roles = {svc.role for svc in services}
-    secrets = Secrets(dict(Secret.objects.values_list("name", "value")))
+    secrets = Secrets(stack_secrets(stack))
     files = {}
     kept = {f.path: f.bundle_text() for f in stack.files.all()}
     mounted = _mounted_sources(services)

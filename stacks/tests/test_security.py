@@ -111,7 +111,9 @@ def test_render_out_writes_an_owner_only_directory(defaults, tmp_path):
 
 # --- Host-level options ----------------------------------------------------------
 
-def test_host_level_options_are_refused_and_named_unless_an_admin_allowed_them(defaults):
+def test_host_level_options_are_refused_and_named_unless_an_admin_approved_them(defaults):
+    from stacks.models import HostConsent
+    from stacks.validation import containment
     from stacks.validation.checks import errors, validate_stack
 
     stack = Stack.objects.get(slug="app")
@@ -119,47 +121,48 @@ def test_host_level_options_are_refused_and_named_unless_an_admin_allowed_them(d
     web.volumes = [*web.volumes, "/var/run/docker.sock:/var/run/docker.sock", "/:/host:ro"]
     web.save()
     messages = [f"{p.where}: {p.message}" for p in errors(validate_stack(stack))]
-    assert any("service web: bind mount of /var/run/docker.sock" in m for m in messages)
-    assert any("service web: bind mount of /" in m and "allow host access" in m for m in messages)
-    stack.allow_host_access = True
-    stack.save()
-    assert not [p for p in errors(validate_stack(stack)) if "host" in p.message]
+    assert any(m.startswith("services.web.volumes[") and "/var/run/docker.sock" in m for m in messages)
+    assert any("a bind mount of / reaches outside" in m and "an admin must approve it" in m for m in messages)
+    HostConsent.approve(stack, containment.of_stack(stack), via="test")
+    assert not [p for p in errors(validate_stack(stack)) if containment.needs_consent(p)]
 
 
 def test_each_host_level_option_is_recognised():
-    from stacks.validation.host_access import host_options
+    from stacks.validation.containment import find
 
     doc = {"services": {"x": {"privileged": True, "cap_add": ["ALL"], "network_mode": "host", "pid": "host",
                               "ipc": "host", "devices": ["/dev/fuse"],
                               "volumes": ["/proc:/p", "/sys/fs:/s", "/run/docker.sock:/d", "./ok:/ok",
                                           "data:/data", "/srv/app:/app"]}}}
-    assert [o.option for o in host_options(doc)] == [
-        "privileged: true", "cap_add: ALL", "network_mode: host", "pid: host", "ipc: host",
-        "bind mount of /proc", "bind mount of /sys/fs", "bind mount of /run/docker.sock", "device /dev/fuse"]
+    assert [o.option for o in find(doc, "p")] == [
+        "privileged: true", "cap_add: ALL", "network_mode: host", "pid: host", "ipc: host", "devices: /dev/fuse",
+        "volumes: /proc:/p", "volumes: /sys/fs:/s", "volumes: /run/docker.sock:/d", "volumes: /srv/app:/app"]
 
 
-def test_load_defaults_marks_the_monitoring_stack_only(defaults):
-    assert set(Stack.objects.filter(allow_host_access=True).values_list("slug", flat=True)) == {"monitoring"}
+def test_load_defaults_approves_the_monitoring_stacks_host_options_only(defaults):
+    from stacks.models import HostConsent
+
+    assert set(HostConsent.objects.values_list("stack__slug", flat=True)) == {"monitoring"}
+    assert set(HostConsent.objects.values_list("approved_via", flat=True)) == {"defaults"}
 
 
 def test_the_stack_page_names_each_host_level_option(client, defaults, operator):
     client.force_login(operator)
     html = client.get("/stacks/monitoring/").content.decode()
-    assert "Host-level access" in html and "node-exporter: bind mount of /proc" in html
-    assert "allowed by an admin" in html
+    assert "Host-level access" in html and "node-exporter: volumes: /proc:/host/proc:ro" in html
+    assert "approved by an admin" in html and "approved by defaults" in html
 
 
-def test_only_an_admin_ticks_allow_host_access(client, defaults, operator):
+def test_only_an_admin_opens_the_host_options_page(client, defaults, operator):
     stack = Stack.objects.get(slug="app")
     operator.is_staff = True  # operators edit in the admin
     operator.save()
     client.force_login(operator)
-    form = client.get(f"/admin/stacks/stack/{stack.pk}/change/").content.decode()
-    assert 'name="slug"' in form and 'name="allow_host_access"' not in form
+    assert client.get(f"/admin/stacks/stack/{stack.pk}/host-options/").status_code == 403
+    assert client.post(f"/admin/stacks/stack/{stack.pk}/host-options/", {"approve": "all"}).status_code == 403
     admin = User.objects.create_superuser("root", "r@example.com", "root-pass-123")
     client.force_login(admin)
-    form = client.get(f"/admin/stacks/stack/{stack.pk}/change/").content.decode()
-    assert 'name="allow_host_access"' in form
+    assert client.get(f"/admin/stacks/stack/{stack.pk}/host-options/").status_code == 200
 
 
 # --- Admin validation -----------------------------------------------------------
@@ -178,7 +181,7 @@ def test_a_stack_edit_amtool_refuses_is_not_saved_and_shows_amtools_reason_on_th
     client.force_login(User.objects.create_superuser("root", "r@example.com", "root-pass-123"))
     stack = Stack.objects.get(slug="monitoring")
     r = client.post(f"/admin/stacks/stack/{stack.pk}/change/",
-                    stack_form(client, stack, alert_group_by='["bad-label!"]', allow_host_access="on"))
+                    stack_form(client, stack, alert_group_by='["bad-label!"]'))
     assert r.status_code == 200
     html = r.content.decode()
     assert "invalid label name" in html and "bad-label!" in html

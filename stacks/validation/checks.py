@@ -27,7 +27,7 @@ from stacks.lib.composefile import (
 from stacks.lib.safe_paths import relative_path_problem
 from stacks.lib.yamlio import dump_yaml
 from stacks.lib.yamlsafe import load_yaml
-from stacks.models import LogRoute
+from stacks.models import LogRoute, Secret
 from stacks.render import (
     ALERTMANAGER_FILE,
     COMPOSE_FILE,
@@ -35,6 +35,7 @@ from stacks.render import (
     DATASOURCES_FILE,
     FLUENTD_FILE,
     OWNED_AREA,
+    PANEL_SECRETS,
     PROMETHEUS_FILE,
     RULES_FILE,
     Bundle,
@@ -45,7 +46,7 @@ from stacks.render import (
 from stacks.render.prometheus import rules_dict
 from stacks.seams import broker
 from stacks.seams.tools import run_tool, tool_message
-from stacks.validation import footprint, host_access
+from stacks.validation import containment, footprint
 from stacks.validation.problems import Problem, errors  # noqa: F401 (errors: what callers filter with)
 from stacks.validation.rule_tests import RuleTestsUnavailable, run_stack
 
@@ -60,13 +61,26 @@ COMPOSE_SCHEMA_CANDIDATES = [
 def validate_stack(stack, bundle=None):
     bundle = bundle or render_bundle(stack)
     problems = []
-    for name in sorted(bundle.missing_secrets):
-        problems.append(Problem("secrets", f"${{secret:{name}}} is used but no secret named {name!r} exists."))
+    problems += secret_problems(bundle.missing_secrets)
     problems += checks_of_the_files(bundle)
     problems += check_cross_objects(stack, bundle)
     problems += check_rule_tests(stack)
     problems += check_bundle_paths(bundle)
-    problems += host_access.check(stack, bundle.compose)
+    problems += containment.check(stack)
+    return problems
+
+
+def secret_problems(names):
+    """Why each ${secret:NAME} the stack may not use was not filled in."""
+    problems = []
+    for name in sorted(names):
+        if name in PANEL_SECRETS:
+            why = "is the panel's own token: no stack may reference it."
+        elif Secret.objects.filter(name=name).exists():
+            why = "belongs to another stack: an admin must share it with this one."
+        else:
+            why = f"is used but no secret named {name!r} exists."
+        problems.append(Problem("secrets", f"${{secret:{name}}} {why}"))
     return problems
 
 

@@ -23,8 +23,8 @@ class ImportForm(forms.Form):
 
     allow_host_access = forms.BooleanField(
         label="Allow host access", required=False,
-        help_text="Admins only: lets its services use host-level options (privileged, host network, "
-                  "bind mounts of /, /proc, /sys or the Docker socket).")
+        help_text="Admins only: approves, in your name, every option of this file that reaches outside the "
+                  "stack (privileged, capabilities, host namespaces, bind mounts outside its directory…).")
 
     def __init__(self, *args, admin=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,9 +83,11 @@ def stack_import(request):
                     raise ValueError(f"{upload.name}: {upload.size} bytes, over the limit of {MAX_TOTAL_BYTES}.")
                 project = read_archive(upload.read(), upload.name)
                 text = project.compose_text
-                stack, problems = import_project(project, slug, allow_host_access=host)
+                stack, problems = import_project(project, slug, allow_host_access=host, approver=request.user,
+                                                 via="import page")
             else:
-                stack, problems = import_and_validate(text, slug, allow_host_access=host)
+                stack, problems = import_and_validate(text, slug, allow_host_access=host, approver=request.user,
+                                                      via="import page")
         except ValueError as exc:
             stack, problems = None, [str(exc)]
         else:

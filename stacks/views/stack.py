@@ -13,7 +13,7 @@ from stacks.operations import rollback
 from stacks.operations.follow import wait
 from stacks.operations.verbs import VERBS
 from stacks.tasks import request_operation
-from stacks.validation import host_access
+from stacks.validation import containment
 from stacks.views import render_page
 from stacks.views.deployments import deployment_page
 from stacks.views.plan import confirmed_plan
@@ -29,7 +29,8 @@ def stack_detail(request, slug):
         "firing": stack.alerts.filter(status="firing").count(),
         "can_operate": request.user.has_perm("stacks.deploy_stack"),
         "timeline": stack_timeline(stack) if not request.htmx else [],
-        "host_options": host_access.of_stack(stack, services),
+        "host_consents": list(stack.host_consents.select_related("approved_by")) if not request.htmx else [],
+        "host_pending": containment.pending(stack) if not request.htmx else [],
         "versions": list(stack.versions.select_related("author")[:20]),
         "ran": ran_now(stack),
     }

@@ -43,8 +43,9 @@ class Command(BaseCommand):
         p.add_argument("--name", required=True, help="The new stack's slug.")
         p.add_argument("--engine", help="The engine it runs on (default: local).")
         p.add_argument("--allow-host-access", action="store_true",
-                       help="Let its services use host-level options (privileged, host network/pid, bind mounts "
-                            "of /, /proc, /sys, the Docker socket…); refused without it.")
+                       help="Approve, as the host's shell user, exactly the options of this project that reach "
+                            "outside the stack (privileged, capabilities, host namespaces, binds outside its "
+                            "directory…); refused without it.")
         p = sub.add_parser("move", help="Put a stack on another engine: its next deploy brings it up there "
                                         "and down on the old one, as one operation.")
         p.add_argument("slug")
