@@ -9,6 +9,7 @@
     health        service health and resource samples, as the poller saw them
     alerts        alerts and the deliveries that carried them
     footprints    host ports and networks each stack claims (for the others' validation)
+    git           where a stack's definition comes from when it follows a Git repository
     versions      every change of a stack's definition, as a snapshot
     audit         who did what
 
@@ -21,6 +22,7 @@ from stacks.models.consent import HostConsent
 from stacks.models.definitions import Network, Secret, Service, Stack, StackFile, Volume
 from stacks.models.engines import Engine, default_engine
 from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
+from stacks.models.git import GitSource
 from stacks.models.health import HealthChange, ResourceSample, ServiceHealth
 from stacks.models.monitoring import (
                                       AlertRule,
@@ -47,7 +49,7 @@ from stacks.models.versions import StackVersion
 
 __all__ = [
     "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
-    "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
+    "DeploymentQuerySet", "DeploymentStep", "Engine", "GitSource", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
     "HostConsent", "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
     "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
     "StackFootprint", "StackVersion", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",

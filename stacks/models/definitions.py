@@ -2,6 +2,7 @@
 import base64
 import binascii
 import secrets as pysecrets
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -49,6 +50,10 @@ class Stack(models.Model):
     fluentd_stdout_unmatched = models.BooleanField(
         default=True, help_text="fluent.conf ends with <match **> @type stdout: logs no route matches are printed "
                                 "in Fluentd's own log.")
+    directory_override = models.CharField(
+        max_length=500, blank=True, editable=False,
+        help_text="The project's own directory, for a stack adopted in place (its mounts stay where they are); "
+                  "empty: STACKS_DIR/<slug>.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -72,6 +77,8 @@ class Stack(models.Model):
 
     @property
     def directory(self):
+        if self.directory_override:
+            return Path(self.directory_override)
         return settings.STACKS_DIR / self.slug
 
     def last_deployment(self):
@@ -284,7 +291,7 @@ class Secret(models.Model):
     (the panel's own tokens) is referenced by none unless shared."""
 
     name = models.CharField(max_length=63, unique=True, validators=[compose_name])
-    value = models.CharField(max_length=255, editable=False)
+    value = models.TextField(editable=False)  # a deploy key is longer than 255
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, null=True, blank=True, related_name="secrets",
                               help_text="The stack it belongs to: the only one that may reference it, with those "
                                         "below.")
