@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from stacks.adoption import git_sync
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
 from stacks.operations import rollback
@@ -33,6 +34,7 @@ def stack_detail(request, slug):
         "host_pending": containment.pending(stack) if not request.htmx else [],
         "versions": list(stack.versions.select_related("author")[:20]),
         "ran": ran_now(stack),
+        "git": git_sync.state(stack) if not request.htmx else None,
     }
     for svc in services:
         svc.ran = context["ran"].get(svc.name)

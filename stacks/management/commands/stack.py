@@ -14,7 +14,7 @@ from stacks.engine.errors import EngineError
 from stacks.engine.operations import record_kept_files
 from stacks.lib.safe_paths import UnsafePath, write_bundle
 from stacks.management import git_commands
-from stacks.models import Busy, Deployment, Engine, Service, Stack, StackVersion
+from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack, StackVersion
 from stacks.operations import follow
 from stacks.render import render_bundle
 
@@ -401,6 +401,8 @@ class Command(BaseCommand):
         if version is None:
             raise CommandError(f"{slug} has no version {number} (latest: "
                                f"{stack.versions.order_by('-number').values_list('number', flat=True).first()}).")
+        if GitSource.objects.filter(stack=stack).exists():
+            raise CommandError(f"{slug} follows Git: edit it in Git (`stack rollback` pins it until the next commit).")
         new = versions.restore(stack, version, StackVersion.RESTORE)
         audit.record("restore", f"stack {slug}", detail=f"v{number} as v{new.number} (command line)")
         self.stdout.write(f"Restored v{number} of {slug} as v{new.number}; nothing was deployed "
