@@ -7,8 +7,8 @@ import os
 import subprocess
 import threading
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 
 def git(*args, cwd=None):

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from controlpanel.celery import app
-from stacks.models import AlertRule, GitSource, Secret, Stack, StackFile, StackVersion
+from stacks.models import GitSource, Stack, StackFile, StackVersion
 from stacks.tests.git_server import HttpGit, Repo
 
 pytestmark = pytest.mark.django_db
