@@ -267,3 +267,21 @@ def test_rows_come_from_the_files_as_an_import_makes_them(tmp_path):
     for doc in (from_git, from_dir):
         doc["stack"].pop("name")
     assert from_git == from_dir and (from_git["scrape_jobs"] or from_git["files"])
+
+
+def test_a_rollback_pins_the_stack_until_the_next_commit(repo):
+    from stacks import versions
+
+    imported(repo)
+    second = repo.push({"deploy/conf/app.conf": "level = debug\n"}, "debug")
+    stack_cmd("sync", "gitapp")
+    stack = Stack.objects.get(slug="gitapp")
+    versions.restore(stack, stack.versions.get(number=1), StackVersion.ROLLBACK, note="rollback to #1")
+    stack_cmd("sync", "gitapp")  # no new commit: the rollback stays
+    assert StackFile.objects.get(stack=stack).content == "level = info\n"
+    out = stack_cmd("git", "gitapp")
+    assert "pinned: v3 (rollback (rollback to #1)) until the next commit" in out and f"definition: {second}" in out
+    third = repo.push({"deploy/conf/app.conf": "level = warn\n"}, "warn")
+    stack_cmd("sync", "gitapp")
+    assert StackFile.objects.get(stack=stack).content == "level = warn\n"
+    assert "pinned" not in stack_cmd("git", "gitapp") and stack.versions.order_by("-number").first().commit == third
