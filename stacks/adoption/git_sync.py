@@ -85,8 +85,15 @@ def import_git(url, slug, branch="main", path="", policy=GitSource.PLAN, credent
 
 def sync(source, force=False):
     """Fetch the branch; a commit not yet applied becomes the definition.
-    Returns Synced; the outcome is on the source row too."""
-    source = GitSource.objects.select_related("stack", "credential").get(pk=source.pk)
+    Returns Synced; the outcome is on the source row too. One sync of a stack
+    at a time (the webhook and the poll may start two): the second waits on
+    the source's row and then finds the commit applied."""
+    with transaction.atomic():
+        source = GitSource.objects.select_for_update().select_related("stack", "credential").get(pk=source.pk)
+        return _sync(source, force)
+
+
+def _sync(source, force):
     stack = source.stack
     now, head = timezone.now(), ""
     try:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from controlpanel.celery import app
-from stacks.models import GitSource, Stack, StackFile, StackVersion
+from stacks.models import GitSource, Secret, Stack, StackFile, StackVersion
 from stacks.tests.git_server import HttpGit, Repo
 
 pytestmark = pytest.mark.django_db
@@ -285,3 +285,20 @@ def test_a_rollback_pins_the_stack_until_the_next_commit(repo):
     stack_cmd("sync", "gitapp")
     assert StackFile.objects.get(stack=stack).content == "level = warn\n"
     assert "pinned" not in stack_cmd("git", "gitapp") and stack.versions.order_by("-number").first().commit == third
+
+
+def test_an_ssh_deploy_key_goes_to_ssh_in_a_private_file_never_into_messages(repo, tmp_path):
+    """No sshd is installed here: the key is offered to a port nothing listens
+    on, and what comes back is git's "unreachable", without the key."""
+    from stacks.tests.conftest import free_port
+
+    key = tmp_path / "id_ed25519"
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    url = f"ssh://git@127.0.0.1:{free_port()}/team.git"
+    with pytest.raises(CommandError) as refused:
+        stack_cmd("import", url, "--git", "--name", "viassh", "--ssh-key", str(key))
+    assert "unreachable" in str(refused.value) or "Connection refused" in str(refused.value)
+    assert key.read_text().splitlines()[1] not in str(refused.value)
+    assert not Stack.objects.filter(slug="viassh").exists() and not Secret.objects.filter(name="git-viassh").exists()
