@@ -89,7 +89,7 @@ def sync(source, force=False):
     at a time (the webhook and the poll may start two): the second waits on
     the source's row and then finds the commit applied."""
     with transaction.atomic():
-        source = GitSource.objects.select_for_update().select_related("stack", "credential").get(pk=source.pk)
+        source = GitSource.objects.select_for_update(of=("self",)).select_related("stack", "credential").get(pk=source.pk)
         return _sync(source, force)
 
 
