@@ -4,6 +4,7 @@ has (the import page, the admin, a project directory, the command line without
 --allow-host-access): each case is refused with its key named, nothing is kept,
 no 5xx. Then the consent flow, the deploy as last line of defence, and secrets
 scoped to their stack."""
+import datetime
 import json
 from io import StringIO
 
@@ -339,3 +340,16 @@ def test_a_symlink_in_the_stack_directory_that_leads_out_is_refused(db, settings
     (stack.directory / "data").symlink_to("/etc")
     [problem] = containment.check(stack)
     assert problem.where == "services.web.volumes[0]" and "a symlink that leads out" in problem.message
+
+
+@pytest.mark.parametrize("weird", [5, "x", None, True, [1, {"a": None}], {"a": [None]}, {5: 5, "a": 1},
+                                   datetime.date(2026, 1, 1)])
+def test_a_value_of_the_wrong_type_never_breaks_the_checker(weird):
+    """The Compose schema names a wrong type; the checker must not fail before it does (no 500)."""
+    keys = ["volumes", "volumes_from", "cap_add", "security_opt", "env_file", "labels", "build", "network_mode",
+            "pid", "ipc", "devices", "deploy", "container_name", "privileged"]
+    doc = {"services": {"web": {key: weird for key in keys}, "odd": weird},
+           "volumes": {"v": weird}, "networks": {"n": weird, "m": {"driver_opts": weird, "labels": weird}},
+           "configs": weird, "secrets": {"s": weird}, 7: weird}
+    containment.find(doc, "p")
+    containment.find({"services": weird}, "p")

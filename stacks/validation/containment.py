@@ -83,7 +83,21 @@ def _text(value):
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ", ".join(value)
-    return json.dumps(value, sort_keys=True)
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except TypeError:  # keys of mixed types cannot be sorted
+        return json.dumps(value, default=str)
+
+
+def _items(value):
+    """A list key as a list, whatever was written (the Compose schema names a wrong type)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or value is False else [value]
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
 
 
 class _Finder:
@@ -110,6 +124,7 @@ class _Finder:
         where = f"services.{name}"
         services = set(doc.get("services") or {})
         for key, value in spec.items():
+            key = str(key)
             path = f"{where}.{key}"
             if key.startswith("x-"):
                 continue
@@ -120,25 +135,25 @@ class _Finder:
             elif key == "privileged" and value:
                 self.add(name, key, value, path, WHY["privileged"])
             elif key == "cap_add" and value:
-                self.add(name, key, sorted(str(c) for c in value), path,
-                         WHY["cap_add"].format(", ".join(str(c) for c in value)))
+                caps = sorted(str(c) for c in _items(value))
+                self.add(name, key, caps, path, WHY["cap_add"].format(", ".join(caps)))
             elif key in ("network_mode", "pid", "ipc") and not self.own_namespace(key, value, services):
                 self.add(name, key, value, path, WHY["namespace"].format(key.replace("_mode", ""), value))
             elif key == "volumes_from":
-                for entry in value or []:
+                for entry in _items(value):
                     source = str(entry).split(":")[0]
                     if source not in services:
                         self.add(name, key, entry, path, WHY["namespace"].format("volumes", entry))
             elif key == "security_opt":
-                for opt in value or []:
+                for opt in _items(value):
                     if str(opt).replace(" ", "") not in CONFINING_SECURITY_OPTS:
                         self.add(name, key, opt, path, WHY["security_opt"].format(opt))
             elif key == "volumes":
-                for i, volume in enumerate(value or []):
+                for i, volume in enumerate(_items(value)):
                     self.volume(name, volume, f"{path}[{i}]", doc)
             elif key == "env_file":
-                for entry in [value] if isinstance(value, (str, dict)) else value or []:
-                    file = entry.get("path", "") if isinstance(entry, dict) else entry
+                for entry in _items(value):
+                    file = str(entry.get("path", "")) if isinstance(entry, dict) else str(entry)
                     if self.outside(file):
                         self.add(name, key, file, path, WHY["file"].format(self.outside(file)))
             elif key == "labels":
@@ -162,13 +177,13 @@ class _Finder:
         return str(value) == self.project or str(value).startswith((f"{self.project}-", f"{self.project}_"))
 
     def labels(self, service, value, path):
-        keys = value if isinstance(value, dict) else [str(v).partition("=")[0] for v in value or []]
+        keys = value if isinstance(value, dict) else [str(v).partition("=")[0] for v in _items(value)]
         for label in keys:
             if str(label).startswith(COMPOSE_LABELS):
                 self.add(service, "labels", label, path, WHY["label"].format(label))
 
     def build(self, service, value, path):
-        build = {"context": value} if isinstance(value, str) else dict(value or {})
+        build = {"context": value} if isinstance(value, str) else _mapping(value)
         context = str(build.get("context") or ".")
         if self.outside(context) and not context.startswith(("http://", "https://", "git@", "git://")):
             self.add(service, "build", context, f"{path}.context", WHY["bind"].format(self.outside(context)))
@@ -192,26 +207,27 @@ class _Finder:
 
     def top_level(self, doc):
         for key, value in doc.items():
+            key = str(key)
             if key.startswith("x-") or key == "services":
                 continue
             if key not in TOP_LEVEL_KEYS:
                 self.add("", key, value, key, WHY["key"].format(key))
             elif key == "networks":
-                for net, spec in (value or {}).items():
-                    self.network(net, spec or {})
+                for net, spec in _mapping(value).items():
+                    self.network(net, _mapping(spec))
             elif key == "volumes":
-                for vol, spec in (value or {}).items():
-                    self.named_volume(vol, spec or {})
+                for vol, spec in _mapping(value).items():
+                    self.named_volume(vol, _mapping(spec))
             elif key in ("configs", "secrets"):
-                for obj, spec in (value or {}).items():
-                    self.file_object(key, obj, spec or {})
+                for obj, spec in _mapping(value).items():
+                    self.file_object(key, obj, _mapping(spec))
 
     def network(self, key, spec):
         where = f"networks.{key}"
         for k, v in spec.items():
-            if k not in NETWORK_KEYS and not k.startswith("x-"):
+            if k not in NETWORK_KEYS and not str(k).startswith("x-"):
                 self.add("", f"{where}.{k}", v, f"{where}.{k}", WHY["key"].format(k))
-        if "com.docker.network.bridge.name" in (spec.get("driver_opts") or {}):
+        if "com.docker.network.bridge.name" in _mapping(spec.get("driver_opts")):
             bridge = spec["driver_opts"]["com.docker.network.bridge.name"]
             self.add("", f"{where}.driver_opts", f"bridge name {bridge}", f"{where}.driver_opts",
                      WHY["bridge"].format(bridge))
@@ -223,12 +239,12 @@ class _Finder:
     def named_volume(self, key, spec):
         where = f"volumes.{key}"
         for k, v in spec.items():
-            if k not in VOLUME_KEYS and not k.startswith("x-"):
+            if k not in VOLUME_KEYS and not str(k).startswith("x-"):
                 self.add("", f"{where}.{k}", v, f"{where}.{k}", WHY["key"].format(k))
         driver = str(spec.get("driver") or "local")
         if driver != "local":
             self.add("", f"{where}.driver", driver, f"{where}.driver", WHY["volume_driver"].format(driver))
-        opts = spec.get("driver_opts") or {}
+        opts = _mapping(spec.get("driver_opts"))
         kind, device = str(opts.get("type", "")).lower(), str(opts.get("device", ""))
         if opts and (kind in ("none", "bind") or (device.startswith("/") and kind != "tmpfs")
                      or any(o.strip() in ("bind", "rbind") for o in str(opts.get("o", "")).split(","))):
@@ -244,7 +260,7 @@ class _Finder:
     def file_object(self, kind, key, spec):
         where = f"{kind}.{key}"
         for k, v in spec.items():
-            if k.startswith("x-"):
+            if str(k).startswith("x-"):
                 continue
             if k not in FILE_KEYS:
                 why = WHY["environment"].format(v) if k == "environment" else (
@@ -260,7 +276,7 @@ def find(doc, project, directory=None):
     finder = _Finder(project, directory)
     if not isinstance(doc, dict):
         return []
-    for name, spec in (doc.get("services") or {}).items():
+    for name, spec in _mapping(doc.get("services")).items():
         if isinstance(spec, dict):
             finder.service(name, spec, doc)
     finder.top_level(doc)
