@@ -239,6 +239,9 @@ CELERY_BEAT_SCHEDULE = {
     "poll-health": {"task": "stacks.tasks.poll_health", "schedule": float(env("HEALTH_POLL_SECONDS", "15"))},
     "end-acknowledgements": {"task": "stacks.tasks.end_resolved_acknowledgements",
                              "schedule": float(env("ACK_POLL_SECONDS", "10"))},
+    # Git stacks: which are due is each one's own poll interval (GitSource.poll_seconds).
+    "poll-git": {"task": "stacks.tasks.poll_git", "schedule": float(env("GIT_POLL_TICK_SECONDS", "15")),
+                 "options": {"expires": 15}},
     "prune-alerts": {"task": "stacks.tasks.prune_alerts", "schedule": float(env("ALERT_PRUNE_SECONDS", "3600"))},
     # Which engine queues have a worker, for the overview; and new engines taken up
     # by the workers started without -Q. Stale ticks are dropped, not piled up.
@@ -253,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-events": {"task": "stacks.tasks.deliver_events", "options": {"expires": 30},
                        "schedule": float(env("PANEL_DELIVERY_SECONDS", "5"))},
 }
+# The panel's address as the team's forge reaches it: `stack git` prints the webhook URL under it.
+PANEL_URL_FOR_FORGES = env("PANEL_URL_FOR_FORGES", "http://127.0.0.1:8000")
+# A Git push webhook's body is refused (413) past this size.
+GIT_WEBHOOK_MAX_BYTES = int(env("GIT_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
 # Resolved alerts older than this are pruned (stacks.alerting.retention).
 ALERT_RETENTION_DAYS = int(env("ALERT_RETENTION_DAYS", "90"))
 

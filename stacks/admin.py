@@ -73,6 +73,9 @@ class ValidatedForm(forms.ModelForm):
             stack = instance.stack
         else:
             return
+        if stack.pk and m.GitSource.objects.filter(stack_id=stack.pk).exists():
+            self.add_error(None, f"{stack.slug} follows Git ({stack.git.url}, {stack.git.branch}): edit it in Git.")
+            return
         if isinstance(instance, m.AlertRule):
             message = check_rule(instance)
             if message:
@@ -160,14 +163,27 @@ class StackScoped:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def follows_git(obj):
+    """Whether `obj` (a stack, or a row of one) is defined in Git: read only here."""
+    stack_id = obj.pk if isinstance(obj, m.Stack) else getattr(obj, "stack_id", None)
+    return bool(stack_id) and m.GitSource.objects.filter(stack_id=stack_id).exists()
+
+
 class ValidatedAdmin(StackScoped, admin.ModelAdmin):
     form = ValidatedForm
     formfield_overrides = URL_FIELDS
 
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj is not None and follows_git(obj))
+
+    def has_delete_permission(self, request, obj=None):
+        # A Git stack's rows come from its commit; the stack itself may be removed.
+        ok = super().has_delete_permission(request, obj)
+        return ok and not (obj is not None and not isinstance(obj, m.Stack) and follows_git(obj))
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"admin_user": request.user.is_superuser})
-
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -218,8 +234,16 @@ def inline(model, stacked=False, collapsed=False, **attrs):
     base = admin.StackedInline if stacked else admin.TabularInline
     if attrs.pop("scoped", True):
         base = type("ScopedInline", (InlineScoped, base), {})
+
+    def writable(perm):
+        def check(self, request, obj=None):
+            return getattr(base, perm)(self, request, obj) and not (obj is not None and follows_git(obj))
+        return check
+
     attrs = {"model": model, "extra": 0, "show_change_link": True, "formfield_overrides": URL_FIELDS,
-             **({"classes": ["collapse"]} if collapsed else {}), **attrs}
+             **({"classes": ["collapse"]} if collapsed else {}),
+             **{perm: writable(perm) for perm in ("has_add_permission", "has_change_permission",
+                                                  "has_delete_permission")}, **attrs}
     return type(f"{model.__name__}Inline", (base,), attrs)
 
 
@@ -336,6 +360,10 @@ class StackAdmin(ValidatedAdmin):
         _note_rendered(stack)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        git = m.GitSource.objects.filter(stack_id=object_id).first() if object_id and object_id.isdigit() else None
+        if git is not None and request.method == "GET":
+            self.message_user(request, f"{git.stack.slug} follows Git ({git.url}, branch {git.branch}): edit it in "
+                                       "Git; a push or `stack sync` brings the change here.", messages.WARNING)
         try:
             with transaction.atomic():
                 return super().changeform_view(request, object_id, form_url, extra_context)

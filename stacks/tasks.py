@@ -17,6 +17,7 @@ from django.utils import timezone
 # __init__), so that commands that queue nothing do not load Celery.
 from controlpanel.celery import app
 from stacks import queues
+from stacks.adoption import git_sync
 from stacks.adoption.adopt import ImportError_, adopt_on
 from stacks.alerting import acks, retention
 from stacks.engine.backend import get_backend
@@ -24,7 +25,7 @@ from stacks.engine.client import explain
 from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import recorded
-from stacks.models import Busy, Deployment, Engine, Service, Stack
+from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack
 from stacks.monitoring import health
 from stacks.notifications import deliver, watch
 from stacks.operations import requests
@@ -279,3 +280,40 @@ def compute_plan(stack_id, token, rollback_to=None):
         log.warning("Plan of %s failed: %s", stack.slug, exc)
         payload = {"error": str(explain(exc))}
     broker.put(plan_key(token), json.dumps(payload), PLAN_TTL)
+
+
+# --- Git -----------------------------------------------------------------------------
+
+def sync_and_deploy(source, force=False, user=None):
+    """One sync of a Git stack (stacks.adoption.git_sync), then, when its policy
+    is to deploy and the commit its definition is at has not been deployed
+    (nor tried and failed), a deploy. Returns (Synced, the deployment or None)."""
+    synced = git_sync.sync(source, force)
+    source.refresh_from_db()
+    deployment = None
+    if source.policy == GitSource.DEPLOY and not synced.error:
+        now = git_sync.state(source.stack)
+        tried = source.stack.deployments.filter(action="deploy", version__commit=source.applied).exclude(
+            status="succeeded").exists() and not synced.changed
+        if now["ready"] and not tried:
+            try:
+                deployment = request_operation(source.stack, "deploy", user=user)
+            except Busy as exc:  # an operation is running: the next poll or push deploys it
+                log.info("Git commit %s of %s not deployed yet: %s", source.applied[:12], source.stack.slug, exc)
+    return synced, deployment
+
+
+@shared_task(ignore_result=True)
+def sync_git(stack_id, force=False):
+    source = GitSource.objects.select_related("stack").filter(stack_id=stack_id).first()
+    if source is not None:
+        sync_and_deploy(source, force)
+
+
+@shared_task(ignore_result=True)
+def poll_git():
+    """Beat: each Git stack whose poll interval has passed is synced."""
+    for source in GitSource.objects.filter(poll_seconds__gt=0):
+        if source.due():
+            GitSource.objects.filter(pk=source.pk).update(checked=timezone.now())  # not queued twice
+            sync_git.delay(source.stack_id)

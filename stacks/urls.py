@@ -17,6 +17,7 @@ from stacks.views import (
     tokens,
     versions,
 )
+from stacks.views.git_webhook import git_webhook
 from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
@@ -45,5 +46,6 @@ urlpatterns = [
     path("alerts/<int:pk>/silences/<str:silence_id>/expire/", alerts.silence_expire, name="silence-expire"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("webhooks/alertmanager/", alertmanager_webhook, name="alertmanager-webhook"),
+    path("webhooks/git/<slug:slug>/", git_webhook, name="git-webhook"),
     path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -1,7 +1,9 @@
 """Adopting a Compose project that already runs on the engine (started with
 docker-compose or docker compose): its files are found from its containers'
-labels and imported as a directory is; what runs is recorded so that the first
-deploy leaves unchanged containers alone."""
+labels and imported as a directory is, in place (the project's directory stays
+the stack's, so mount sources do not move); what runs is recorded so that the
+first deploy leaves unchanged containers alone and rewrites no file whose
+content it does not change."""
 from pathlib import Path
 
 from stacks.adoption.importer import ImportError_, import_project
@@ -32,10 +34,12 @@ def adopt(project, slug=None, environ=None):
                            "it was started).")
     # Started with several -f files: merged as Compose merges them, by Compose.
     merged = merged_compose(working_dir, files) if len(files) > 1 else None
-    stack, problems = import_project(read_path(path, merged), slug, environ=environ)
+    # In place: the project's own directory stays the stack's, so its mounts do not move.
+    stack, problems = import_project(read_path(path, merged), slug, environ=environ, directory=working_dir.resolve())
     if stack is None:
         return None, problems, []
-    recorded = record_adoption(project, stack.directory, render_bundle(stack).compose)
+    bundle = render_bundle(stack)
+    recorded = record_adoption(project, stack.directory, bundle.compose, bundle.files, in_place=True)
     return stack, problems, recorded
 
 

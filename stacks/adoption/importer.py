@@ -1,6 +1,7 @@
 """docker-compose.yml → rows. Accepts Compose's short and long syntaxes and
 normalises them into the shapes the models store."""
 import re
+import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,6 +12,7 @@ from stacks.lib.compose_keys import Refused, split_network, split_service, split
 from stacks.models import HostConsent, Network, Service, Stack, StackFile, Volume
 from stacks.validation import containment
 from stacks.validation.checks import check_compose_schema_doc, parse_compose_text, validate_stack
+from stacks.versions import snapshot
 
 ROLE_BY_IMAGE = [
     ("alertmanager", "alertmanager"), ("prometheus", "prometheus"), ("node-exporter", "node-exporter"),
@@ -68,13 +70,13 @@ def parse_compose(text, project, env=None):
     return doc
 
 
-def import_compose(text, slug, name=None, files=None, env=None):
+def import_compose(text, slug, name=None, files=None, env=None, project=None):
     """Create a stack from a Compose file's text and the files its services use
     ({relative path: text}, from stacks.adoption.project_dir). Raises ValueError in the
     user's terms."""
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
         raise ImportError_(f"{slug!r} is not a valid stack name: use lower-case letters, digits, '-' and '_'.")
-    doc = parse_compose(text, slug, env)
+    doc = parse_compose(text, project or slug, env)
     if Stack.objects.filter(slug=slug).exists():
         raise ImportError_(f"A stack named {slug!r} exists already.")
     try:
@@ -111,14 +113,18 @@ def import_compose(text, slug, name=None, files=None, env=None):
 
 
 def import_and_validate(text, slug, name=None, files=None, allow_host_access=False, env=None, approver=None,
-                        via="command line"):
+                        via="command line", directory=None):
     """What the import page and `stack import` both do: import, then validate the
     stack as a deploy would; a stack with errors is not kept. `allow_host_access`
     is an admin's choice (a superuser on the page, the host's own shell user on
     the command line): consent is recorded for exactly the host options the file
     has (stacks.validation.containment), by `approver` or `via`; without it they
-    are refused. Returns (stack or None, [problem text])."""
+    are refused. `directory`: the project's own, kept as the stack's (adopted
+    in place: its mounts stay where they are). Returns (stack or None, [problem text])."""
     stack = import_compose(text, slug, name, files, env)
+    if directory is not None:
+        stack.directory_override = str(directory)
+        stack.save(update_fields=["directory_override"])
     if allow_host_access:
         HostConsent.approve(stack, containment.of_stack(stack), approver, via)
     problems = [str(p) for p in validate_stack(stack)]
@@ -129,11 +135,42 @@ def import_and_validate(text, slug, name=None, files=None, allow_host_access=Fal
 
 
 def import_project(project, slug, name=None, allow_host_access=False, environ=None, approver=None,
-                   via="command line"):
+                   via="command line", directory=None):
     """A project read by stacks.adoption.project_dir (a directory, a Compose file and its
     neighbours, or an uploaded archive): import_and_validate with its files.
     ${VAR} comes from its .env, and from `environ` over it: the importing
     user's environment on the command line, never the web server's."""
     env = {**dotenv(project.env_text), **(environ or {})}
     return import_and_validate(project.compose_text, slug, name, project.files, allow_host_access, env,
-                               approver, via)
+                               approver, via, directory)
+
+
+class DefinitionRefused(ValueError):
+    """A new definition that does not validate: nothing of it was kept."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def replace_definition(stack, project, environ=None):
+    """A project read by stacks.adoption.project_dir becomes `stack`'s definition,
+    through the same import (rows where they hold the files exactly, other files
+    byte for byte) and the same validation (containment against the consents
+    `stack` has): imported under a scratch name, its rows are moved onto
+    `stack` (stacks.versions.snapshot), then `stack` is validated; one
+    transaction, so a definition with errors changes nothing (DefinitionRefused).
+    Returns the warnings."""
+    env = {**dotenv(project.env_text), **(environ or {})}
+    scratch = f"{stack.slug[:40]}-incoming-{secrets.token_hex(4)}"
+    with transaction.atomic():
+        incoming = import_compose(project.compose_text, scratch, stack.name, project.files, env, project=stack.slug)
+        doc = snapshot.take(incoming)
+        incoming.delete()
+        doc["stack"]["name"] = stack.name
+        doc["stack"]["description"] = stack.description
+        snapshot.restore(stack, doc)
+        problems = [str(p) for p in validate_stack(stack)]
+        if any(p.startswith("error") for p in problems):
+            raise DefinitionRefused([p for p in problems if p.startswith("error")])
+    return problems

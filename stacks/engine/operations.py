@@ -10,6 +10,7 @@ from stacks.engine.client import EngineError, api, image_id, translated
 from stacks.engine.connect import host_name, streaming
 from stacks.engine.plan import STATE_FILE, adoption_digest
 from stacks.engine.project import remove_networks_and_volumes
+from stacks.engine.service import file_digests, sha
 from stacks.lib import safe_paths
 from stacks.lib.composefile import image_of
 
@@ -124,13 +125,16 @@ def compose_projects():
 
 
 @translated("adopt")
-def record_adoption(project, directory, compose):
+def record_adoption(project, directory, compose, files=None, in_place=False):
     """Remember, in the stack's state file, the config hash docker-compose put on
     each running service and what the panel renders for it now, so the next plan
     keeps those containers (engine.plan._adopted). A service that bind-mounts
     files from the project's directory is not recorded: the panel's containers
     mount them from the stack's directory, so it is recreated on the first deploy.
-    Returns the services recorded."""
+    In place (the stack's directory is the project's own), those services are
+    recorded too, with the files they load, and every bundle file already on
+    disk is kept as the team wrote it while the rows render the same
+    (record_kept_files). Returns the services recorded."""
     engine = api()
     running = compose_projects().get(project, {}).get("services", {})
     path = directory / STATE_FILE
@@ -143,15 +147,45 @@ def record_adoption(project, directory, compose):
         containers = running.get(name) or []
         hashes = {c["Labels"].get(L.CONFIG_HASH) for c in containers}
         mounts = any(str(v).split(":")[0].startswith(".") for v in spec.get("volumes") or [])
-        if not containers or len(hashes) != 1 or None in hashes or mounts:
+        if not containers or len(hashes) != 1 or None in hashes or (mounts and not in_place):
             continue
         ref = image_of(project, name, spec)
         if {c["ImageID"] for c in containers} != {image_id(engine, ref)}:
             continue  # its image moved on since: the first deploy recreates it, as Compose would
         state[f"adopted:{name}"] = {"hash": hashes.pop(), "digest": adoption_digest(spec, image_id(engine, ref))}
+        if in_place:  # what it loaded is what is on disk: no reload on the first deploy
+            state[f"files:{name}"] = file_digests(spec, files or {}, compose)
         recorded.append(name)
+    if in_place:
+        state["kept-files"] = kept_files(directory, files or {})
     safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
     return recorded
+
+
+def kept_files(directory, files):
+    """{path: digest of the rendered file} for each bundle file the directory
+    already holds (a regular file): the plan leaves those as they are while the
+    rows render the same (engine.plan._kept)."""
+    kept = {}
+    for path, text in files.items():
+        try:
+            target = safe_paths.contained(directory, path)
+        except safe_paths.UnsafePath:
+            continue
+        if target.is_file() and not target.is_symlink():
+            kept[path] = sha(text)
+    return kept
+
+
+def record_kept_files(directory, files):
+    """A project imported in place (not running): its files stay as written."""
+    path = directory / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    state["kept-files"] = kept_files(directory, files)
+    safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
 
 
 def image_record(engine, reference, image):

@@ -9,6 +9,7 @@
     health        service health and resource samples, as the poller saw them
     alerts        alerts and the deliveries that carried them
     footprints    host ports and networks each stack claims (for the others' validation)
+    git           where a stack's definition comes from when it follows a Git repository
     versions      every change of a stack's definition, as a snapshot
     audit         who did what
     access        roles per stack and API tokens
@@ -25,6 +26,7 @@ from stacks.models.definitions import Network, Secret, Service, Stack, StackFile
 from stacks.models.engines import Engine, default_engine
 from stacks.models.events import Destination, Event, EventDelivery, StackWatch
 from stacks.models.footprints import HostPortClaim, NetworkMember, StackFootprint
+from stacks.models.git import GitSource
 from stacks.models.health import HealthChange, ResourceSample, ServiceHealth
 from stacks.models.monitoring import (
                                       AlertRule,
@@ -52,7 +54,7 @@ from stacks.models.versions import StackVersion
 __all__ = [
     "OPERATOR", "VIEWER", "ApiToken", "StackRole", "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule",
     "AuditRecord", "Busy", "Deployment", "DeploymentQuerySet", "DeploymentStep", "Destination", "Engine", "Event",
-    "EventDelivery", "GrafanaDashboard", "GrafanaDatasource", "HealthChange", "HostConsent", "HostPortClaim",
+    "EventDelivery", "GitSource", "GrafanaDashboard", "GrafanaDatasource", "HealthChange", "HostConsent", "HostPortClaim",
     "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver", "ResourceSample", "Route",
     "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile", "StackFootprint", "StackVersion",
     "StackWatch", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",

@@ -2,6 +2,7 @@
 import base64
 import binascii
 import secrets as pysecrets
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,6 +53,10 @@ class Stack(models.Model):
     hold_alerts = models.BooleanField(
         default=True, help_text="Before a deploy stops or recreates services, silence their alerts in the stack's "
                                 "Alertmanager until they are healthy again (untick to hear the noise).")
+    directory_override = models.CharField(
+        max_length=500, blank=True, editable=False,
+        help_text="The project's own directory, for a stack adopted in place (its mounts stay where they are); "
+                  "empty: STACKS_DIR/<slug>.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -75,6 +80,8 @@ class Stack(models.Model):
 
     @property
     def directory(self):
+        if self.directory_override:
+            return Path(self.directory_override)
         return settings.STACKS_DIR / self.slug
 
     def last_deployment(self):
@@ -287,7 +294,7 @@ class Secret(models.Model):
     (the panel's own tokens) is referenced by none unless shared."""
 
     name = models.CharField(max_length=63, unique=True, validators=[compose_name])
-    value = models.CharField(max_length=255, editable=False)
+    value = models.TextField(editable=False)  # a deploy key is longer than 255
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, null=True, blank=True, related_name="secrets",
                               help_text="The stack it belongs to: the only one that may reference it, with those "
                                         "below.")

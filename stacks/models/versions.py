@@ -16,6 +16,7 @@ class StackVersion(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=10, choices=SOURCES, help_text="Where the change came from.")
     note = models.CharField(max_length=200, blank=True, help_text='"rollback to #12", a Git commit, …')
+    commit = models.CharField(max_length=64, blank=True, help_text="The Git commit it came from (source git).")
     definition = models.JSONField(help_text="Every row of the stack, normalised (stacks.versions.snapshot).")
     digest = models.CharField(max_length=64, help_text="sha256 of the definition: an unchanged save is no version.")
     files = models.JSONField(default=dict, blank=True, help_text="The rendered bundle, secrets masked.")

@@ -90,16 +90,15 @@ services:
     before = ids()
     out = StringIO()
     call_command("stack", "adopt", project, stdout=out, stderr=StringIO())
-    assert f"Adopted {project} as stack {project} (3 services; kept as they run: node, sleeper)" in out.getvalue()
+    assert f"Adopted {project} as stack {project} (3 services; kept as they run: node, sleeper, conf)" in out.getvalue()
     stack = Stack.objects.get(slug=project)
     assert stack.files.get().path == "conf/app.conf"
 
     d = deploy(stack)
     assert d.status == "succeeded", d.error
     after = ids()
-    assert after["node"] == before["node"] and after["sleeper"] == before["sleeper"]
-    # conf mounted ./conf from the project's directory; the panel's container mounts the stack's copy.
-    assert after["conf"] != before["conf"]
+    # Adopted in place: conf's ./conf mount is the same directory, so nothing is recreated.
+    assert after == before and stack.directory == tmp_path.resolve()
     assert deploy(stack).status == "succeeded" and ids() == after  # and the next deploy changes nothing
 
 

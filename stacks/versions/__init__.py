@@ -14,7 +14,7 @@ from stacks.render import render_bundle
 from stacks.versions import snapshot
 
 
-def record(stack, source, user=None, note=""):
+def record(stack, source, user=None, note="", commit=""):
     """The version of `stack`'s definition now: a new one when it differs from
     the latest, else the latest (an unchanged save is no new version)."""
     doc = snapshot.take(stack)
@@ -23,7 +23,8 @@ def record(stack, source, user=None, note=""):
         Stack.objects.select_for_update().filter(pk=stack.pk).first()
         latest = stack.versions.order_by("-number").first()
         if latest is not None and latest.digest == digest and source not in (StackVersion.ROLLBACK,
-                                                                              StackVersion.RESTORE):
+                                                                              StackVersion.RESTORE) \
+                and (not commit or latest.commit == commit):
             return latest
         try:
             files = render_bundle(stack).masked_files()
@@ -31,7 +32,7 @@ def record(stack, source, user=None, note=""):
             files = {}
         return StackVersion.objects.create(
             stack=stack, number=(latest.number + 1) if latest else 1, author=user, source=source,
-            note=note[:200], definition=doc, digest=digest, files=files)
+            note=note[:200], commit=commit, definition=doc, digest=digest, files=files)
 
 
 def current(stack, source=StackVersion.DEPLOY, user=None):

@@ -11,8 +11,8 @@ from django.db import transaction
 from stacks import models as m
 
 # The stack's own fields that are placement or bookkeeping, not definition: a
-# rollback does not move a stack, and its slug is its name.
-STACK_SKIP = {"id", "slug", "engine", "moved_from", "created", "updated"}
+# rollback does not move a stack (nor its directory), and its slug is its name.
+STACK_SKIP = {"id", "slug", "engine", "moved_from", "created", "updated", "directory_override"}
 
 # (key in the snapshot, model, the fields that name a row in a diff). Routes
 # refer to their receiver by name; receivers are restored before routes.

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from stacks.accounts.access import can_operate
+from stacks.adoption import git_sync
 from stacks.models import Busy, Stack, StackWatch
 from stacks.monitoring.timeline import stack_timeline
 from stacks.notifications import deliver, drift, events
@@ -35,6 +36,7 @@ def stack_detail(request, slug):
         "versions": list(stack.versions.select_related("author")[:20]),
         "ran": ran_now(stack),
         "watch": StackWatch.objects.filter(stack=stack).first(),
+        "git": git_sync.state(stack) if not request.htmx else None,
     }
     for svc in services:
         svc.ran = context["ran"].get(svc.name)

@@ -9,8 +9,10 @@ from django.core.management.base import BaseCommand, CommandError
 from stacks import versions
 from stacks.accounts import audit
 from stacks.engine.errors import EngineError
+from stacks.engine.operations import record_kept_files
 from stacks.lib.safe_paths import UnsafePath, write_bundle
-from stacks.models import Busy, Deployment, Engine, Service, Stack, StackVersion
+from stacks.management import git_commands
+from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack, StackVersion
 from stacks.operations import follow
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
@@ -43,6 +45,25 @@ class Command(BaseCommand):
                        help="Approve, as the host's shell user, exactly the options of this project that reach "
                             "outside the stack (privileged, capabilities, host namespaces, binds outside its "
                             "directory…); refused without it.")
+        p.add_argument("--in-place", action="store_true",
+                       help="Keep the project's own directory as the stack's (its mounts stay where they are).")
+        p.add_argument("--git", action="store_true", help="PATH is a Git repository URL (https://, ssh://, "
+                                                          "file://): the stack follows its branch.")
+        p.add_argument("--branch", default="main")
+        p.add_argument("--path", default="", help="The project's directory inside the repository.")
+        p.add_argument("--auto-deploy", action="store_true", help="Deploy each new commit (default: plan only).")
+        p.add_argument("--poll", type=int, default=300, metavar="SECONDS", help="Poll interval (0: never).")
+        p.add_argument("--token-env", metavar="VAR", help="The environment variable holding an https token "
+                                                          "(kept as a secret, never printed).")
+        p.add_argument("--username", default="", help="Sent with the token (default: git).")
+        p.add_argument("--ssh-key", metavar="FILE", help="A deploy key for ssh:// (kept as a secret).")
+        p = sub.add_parser("sync", help="Fetch a Git stack's branch now; a new commit becomes its definition "
+                                        "(and is deployed when its policy says so).")
+        p.add_argument("slug")
+        p.add_argument("--wait", action="store_true", help="Follow the deploy it starts.")
+        p.add_argument("--force", action="store_true", help="Import the branch's commit again.")
+        p = sub.add_parser("git", help="A Git stack's repository, branch, commits, policy and webhook.")
+        p.add_argument("slug")
         p = sub.add_parser("move", help="Put a stack on another engine: its next deploy brings it up there "
                                         "and down on the old one, as one operation.")
         p.add_argument("slug")
@@ -174,15 +195,19 @@ class Command(BaseCommand):
             raise CommandError(f"No engine named {name!r} (engines: {known}).")
         return engine
 
-    def do_import(self, file, name, engine=None, allow_host_access=False, **opts):
+    def do_import(self, file, name, engine=None, allow_host_access=False, in_place=False, git=False, **opts):
         from stacks.adoption.importer import import_project  # start-up: importers
         from stacks.adoption.project_dir import read_path  # start-up: importers
+        from stacks.render import render_bundle  # start-up: PyYAML
 
+        if git:
+            return git_commands.do_import(self, file, name, engine, allow_host_access, **opts)
         target = self._engine(engine) if engine else None
         try:
             # ${VAR}: the project's .env and this shell's environment, as docker-compose reads them.
             stack, problems = import_project(read_path(file), name, allow_host_access=allow_host_access,
-                                             environ=dict(os.environ))
+                                             environ=dict(os.environ),
+                                             directory=self._project_dir(file) if in_place else None)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
         except ValueError as exc:
@@ -193,9 +218,16 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not imported, {sum(p.startswith('error') for p in problems)} error(s).")
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
+        if in_place:  # the team's files stay as they are while the rows render the same
+            record_kept_files(stack.directory, render_bundle(stack).files)
         audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         versions.record(stack, StackVersion.CLI, note=f"import {file}")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
+
+    @staticmethod
+    def _project_dir(file):
+        path = Path(file).resolve()
+        return path if path.is_dir() else path.parent
 
     def do_move(self, slug, engine, **opts):
         stack, target = self._stack(slug), self._engine(engine)
@@ -373,6 +405,8 @@ class Command(BaseCommand):
         if version is None:
             raise CommandError(f"{slug} has no version {number} (latest: "
                                f"{stack.versions.order_by('-number').values_list('number', flat=True).first()}).")
+        if GitSource.objects.filter(stack=stack).exists():
+            raise CommandError(f"{slug} follows Git: edit it in Git (`stack rollback` pins it until the next commit).")
         new = versions.restore(stack, version, StackVersion.RESTORE)
         audit.record("restore", f"stack {slug}", detail=f"v{number} as v{new.number} (command line)")
         self.stdout.write(f"Restored v{number} of {slug} as v{new.number}; nothing was deployed "
@@ -388,6 +422,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Rolling {slug} back to #{target.pk} (v{target.version.number}).")
         self._run_operation(stack, "deploy", {"rollback_to": target.pk}, wait)
+
+    def do_sync(self, slug, wait=False, force=False, **opts):
+        git_commands.do_sync(self, self._stack(slug), wait, force)
+
+    def do_git(self, slug, **opts):
+        git_commands.do_git(self, self._stack(slug))
 
     def do_local_images(self, **opts):
         from stacks.engine.local_images import build_local_images  # start-up: docker-py
