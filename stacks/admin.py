@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.http import HttpResponseRedirect
 
 from stacks import models as m
+from stacks import versions
 from stacks.validation import footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
 
@@ -156,6 +157,7 @@ class StackAdmin(ValidatedAdmin):
         new = [p for p in errors(validate_stack(stack)) if str(p) not in request._stack_errors_before]
         if new:
             raise _StackRefused(new)
+        versions.record(stack, m.StackVersion.ADMIN, user=request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

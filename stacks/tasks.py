@@ -28,7 +28,7 @@ from stacks.models import Busy, Deployment, Engine, Service, Stack
 from stacks.monitoring import health
 from stacks.operations import requests
 from stacks.operations.execute import execute
-from stacks.operations.planning import plan_deploy
+from stacks.operations.planning import plan_deploy, plan_rollback
 from stacks.operations.verbs import VERBS
 from stacks.render import render_bundle
 from stacks.seams import broker
@@ -242,14 +242,14 @@ def plan_key(token):
 
 
 @shared_task
-def compute_plan(stack_id, token):
-    """Render, validate and plan a stack against the engine; the result waits in
-    Redis for the page that asked."""
+def compute_plan(stack_id, token, rollback_to=None):
+    """Render, validate and plan a stack against the engine (rolled back to a
+    deployment, with rollback_to); the result waits in Redis for the page that asked."""
     stack = Stack.objects.filter(pk=stack_id).first()
     if stack is None:
         return
     try:
-        bundle, problems, plan = plan_deploy(stack)
+        bundle, problems, plan = plan_rollback(stack, rollback_to) if rollback_to else plan_deploy(stack)
         payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
                    "plan": recorded(plan) if plan else None}
     except Exception as exc:  # noqa: BLE001 — shown on the page in plain words

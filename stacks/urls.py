@@ -1,6 +1,19 @@
 from django.urls import path
 
-from stacks.views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from stacks.views import (
+    adopt,
+    alerts,
+    charts,
+    deployments,
+    imports,
+    logs,
+    metrics,
+    overview,
+    plan,
+    stack,
+    timeline,
+    versions,
+)
 from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
@@ -13,6 +26,8 @@ urlpatterns = [
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/timeline/", timeline.timeline, name="stack-timeline"),
     path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),
+    path("stacks/<slug:slug>/versions/<int:number>/", versions.version_detail, name="version-detail"),
+    path("stacks/<slug:slug>/versions/<int:number>/restore/", versions.version_restore, name="version-restore"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),

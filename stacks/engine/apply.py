@@ -52,6 +52,12 @@ class Applier:
         self.precreated = {}  # (service, number) → (container id, name)
 
     # --- images, files, networks, volumes ---------------------------------------
+    def check_images(self):
+        for step in self.plan.images:
+            if step.kind == "missing":
+                raise EngineError(f"Image {step.target} that service {step.key} ran is no longer on the engine: "
+                                  "it cannot be run again.", permanent=True)
+
     def check_volumes(self):
         for step in self.plan.volumes:
             if step.kind == "missing":
@@ -81,7 +87,7 @@ class Applier:
         """Services whose image was just pulled or built carry its id in their hash."""
         fresh = {s.target for s in self.plan.images}
         for name, spec in self.services.items():
-            ref = image_of(self.project, name, spec)
+            ref = self.desired.pins.get(name) or image_of(self.project, name, spec)
             if ref in fresh:
                 image_id = docker_seam.image_id(self.api, ref)
                 role = self.desired.roles.get(name)
@@ -126,6 +132,7 @@ class Applier:
         try:
             cfg = container_config(self.project, self.desired.directory, self.desired.compose, name, number,
                                    self.hashes[name], self.applied[name])
+            cfg["image"] = self.desired.pins.get(name) or cfg["image"]
             host_config = self.api.create_host_config(**cfg["host_config"])
             networking = self.api.create_networking_config(
                 {cfg["primary_network"]: self.api.create_endpoint_config(aliases=cfg["aliases"])}
@@ -246,12 +253,30 @@ class Applier:
                     self.report(f"Reloaded {reload.service} configuration (POST /-/reload)")
                     continue
             except ReloadError as exc:
-                raise EngineError(f"{reload.service} refused the new configuration ({exc}); it keeps running "
-                                  "with the previous one.", permanent=True) from None
+                self.put_back(reload, addresses)
+                raise EngineError(f"{reload.service} refused the new configuration ({exc}); the previous files "
+                                  f"({', '.join(reload.files)}) were written back and reloaded, so it keeps "
+                                  "running with the last good configuration.", permanent=True) from None
             # Not reachable over HTTP from here (worker outside the network): SIGHUP
             # makes Prometheus and Alertmanager re-read their files the same way.
             self.api.kill(container.id, signal="SIGHUP")
             self.report(f"Reloaded {reload.service} configuration (SIGHUP)")
+
+    def put_back(self, reload, addresses):
+        """A refused reload: the files it was about to load are written back as
+        they were, and reloaded, so a restart would not load the refused ones."""
+        previous = {p: self.plan.previous_files[p] for p in reload.files
+                    if self.plan.previous_files.get(p) is not None}
+        if not previous:
+            return
+        safe_paths.write_bundle(self.desired.directory, previous)
+        self.report(f"{reload.service} refused the new configuration: wrote back {', '.join(sorted(previous))}",
+                    "error")
+        try:
+            if reload_any(addresses, reload.role):
+                self.report(f"Reloaded {reload.service} with the previous configuration")
+        except ReloadError as exc:
+            self.report(f"{reload.service} refused the previous configuration too: {exc}", "error")
 
     def converge_all(self):
         try:
@@ -265,6 +290,7 @@ class Applier:
 
     def run(self):
         self.report("Plan: " + self.plan.summary())
+        self.check_images()
         self.check_volumes()
         # Pull first: a pull that fails changes nothing, not even the files that
         # running containers mount. Builds need their context on disk.

@@ -32,6 +32,8 @@ class Backend(Protocol):
 
     def follow_logs(self, project, service, tail=100, follow=False): ...  # lines, every container or task
 
+    def ran(self, desired) -> dict: ...  # {service: {"image", "id", "digest"}} once applied
+
     def logs(self, project, service, tail=100) -> str: ...
 
 

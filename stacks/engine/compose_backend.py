@@ -5,7 +5,7 @@ from stacks.engine import labels as L
 from stacks.engine.apply import apply
 from stacks.engine.base import Logs, merged_lines, read_files, read_state
 from stacks.engine.client import api, image_id, translated
-from stacks.engine.operations import down, log_streams, restart_service, stack_status, stop
+from stacks.engine.operations import down, images_ran, log_streams, restart_service, stack_status, stop
 from stacks.engine.plan import Observed, existing_from_labels
 from stacks.engine.plan import plan as make_plan
 from stacks.engine.project import images_needed
@@ -21,14 +21,18 @@ class ComposeBackend(Logs):
         networks = {n["Name"]: n.get("Labels") or {} for n in read(engine.networks)()}
         volumes = {v["Name"]: v.get("Labels") or {} for v in (read(engine.volumes)().get("Volumes") or [])}
         images = {ref: image_id(engine, ref) for ref in images_needed(desired)}
+        pinned = {pin: image_id(engine, pin) for pin in desired.pins.values()}
         return Observed(containers=existing_from_labels(containers), images=images, networks=networks,
-                        volumes=volumes, files=read_files(desired), state=read_state(desired))
+                        volumes=volumes, files=read_files(desired), state=read_state(desired), pinned=pinned)
 
     def plan(self, desired, observed):
         return make_plan(desired, observed)
 
     def apply(self, plan, report):
         return apply(plan, report)
+
+    def ran(self, desired):
+        return images_ran(desired)
 
     def stop(self, project, report):
         return stop(project, report)

@@ -150,3 +150,32 @@ def record_adoption(project, directory, compose):
         recorded.append(name)
     safe_paths.write_bundle(directory, {STATE_FILE: json.dumps(state, sort_keys=True)})
     return recorded
+
+
+def image_record(engine, reference, image):
+    """What ran, in the agreed shape: the reference as rendered, the local image id
+    and its registry digest for that repository (RepoDigests; "" for an image
+    built or imported here)."""
+    try:
+        info = engine.inspect_image(image)
+    except Exception:  # noqa: BLE001 — removed since: its id is still what ran
+        info = {"Id": image if image.startswith("sha256:") else "", "RepoDigests": []}
+    repo = reference.split("@")[0].rsplit(":", 1)[0] if ":" in reference.split("/")[-1] or "@" in reference \
+        else reference
+    digests = info.get("RepoDigests") or []
+    digest = next((d for d in digests if d.split("@")[0] == repo), digests[0] if digests else "")
+    return {"image": reference, "id": info.get("Id", ""), "digest": digest}
+
+
+@translated("reading the images that ran")
+def images_ran(desired):
+    """{service: image_record} of what each service's containers run now."""
+    engine = api()
+    out = {}
+    for c in _project_containers(engine, desired.project):
+        service = c["Labels"].get(L.SERVICE, "")
+        spec = desired.services.get(service)
+        if spec is None or service in out:
+            continue
+        out[service] = image_record(engine, image_of(desired.project, service, spec), c["ImageID"])
+    return out

@@ -38,14 +38,16 @@ class Desired:
     files: dict
     roles: dict = field(default_factory=dict)
     mask: object = field(default=lambda text: text, repr=False)
+    # A rollback's images: {service: "repo@sha256:…" or "sha256:<id>"}, run instead of what the tag points to now.
+    pins: dict = field(default_factory=dict)
 
     @property
     def services(self):
         return self.compose.get("services", {})
 
     @classmethod
-    def from_bundle(cls, project, directory, bundle, roles):
-        return cls(project, Path(directory).resolve(), bundle.compose, bundle.files, roles, bundle.mask)
+    def from_bundle(cls, project, directory, bundle, roles, pins=None):
+        return cls(project, Path(directory).resolve(), bundle.compose, bundle.files, roles, bundle.mask, pins or {})
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Observed:
     volumes: dict = field(default_factory=dict)  # {engine name: labels}
     files: dict = field(default_factory=dict)  # {bundle path: text on disk, None when absent}
     state: dict = field(default_factory=dict)  # STATE_FILE: what each service last loaded
+    pinned: dict = field(default_factory=dict)  # {pinned reference: id, "" when absent}
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Plan:
     volumes: list = field(default_factory=list)  # [Step]
     files: list = field(default_factory=list)  # [FileChange]
     reloads: list = field(default_factory=list)  # [Reload]
+    previous_files: dict = field(default_factory=dict, repr=False)  # {path: text before} (a refused reload puts it back)
     hashes: dict = field(default_factory=dict)  # {service: desired config hash}
     applied: dict = field(default_factory=dict)  # {service: per-setting digests}
     state: dict = field(default_factory=dict)  # STATE_FILE once applied
@@ -182,7 +186,7 @@ def existing_from_labels(containers):
     return out
 
 
-def _file_changes(desired, observed):
+def _file_changes(desired, observed, previous):
     changes = []
     for path, text in desired.files.items():
         old = observed.files.get(path)
@@ -192,6 +196,7 @@ def _file_changes(desired, observed):
             desired.mask(old or "").splitlines(keepends=True), desired.mask(text).splitlines(keepends=True),
             fromfile=f"a/{path}" if old is not None else "/dev/null", tofile=f"b/{path}"))
         changes.append(FileChange(path, "add" if old is None else "modify", diff))
+        previous[path] = old
     return changes
 
 
@@ -201,14 +206,15 @@ def plan(desired, observed):
     result.images = image_steps(desired, observed)
     result.networks = network_steps(desired, observed)
     result.volumes = volume_steps(desired, observed)
-    result.files = _file_changes(desired, observed)
+    result.files = _file_changes(desired, observed, result.previous_files)
 
     by_service = {}
     for c in observed.containers:
         by_service.setdefault(c.service, []).append(c)
     for name in [n for level in result.order for n in level]:
         spec, role = services[name], desired.roles.get(name)
-        image_id = observed.images.get(image_of(desired.project, name, spec), "")
+        pin = desired.pins.get(name)
+        image_id = observed.pinned.get(pin, "") if pin else observed.images.get(image_of(desired.project, name, spec), "")
         result.hashes[name] = config_hash(spec, image_id, hash_inputs(spec, role, desired.files, desired.compose))
         result.applied[name] = applied = applied_record(spec, image_id, role, desired.files, desired.compose)
         by_service[name] = _adopted(name, spec, image_id, result, observed, by_service.get(name, []))

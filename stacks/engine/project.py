@@ -19,10 +19,12 @@ class Step:
 
 
 def images_needed(desired):
-    """{image ref: (service, build spec or None)}, first service naming it wins."""
+    """{image ref: (service, build spec or None)}, first service naming it wins;
+    a service pinned to an image (a rollback's) needs that one instead."""
     out = {}
     for name, spec in desired.services.items():
-        out.setdefault(image_of(desired.project, name, spec), (name, spec.get("build")))
+        if name not in desired.pins:
+            out.setdefault(image_of(desired.project, name, spec), (name, spec.get("build")))
     return out
 
 
@@ -31,6 +33,11 @@ def image_steps(desired, observed):
     for ref, (service, build) in images_needed(desired).items():
         if not observed.images.get(ref):
             steps.append(Step("build" if build else "pull", ref, service, "not on the engine"))
+    for service, pin in sorted(desired.pins.items()):
+        if not observed.pinned.get(pin) and not any(s.target == pin for s in steps):
+            # An image id names only what this engine holds; a digest can be pulled again.
+            steps.append(Step("pull", pin, service, "the image it ran") if "@sha256:" in pin
+                         else Step("missing", pin, service, "no longer on the engine"))
     return steps
 
 

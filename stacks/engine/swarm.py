@@ -18,9 +18,11 @@ import time
 from stacks.engine.base import Logs, status_row
 from stacks.engine.client import EngineError, api, translated
 from stacks.engine.connect import streaming
+from stacks.engine.operations import image_record
 from stacks.engine.project import remove_networks_and_volumes
 from stacks.engine.swarm_plan import SwarmObserved, plan
 from stacks.engine.swarm_spec import FILE_PATH, NAMESPACE, SPEC_HASH, STACK_IMAGE, network_create_options, payload
+from stacks.lib.composefile import image_of
 
 CONVERGE_TIMEOUT = 180
 POLL = 0.5
@@ -99,6 +101,25 @@ class SwarmBackend(Logs):
         if failures:
             raise EngineError("; ".join(failures), permanent=True)
         return the_plan
+
+    @translated("reading the images that ran")
+    def ran(self, desired):
+        """{service: image_record} from each service's spec: the image its tasks
+        run (as `docker stack deploy`, pinned to a digest when the registry gave one)."""
+        engine, out = api(), {}
+        for name, spec in desired.services.items():
+            found = engine.services(filters={"name": f"{desired.project}_{name}"})
+            if not found:
+                continue
+            image = found[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            record = image_record(engine, image_of(desired.project, name, spec), image)
+            if "@sha256:" in image and not record["digest"]:
+                named, digest = image.split("@", 1)
+                last = named.rsplit("/", 1)
+                last[-1] = last[-1].split(":")[0]  # the repository, without its tag
+                record["digest"] = "/".join(last) + "@" + digest
+            out[name] = record
+        return out
 
     def _converge(self, engine, full, sid, report):
         """Follow a service's tasks until its update completes (or rolls back) and

@@ -79,6 +79,7 @@ def plan(desired, observed):
                 p.networks.append(name)
                 p.network_specs[name] = network_create_options(project, spec)
     for name, spec in sorted(desired.services.items()):
+        spec = dict(spec, image=desired.pins[name]) if name in desired.pins else spec
         svc, objects = convert_service(project, doc, desired.files, desired.mask, name, spec)
         p.keep_objects.update(objects)
         for obj, value in objects.items():

@@ -8,6 +8,7 @@
     health        service health and resource samples, as the poller saw them
     alerts        alerts and the deliveries that carried them
     footprints    host ports and networks each stack claims (for the others' validation)
+    versions      every change of a stack's definition, as a snapshot
     audit         who did what
 
 A model records and reads its own rows; it never queues work or calls a layer
@@ -40,12 +41,13 @@ from stacks.models.validators import (
                                       label_name,
                                       receiver_name,
 )
+from stacks.models.versions import StackVersion
 
 __all__ = [
     "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule", "AuditRecord", "Busy", "Deployment",
     "DeploymentQuerySet", "DeploymentStep", "Engine", "GrafanaDashboard", "GrafanaDatasource", "HealthChange",
     "HostPortClaim", "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver",
     "ResourceSample", "Route", "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile",
-    "StackFootprint", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
+    "StackFootprint", "StackVersion", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
     "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",
 ]

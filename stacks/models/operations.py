@@ -34,7 +34,8 @@ class DeploymentQuerySet(models.QuerySet):
             else:
                 raise Busy(f"{active.action} of {stack.slug} (#{active.pk}) is {active.status}; "
                            "wait for it to finish.")
-        return self.create(stack=stack, action=action, requested_by=user, options=options or {}, plan=plan or {})
+        return self.create(stack=stack, action=action, requested_by=user, options=options or {}, plan=plan or {},
+                           engine_name=stack.engine.name)
 
 
 class Deployment(models.Model):
@@ -52,6 +53,14 @@ class Deployment(models.Model):
     # The plan it applied (engine.plan.recorded); until a worker takes it, the one confirmed.
     plan = models.JSONField(default=dict, blank=True, help_text="The plan it applied (engine/plan.py as_dict).")
     error = models.TextField(blank=True)
+    # The definition it applied (a deploy; a rollback restores one as a new version first).
+    version = models.ForeignKey("stacks.StackVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="deployments")
+    # What ran, per service, once applied: {service: {"image": reference as rendered, "id": "sha256:…",
+    # "digest": "repo@sha256:…" or "" for an image built or imported here}}. Rollbacks and image
+    # updates read it.
+    images = models.JSONField(default=dict, blank=True)
+    engine_name = models.CharField(max_length=63, blank=True, help_text="The engine it ran on.")
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -112,6 +121,11 @@ class Deployment(models.Model):
         """Refused because the plan changed since it was confirmed (take_plan)."""
         confirmed = self.options.get("plan")
         return bool(confirmed and self.plan.get("id") and self.plan["id"] != confirmed)
+
+    @property
+    def rollback_of(self):
+        """The deployment this one rolled back to (a deploy with options["rollback_to"])."""
+        return self.options.get("rollback_to")
 
     def previous(self):
         return (Deployment.objects.filter(stack=self.stack, action="deploy", id__lt=self.id)

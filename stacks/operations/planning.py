@@ -1,13 +1,16 @@
 """What a deploy would do now, and the rule that a confirmed plan binds the deploy."""
+from django.db import transaction
+
 from stacks.engine.backend import plan_deploy as engine_plan
 from stacks.engine.connect import using
 from stacks.engine.plan import changed_lines
 from stacks.models import PlanChanged
+from stacks.operations import rollback
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
 
 
-def plan_deploy(stack):
+def plan_deploy(stack, pins=None):
     """(bundle, problems, plan): what deploying `stack` now would do; changes
     nothing. The plan is None when validation finds errors."""
     bundle = render_bundle(stack)
@@ -16,7 +19,31 @@ def plan_deploy(stack):
         return bundle, problems, None
     roles = dict(stack.services.values_list("name", "role"))
     with using(stack.engine):
-        return bundle, problems, engine_plan(stack.slug, stack.directory, bundle, roles, stack.engine.backend)
+        return bundle, problems, engine_plan(stack.slug, stack.directory, bundle, roles, stack.engine.backend,
+                                             pins)
+
+
+class _Undo(Exception):
+    pass
+
+
+def plan_rollback(stack, deployment_id):
+    """(bundle, problems, plan) of rolling `stack` back to a deployment: its
+    definition restored in a transaction that is then undone, planned with the
+    images it ran. Changes nothing; ValueError / EngineError say why it cannot be."""
+    target = rollback.target_of(stack, deployment_id)
+    with using(stack.engine):
+        pins = rollback.check(stack, target)
+    result = None
+    try:
+        with transaction.atomic():
+            rollback.restore_definition(stack, target)
+            result = plan_deploy(stack, pins)
+            raise _Undo
+    except _Undo:
+        pass
+    stack.refresh_from_db()
+    return result
 
 
 def take_plan(deployment, plan):

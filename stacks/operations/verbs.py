@@ -5,11 +5,15 @@ this registry)."""
 from dataclasses import dataclass
 from typing import Callable
 
+from django.db import transaction
+
+from stacks import versions
 from stacks.engine.backend import get_backend
 from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import Desired, recorded
-from stacks.models import Stack
+from stacks.models import PlanChanged, Stack
+from stacks.operations import rollback
 from stacks.operations.planning import take_plan
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
@@ -45,8 +49,38 @@ def named(name):
 @verb("deploy", from_command_line=True)
 def deploy(deployment, backend, report):
     """Render, validate, plan against the engine and apply; the plan is recorded
-    before anything changes (and refused if it is not the one confirmed)."""
+    before anything changes (and refused if it is not the one confirmed). With
+    options["rollback_to"], first the definition that deployment applied is
+    restored as a new version and its images are pinned (operations.rollback);
+    a rollback refused before it applies anything leaves the definition as it was."""
     stack = deployment.stack
+    if not deployment.rollback_of:
+        deployment.version = versions.current(stack, user=deployment.requested_by)
+        deployment.save(update_fields=["version"])
+        return _deploy(deployment, backend, report, stack)
+    target = rollback.target_of(stack, deployment.rollback_of)
+    pins = rollback.check(stack, target, report)
+    report(f"Rolling back to #{target.pk} (v{target.version.number}), with the images it ran: "
+           + ", ".join(f"{s} {p[:80]}" for s, p in pins.items()))
+    try:
+        with transaction.atomic():
+            deployment.version = rollback.restore_definition(stack, target, deployment.requested_by)
+            deployment.save(update_fields=["version"])
+            desired = _plan(deployment, backend, report, stack, pins)
+    except (PlanChanged, EngineError):
+        deployment.version = None
+        deployment.save(update_fields=["plan", "bundle_hash", "files", "version"])
+        raise
+    report(f"Restored the definition of #{target.pk} as v{deployment.version.number}")
+    _apply(deployment, backend, report, stack, desired)
+
+
+def _deploy(deployment, backend, report, stack):
+    _apply(deployment, backend, report, stack, _plan(deployment, backend, report, stack))
+
+
+def _plan(deployment, backend, report, stack, pins=None):
+    """Render, validate and plan; the plan is recorded (take_plan). The Desired state."""
     bundle = render_bundle(stack)
     report.mask = bundle.mask  # the steps from here on carry its secrets masked
     deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
@@ -58,12 +92,29 @@ def deploy(deployment, backend, report):
         raise EngineError(f"The stack has {len(errors(problems))} problem(s); nothing was changed.", permanent=True)
     report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
     roles = dict(stack.services.values_list("name", "role"))
-    desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles)
+    desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles, pins)
     the_plan = backend.plan(desired, backend.observe(desired))
     take_plan(deployment, recorded(the_plan))
-    backend.apply(the_plan, report)
+    deployment.the_plan = the_plan
+    return desired
+
+
+def _apply(deployment, backend, report, stack, desired):
+    """Apply the recorded plan, then record what each service runs."""
+    try:
+        backend.apply(deployment.the_plan, report)
+    finally:
+        _record_images(deployment, backend, desired)
     if stack.moved_from_id and stack.moved_from_id != stack.engine_id:
         _leave_old_engine(stack, report)
+
+
+def _record_images(deployment, backend, desired):
+    try:
+        deployment.images = backend.ran(desired)
+    except EngineError:
+        return  # the engine went away: the operation's own error says so
+    deployment.save(update_fields=["images"])
 
 
 def _leave_old_engine(stack, report):

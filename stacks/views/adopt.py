@@ -5,8 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from stacks import versions
 from stacks.engine.errors import EngineError
-from stacks.models import Engine
+from stacks.models import Engine, StackVersion
 from stacks.tasks import adopt_anywhere
 
 
@@ -28,6 +29,7 @@ def stack_adopt(request):
         for p in problems:
             messages.error(request, f"{project}: {p}")
         return redirect("overview")
+    versions.record(stack, StackVersion.WEB, user=request.user, note=f"adopt {project}")
     for p in problems:
         messages.warning(request, p)
     messages.success(request, f"Adopted {project}: {stack.services.count()} services; "

@@ -14,6 +14,7 @@ from stacks.alerting import acks, search
 from stacks.alerting.acks import alertmanager_for, silence_matches
 from stacks.models import Alert, Stack
 from stacks.monitoring.timeline import operation_before
+from stacks.operations import rollback
 from stacks.seams.alertmanager import AlertmanagerError
 from stacks.views import render_page
 
@@ -76,7 +77,11 @@ def alert_detail(request, pk):
             silences = [s for s in am.silences() if silence_matches(s, alert.labels)]
         except AlertmanagerError as exc:
             am_error = str(exc)
-    context = {"alert": alert, "before": operation_before(alert), "deliveries": deliveries, "earlier": earlier,
+    before = operation_before(alert)
+    # Undo from the alert: a deploy started it, so offer the deployment before that one (plan first).
+    undo = (rollback.before(before) if before is not None and before.action == "deploy"
+            and request.user.has_perm("stacks.deploy_stack") else None)
+    context = {"alert": alert, "before": before, "undo": undo, "deliveries": deliveries, "earlier": earlier,
                "silences": silences,
                "am_error": am_error, "can_silence": request.user.has_perm("stacks.silence_alert"),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}

@@ -36,8 +36,12 @@ def deployment_detail(request, pk):
 
 def page_context(deployment, steps=None):
     previous = deployment.previous() if deployment.action == "deploy" else None
+    last = deployment.stack.deployments.filter(action="deploy", status=deployment.SUCCEEDED).order_by("-id").first()
     return {"deployment": deployment, "steps": list(deployment.steps.all()) if steps is None else steps,
-            "previous": previous, "diffs": file_diffs(deployment, previous) if deployment.files else []}
+            "previous": previous, "diffs": file_diffs(deployment, previous) if deployment.files else [],
+            # Every past successful deploy that applied a version (not the one running now).
+            "can_roll_back": (deployment.action == "deploy" and deployment.finished_ok and deployment.version_id
+                              and last is not None and last.pk != deployment.pk)}
 
 
 def deployment_page(request, deployment):

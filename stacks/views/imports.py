@@ -7,9 +7,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
+from stacks import versions
 from stacks.accounts import audit
 from stacks.adoption.importer import import_and_validate, import_project
 from stacks.adoption.project_dir import MAX_TOTAL_BYTES, read_archive
+from stacks.models import StackVersion
 
 
 class ImportForm(forms.Form):
@@ -91,6 +93,7 @@ def stack_import(request):
                 for p in problems:
                     messages.warning(request, p)
                 audit.record("import", f"stack {stack.slug}", request=request)
+                versions.record(stack, StackVersion.WEB, user=request.user, note="import")
                 messages.success(request, f"Imported stack {stack.slug} with {stack.services.count()} services.")
                 return redirect(stack.get_absolute_url())
         numbered, general = annotate(text, problems)

@@ -30,11 +30,13 @@ def stack_plan(request, slug):
         raise PermissionDenied("Operators only.")
     stack = get_object_or_404(Stack, slug=slug)
     token = request.GET.get("token", "")
-    context = {"stack": stack, "token": token, "result": None, "error": ""}
+    rollback_to = request.GET.get("rollback_to", "")
+    rollback_to = int(rollback_to) if rollback_to.isdigit() else None
+    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to}
     if not token:
         context["token"] = uuid.uuid4().hex
         try:
-            compute_plan.delay(stack.pk, context["token"])
+            compute_plan.delay(stack.pk, context["token"], rollback_to)
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so
             context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
     else:

@@ -9,6 +9,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
+from stacks.operations import rollback
 from stacks.operations.follow import wait
 from stacks.operations.verbs import VERBS
 from stacks.tasks import request_operation
@@ -29,8 +30,18 @@ def stack_detail(request, slug):
         "can_operate": request.user.has_perm("stacks.deploy_stack"),
         "timeline": stack_timeline(stack) if not request.htmx else [],
         "host_options": host_access.of_stack(stack, services),
+        "versions": list(stack.versions.select_related("author")[:20]),
+        "ran": ran_now(stack),
     }
+    for svc in services:
+        svc.ran = context["ran"].get(svc.name)
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
+
+
+def ran_now(stack):
+    """{service: image record} of the last deploy that succeeded: what runs."""
+    last = stack.deployments.filter(action="deploy", status="succeeded").exclude(images={}).order_by("-id").first()
+    return last.images if last else {}
 
 
 ACTION_PATIENCE = 0.5  # seconds
@@ -55,9 +66,13 @@ def stack_action(request, slug, action):
     if action == "deploy" and request.POST.get("plan"):  # the plan shown to the operator binds the deploy
         options["plan"] = request.POST["plan"][:64]
         confirmed = confirmed_plan(stack, request.POST.get("token", ""), options["plan"])
+    if action == "deploy" and request.POST.get("rollback_to", "").isdigit():
+        options["rollback_to"] = int(request.POST["rollback_to"])
     try:
+        if "rollback_to" in options:
+            rollback.target_of(stack, options["rollback_to"])
         deployment = request_operation(stack, action, user=request.user, options=options, plan=confirmed)
-    except Busy as exc:
+    except (Busy, ValueError) as exc:
         messages.error(request, str(exc))
         target = stack.get_absolute_url()
     else:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from stacks import versions
 from stacks.accounts import audit
 from stacks.defaults import LOCAL_IMAGES, load_defaults
 from stacks.defaults.demo import mini_monitoring
 from stacks.engine.errors import EngineError
 from stacks.lib.safe_paths import UnsafePath, write_bundle
-from stacks.models import Busy, Deployment, Engine, Service, Stack
+from stacks.models import Busy, Deployment, Engine, Service, Stack, StackVersion
 from stacks.operations import follow
 from stacks.render import render_bundle
 
@@ -81,6 +82,18 @@ class Command(BaseCommand):
         p = sub.add_parser("test-rules", help="Run the test cases of a stack's alert rules with promtool "
                                               "(exit non-zero when one fails).")
         p.add_argument("slug")
+        p = sub.add_parser("history", help="Versions of a stack's definition, newest first: number, when, who, "
+                                           "where from, and the rows changed.")
+        p.add_argument("slug")
+        p = sub.add_parser("rollback", help="Restore the definition a deployment applied, as a new version, and "
+                                            "deploy it with the images that deployment ran.")
+        p.add_argument("slug")
+        p.add_argument("--to", required=True, type=int, metavar="DEPLOYMENT", dest="to")
+        p.add_argument("--wait", action="store_true", help="Print progress; exit non-zero when it fails.")
+        p = sub.add_parser("restore", help="Restore a version of a stack's definition, as a new version, "
+                                           "without deploying.")
+        p.add_argument("slug")
+        p.add_argument("--version", required=True, type=int, metavar="N", dest="number")
         sub.add_parser("local-images", help="Build local images of Prometheus, Alertmanager and "
                                             "node-exporter from Debian's binaries (no registry needed).")
 
@@ -177,6 +190,7 @@ class Command(BaseCommand):
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
         audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
+        versions.record(stack, StackVersion.CLI, note=f"import {file}")
         self.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug}.")
 
     def do_move(self, slug, engine, **opts):
@@ -205,6 +219,7 @@ class Command(BaseCommand):
             self.stderr.write(problem)
         if stack is None:
             raise CommandError(f"{project}: not adopted, {sum(p.startswith('error') for p in problems)} error(s).")
+        versions.record(stack, StackVersion.CLI, note=f"adopt {project}")
         self.stdout.write(f"Adopted {project} as stack {stack.slug} ({stack.services.count()} services; "
                           f"kept as they run: {', '.join(kept) or 'none'}).")
 
@@ -312,6 +327,13 @@ class Command(BaseCommand):
             node = f"{row['node']:<16} " if "node" in row else ""  # Swarm: the node running each task
             self.stdout.write(f"{row['name']:<40} {row['service']:<16} {node}{row['state']:<10} "
                               f"{row['health'] or '-':<10} {row['ports']}")
+        last = (stack.deployments.filter(action="deploy", status=Deployment.SUCCEEDED).exclude(images={})
+                .select_related("version").order_by("-id").first())
+        if last is not None:
+            self.stdout.write(f"Deployment #{last.pk}" + (f" (v{last.version.number})" if last.version else "")
+                              + " ran:")
+            for service, ran in sorted(last.images.items()):
+                self.stdout.write(f"  {service:<16} {ran['image']}  {ran['digest'] or ran['id']}")
 
     def do_logs(self, slug, service, tail=100, follow=False, **opts):
         """A Compose service's first container, or every task of a Swarm service;
@@ -329,6 +351,39 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             pass
+
+    def do_history(self, slug, **opts):
+        stack = self._stack(slug)
+        for version in stack.versions.select_related("author").order_by("-number"):
+            rows, _files = versions.diff(version)
+            deployed = ", ".join(f"#{pk}" for pk in version.deployments.order_by("id").values_list("pk", flat=True))
+            self.stdout.write(f"{version.number:<4} {version.created:%Y-%m-%d %H:%M:%S}  "
+                              f"{str(version.author or 'script'):<12} {version.where:<28} "
+                              + ("; ".join(rows[:4]) + (f" (+{len(rows) - 4})" if len(rows) > 4 else "")
+                                 if rows else "no row changed")
+                              + (f"  deployed by {deployed}" if deployed else ""))
+
+    def do_restore(self, slug, number, **opts):
+        stack = self._stack(slug)
+        version = stack.versions.filter(number=number).first()
+        if version is None:
+            raise CommandError(f"{slug} has no version {number} (latest: "
+                               f"{stack.versions.order_by('-number').values_list('number', flat=True).first()}).")
+        new = versions.restore(stack, version, StackVersion.RESTORE)
+        audit.record("restore", f"stack {slug}", detail=f"v{number} as v{new.number} (command line)")
+        self.stdout.write(f"Restored v{number} of {slug} as v{new.number}; nothing was deployed "
+                          f"(`stack deploy {slug}` applies it).")
+
+    def do_rollback(self, slug, to, wait=False, **opts):
+        from stacks.operations.rollback import target_of  # start-up: docker-py
+
+        stack = self._stack(slug)
+        try:
+            target = target_of(stack, to)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Rolling {slug} back to #{target.pk} (v{target.version.number}).")
+        self._run_operation(stack, "deploy", {"rollback_to": target.pk}, wait)
 
     def do_local_images(self, **opts):
         from stacks.engine.local_images import build_local_images  # start-up: docker-py
