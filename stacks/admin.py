@@ -305,3 +305,37 @@ class AlertAdmin(admin.ModelAdmin):
 class EngineAdmin(admin.ModelAdmin):
     # TLS material is not editable here (and never shown): `manage.py engine add` reads it from files.
     list_display = ["name", "docker_host", "swarm", "uses_tls"]
+
+
+class RegistryForm(forms.ModelForm):
+    """The password is write-only: typed to set or replace it, never shown back."""
+    new_password = forms.CharField(required=False, strip=False, label="Password or token",
+                                   widget=forms.PasswordInput(render_value=False),
+                                   help_text="Leave empty to keep the stored one.")
+
+    class Meta:
+        model = m.Registry
+        fields = ["name", "url", "username", "ca_cert"]
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_password"):
+            self.instance.password = self.cleaned_data["new_password"]
+        if not self.instance.username:
+            self.instance.password = ""
+        return super().save(commit)
+
+
+@admin.register(m.Registry)
+class RegistryAdmin(admin.ModelAdmin):
+    # The password is a secret: set here (or `manage.py registry add --password-stdin`), never displayed.
+    form = RegistryForm
+    list_display = ["name", "url", "username", "has_login"]
+
+
+@admin.register(m.ImageCheck)
+class ImageCheckAdmin(admin.ModelAdmin):
+    list_display = ["reference", "digest", "checked", "error"]
+    readonly_fields = [f.name for f in m.ImageCheck._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -25,7 +25,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import recorded
 from stacks.models import Busy, Deployment, Engine, Service, Stack
-from stacks.monitoring import health
+from stacks.monitoring import health, updates
 from stacks.operations import requests
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy, plan_rollback
@@ -193,6 +193,22 @@ def end_resolved_acknowledgements():
 @shared_task
 def prune_alerts():
     retention.prune()
+
+
+@shared_task
+def check_image_updates():
+    """Beat: ask the registries about the images in use (monitoring.updates), then
+    deploy the updates whose services' policy is apply, inside their window; an
+    update already tried (whatever its outcome) is not tried again by beat."""
+    updates.check()
+    for stack, pins in updates.due():
+        tried = Deployment.objects.filter(stack=stack, action="deploy").order_by("-id")[:20]
+        if any(d.options.get("update") == pins for d in tried):
+            continue
+        try:
+            request_operation(stack, "deploy", options={"update": pins})
+        except Busy:
+            continue  # another operation runs: the next tick tries again
 
 
 # --- Container logs: fetched by the worker, read by the web process ------------

@@ -8,7 +8,7 @@ own: it is planned, confirmed, recorded, followed, listed and timed exactly as a
 deploy is, and the next rollback can go back to it like to any deploy."""
 from stacks.engine import client as docker_seam
 from stacks.engine.client import EngineError
-from stacks.models import Deployment, Engine, StackVersion
+from stacks.models import Deployment, Engine, Registry, StackVersion
 from stacks.versions import restore
 
 
@@ -61,7 +61,7 @@ def check(stack, target, report=None):
                               f"{stack.engine.name} and has no registry digest: it cannot be run again.",
                               permanent=True)
         try:
-            docker_seam.pull(api, pin, report or (lambda *a: None))
+            docker_seam.pull(api, pin, report or (lambda *a: None), Registry.auth_for([pin]))
         except EngineError as exc:
             raise EngineError(f"Image {pin} that {service} ran in #{target.pk} can no longer be pulled: {exc}",
                               permanent=True) from None

@@ -2,6 +2,7 @@
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 
 from stacks.models import Alert, Deployment, Engine, Service, Stack
+from stacks.monitoring import updates
 from stacks.monitoring.health import unmanaged
 from stacks.queues import served_queues
 from stacks.views import render_page
@@ -39,8 +40,10 @@ def unmanaged_projects():
 def overview(request):
     stacks = list(stacks_with_state())
     served = served_queues()  # one cached answer per page, however many engines
+    with_updates = updates.available_by_stack(stacks)
     for s in stacks:
         s.engine_served = s.engine.queue in served
+        s.updates = with_updates.get(s.pk, [])
     polling = request.htmx and not request.htmx.boosted  # the 5s refresh needs only the rows
     context = {"stacks": stacks, "unmanaged": [] if polling else unmanaged_projects(),
                "can_adopt": request.user.has_perm("stacks.add_stack")}

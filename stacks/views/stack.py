@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from stacks.models import Busy, Stack
+from stacks.monitoring import updates
 from stacks.monitoring.timeline import stack_timeline
 from stacks.operations import rollback
 from stacks.operations.follow import wait
@@ -33,8 +34,12 @@ def stack_detail(request, slug):
         "versions": list(stack.versions.select_related("author")[:20]),
         "ran": ran_now(stack),
     }
+    found = {i.service: i for i in updates.updates_of(stack)}
+    context["updates"] = [i for i in found.values() if i.available]
+    context["can_apply_updates"] = any(i.moved for i in context["updates"])
     for svc in services:
         svc.ran = context["ran"].get(svc.name)
+        svc.update = found.get(svc.name)
     return render_page(request, "stacks/stack_detail.html", context, partial="services")
 
 
@@ -69,6 +74,10 @@ def stack_action(request, slug, action):
     if action == "deploy" and request.POST.get("rollback_to", "").isdigit():
         options["rollback_to"] = int(request.POST["rollback_to"])
     try:
+        if action == "deploy" and request.POST.get("update"):  # the updates found: only their services change
+            options["update"] = updates.pins(stack, request.POST.getlist("service") or None)
+            if not options["update"]:
+                raise ValueError(f"{stack.slug} has no image update to apply.")
         if "rollback_to" in options:
             rollback.target_of(stack, options["rollback_to"])
         deployment = request_operation(stack, action, user=request.user, options=options, plan=confirmed)
