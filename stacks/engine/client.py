@@ -140,7 +140,11 @@ def _pull_once(api, image, repo, tag, report, login=None):
         text = text.decode(errors="replace") if isinstance(text, bytes) else text
         failure = pull_failure(image, text, login)
         if str(failure) == f"Cannot pull image {image}: {text.strip()}":
-            failure = EngineError(f"{failure} (no such image, a private registry, or no network).", permanent=True)
+            host = imageref.parse(image).registry
+            hint = ("" if login else f"; no login is stored for {host}: if it is private, add one with "
+                    "manage.py registry add NAME URL --username U --password-stdin")
+            failure = EngineError(f"{failure} (no such image, a private registry, or no network{hint}).",
+                                  permanent=True)
         raise failure from None
     except requests.exceptions.RequestException as exc:
         raise EngineError(f"Cannot pull image {image}: registry unreachable ({exc.__class__.__name__}).") from None

@@ -69,7 +69,8 @@ class Registry:
         self.session = requests.Session()
         self.session.mount(self.base, HTTPAdapter(pool_connections=1, pool_maxsize=pool))
         certs_d = CERTS_D / host / "ca.crt"
-        self.session.verify = _ca_file(ca_pem) if ca_pem else (str(certs_d) if certs_d.is_file() else True)
+        # Passed on each request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify = _ca_file(ca_pem) if ca_pem else (str(certs_d) if certs_d.is_file() else True)
         self._tokens = {}
         self._basic = False
         self._lock = threading.Lock()
@@ -114,7 +115,8 @@ class Registry:
         url = path if path.startswith("http") else self.base + path
         self.requests += 1
         try:
-            return self.session.request(method, url, headers=headers, timeout=self.timeout, allow_redirects=True)
+            return self.session.request(method, url, headers=headers, timeout=self.timeout, allow_redirects=True,
+                                        verify=self.verify)
         except requests.exceptions.SSLError:
             raise RegistryError(f"{self.host}: its TLS certificate is not trusted (give the registry its CA, "
                                 f"or put it in {CERTS_D}/{self.host}/ca.crt).", permanent=True) from None
@@ -162,7 +164,8 @@ class Registry:
         query = {"service": params.get("service", ""), "scope": params.get("scope") or scope}
         try:
             self.requests += 1
-            resp = self.session.get(params["realm"], params=query, auth=self._credentials, timeout=self.timeout)
+            resp = self.session.get(params["realm"], params=query, auth=self._credentials, timeout=self.timeout,
+                                    verify=self.verify)
         except requests.RequestException as exc:
             raise RegistryError(f"{self.host}'s token service did not answer ({exc.__class__.__name__}).") from None
         if resp.status_code in (401, 403):

@@ -12,6 +12,7 @@ from stacks.models import Registry
 
 class Command(BaseCommand):
     help = "Manage image registries: list, add (or replace a login), remove."
+    stealth_options = ("stdin",)  # call_command(..., stdin=…) in tests, as createsuperuser takes it
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -34,13 +35,13 @@ class Command(BaseCommand):
             ca = "  own CA" if r.ca_cert else ""
             self.stdout.write(f"{r.name:<16} {r.url:<32} {login}{ca}")
 
-    def do_add(self, name, url, username, password_stdin, ca_cert, **opts):
+    def do_add(self, name, url, username, password_stdin, ca_cert, stdin=None, **opts):
         if password_stdin and not username:
             raise CommandError("--password-stdin goes with --username.")
         if username and not password_stdin:
             raise CommandError("Give the password on stdin with --password-stdin (never as an argument: "
                                "it would stay in the shell's history and the process list).")
-        password = sys.stdin.read().rstrip("\r\n") if password_stdin else ""
+        password = (stdin or sys.stdin).read().rstrip("\r\n") if password_stdin else ""
         if username and not password:
             raise CommandError("No password came on stdin.")
         registry = Registry.objects.filter(name=name).first() or Registry(name=name)
