@@ -4,15 +4,17 @@ the engine: a private image pulls with the stored login and fails clearly with a
 wrong one; an image pushed again under its tag is an update for exactly the
 services that use it; applying it recreates only those, records both digests,
 and a rollback runs the old digest again."""
+import subprocess
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from stacks.models import Deployment, ImageCheck, Registry, Service, Stack
+from stacks.models import Deployment, Engine, ImageCheck, Registry, Service, Stack
 from stacks.monitoring import updates
 from stacks.operations.execute import execute
 from stacks.tests import registry_server
+from stacks.tests.test_swarm import swarm  # noqa: F401 — the single-node Swarm fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
 
@@ -147,3 +149,27 @@ def test_newer_version_tags_count_within_the_service_policy(project, private_reg
     newer = {i.service: i.newer_tags for i in updates.updates_of(stack)}
     assert newer == {"p": ["1.2.4"], "m": ["1.3.0", "1.2.4"], "a": ["2.0.0", "1.3.0", "1.2.4"], "same": []}
     assert not ImageCheck.objects.get(reference=f"{reg.host}/team/lib:1.2.3").error
+
+
+def test_swarm_nodes_pull_a_private_image_with_the_stored_login(project, private_registry, docker_api, swarm):
+    """Single-node Swarm on the local engine: only the registry has the image,
+    so the node's pull needs the login the manager hands it (X-Registry-Auth)."""
+    reg = private_registry
+    image = registry_server.push(docker_api, registry_server.image(docker_api, f"{reg.host}/team/svc:1"),
+                                 auth=reg.auth)
+    assert image
+    stack = Stack.objects.create(slug=project, name=project, engine=Engine.objects.create(name=f"sw{project}",
+                                                                                         swarm=True))
+    Service.objects.create(stack=stack, name="svc", image=f"{reg.host}/team/svc:1", command=["sleep", "600"])
+    add_registry(reg, password="wrong-password")
+    failed = deploy(stack)
+    assert failed.status == "failed" and "refused the login stored for it" in failed.error, failed.error
+    add_registry(reg)
+    try:
+        done = deploy(stack)
+        assert done.status == "succeeded", done.error
+        steps = " ".join(done.steps.values_list("message", flat=True))
+        assert f"Logged in to {reg.host} as team" in steps
+        assert done.images["svc"]["digest"].startswith(f"{reg.host}/team/svc@sha256:")
+    finally:
+        subprocess.run(["docker", "stack", "rm", project], capture_output=True)
