@@ -31,7 +31,8 @@ def bcrypt_hash(password):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt as _crypt  # noqa: PLC0415 — deprecated module, imported where its warning is silenced
-        return _crypt.crypt(password, _crypt.mksalt(_crypt.METHOD_BLOWFISH))
+        # Cost 5, as `htpasswd -B` (apache2-utils) writes by default: the registry checks it on every request.
+        return _crypt.crypt(password, _crypt.mksalt(_crypt.METHOD_BLOWFISH, rounds=1 << 5))
 
 
 def make_ca_and_cert(directory):
