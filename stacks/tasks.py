@@ -258,14 +258,18 @@ def plan_key(token):
 
 
 @shared_task
-def compute_plan(stack_id, token, rollback_to=None):
+def compute_plan(stack_id, token, rollback_to=None, update=False):
     """Render, validate and plan a stack against the engine (rolled back to a
-    deployment, with rollback_to); the result waits in Redis for the page that asked."""
+    deployment, with rollback_to; with the image updates found, with update);
+    the result waits in Redis for the page that asked."""
     stack = Stack.objects.filter(pk=stack_id).first()
     if stack is None:
         return
     try:
-        bundle, problems, plan = plan_rollback(stack, rollback_to) if rollback_to else plan_deploy(stack)
+        if rollback_to:
+            bundle, problems, plan = plan_rollback(stack, rollback_to)
+        else:
+            bundle, problems, plan = plan_deploy(stack, updates.pins(stack) if update else None)
         payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
                    "plan": recorded(plan) if plan else None}
     except Exception as exc:  # noqa: BLE001 — shown on the page in plain words

@@ -4,6 +4,7 @@ the engine: a private image pulls with the stored login and fails clearly with a
 wrong one; an image pushed again under its tag is an update for exactly the
 services that use it; applying it recreates only those, records both digests,
 and a rollback runs the old digest again."""
+import json
 import subprocess
 from io import StringIO
 
@@ -13,6 +14,8 @@ from django.core.management import call_command
 from stacks.models import Deployment, Engine, ImageCheck, Registry, Service, Stack
 from stacks.monitoring import updates
 from stacks.operations.execute import execute
+from stacks.seams import broker
+from stacks.tasks import compute_plan, plan_key
 from stacks.tests import registry_server
 from stacks.tests.test_swarm import swarm  # noqa: F401 — the single-node Swarm fixture
 
@@ -77,7 +80,7 @@ def test_a_private_image_pulls_with_the_stored_login_and_fails_clearly_with_a_wr
 
 
 def test_a_tag_pushed_again_is_an_update_for_exactly_its_services_applied_and_rolled_back(
-        app_stack, private_registry, docker_api, as_operator):
+        app_stack, private_registry, docker_api, as_operator, monkeypatch):
     add_registry(private_registry)
     first = deploy(app_stack)
     assert first.status == "succeeded", first.error
@@ -108,9 +111,22 @@ def test_a_tag_pushed_again_is_an_update_for_exactly_its_services_applied_and_ro
     overview = as_operator.get("/").content.decode()
     assert "update available" in overview and "web, worker" in overview
 
+    # The plan first (as the page's worker computes it), then the deploy it binds.
+    compute_plan(app_stack.pk, "upd-token", None, True)
+    shown = json.loads(broker.get(plan_key("upd-token")))["plan"]
+    assert any("recreate web#1" in line for line in shown["lines"]), shown["lines"]
+    assert not any("tools" in line for line in shown["lines"])
     before = container_images(docker_api, app_stack.slug)
-    updated = deploy(app_stack, update=updates.pins(app_stack))
+    monkeypatch.setattr("stacks.tasks.run_operation.delay_on_commit", lambda pk: None)
+    resp = as_operator.post(f"/stacks/{app_stack.slug}/deploy/",
+                            {"update": "1", "plan": shown["id"], "token": "upd-token"})
+    assert resp.status_code == 302
+    updated = Deployment.objects.filter(stack=app_stack).order_by("-id").first()
+    assert updated.options["update"] == updates.pins(app_stack) and updated.options["plan"] == shown["id"]
+    execute(updated)
+    updated.refresh_from_db()
     assert updated.status == "succeeded", updated.error
+    assert updated.plan["id"] == shown["id"]
     lines = " ".join(updated.plan["lines"])
     assert "recreate web#1" in lines and "recreate worker#1" in lines and "tools" not in lines
     after = container_images(docker_api, app_stack.slug)

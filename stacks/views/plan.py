@@ -32,11 +32,13 @@ def stack_plan(request, slug):
     token = request.GET.get("token", "")
     rollback_to = request.GET.get("rollback_to", "")
     rollback_to = int(rollback_to) if rollback_to.isdigit() else None
-    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to}
+    update = request.GET.get("update") == "1" and rollback_to is None
+    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to,
+               "update": update}
     if not token:
         context["token"] = uuid.uuid4().hex
         try:
-            compute_plan.delay(stack.pk, context["token"], rollback_to)
+            compute_plan.delay(stack.pk, context["token"], rollback_to, update)
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so
             context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
     else:
