@@ -36,7 +36,8 @@ def changes(deployment_ids):
 
 def operation_title(d):
     what = f"{d.action} {d.options['service']}" if d.options.get("service") else d.action
-    return f"{what.capitalize()} #{d.pk} by {d.requested_by or 'script'}"
+    back = f" (rollback to #{d.options['rollback_to']})" if d.options.get("rollback_to") else ""
+    return f"{what.capitalize()} #{d.pk} by {d.requested_by or 'script'}{back}"
 
 
 def stack_timeline(stack, limit=40):

@@ -6,10 +6,12 @@ their local id when they have none), not what their tags point to now.
 A rollback is a deploy with options (options["rollback_to"]), not a verb of its
 own: it is planned, confirmed, recorded, followed, listed and timed exactly as a
 deploy is, and the next rollback can go back to it like to any deploy."""
+from django.db import transaction
+
 from stacks.engine import client as docker_seam
 from stacks.engine.client import EngineError
 from stacks.models import Deployment, Engine, Registry, StackVersion
-from stacks.versions import restore
+from stacks.versions import restore, snapshot
 
 
 def target_of(stack, deployment_id):
@@ -71,3 +73,11 @@ def check(stack, target, report=None):
 def restore_definition(stack, target, user=None):
     """Put back the definition `target` applied, as a new version; inside the caller's transaction."""
     return restore(stack, target.version, StackVersion.ROLLBACK, user=user, note=f"rollback to #{target.pk}")
+
+
+def undo_restore(stack, before, version):
+    """A rollback refused after its definition was restored: `before` (a snapshot)
+    goes back, and the version the rollback recorded is dropped."""
+    with transaction.atomic():
+        snapshot.restore(stack, before)
+        version.delete()

@@ -5,8 +5,6 @@ this registry)."""
 from dataclasses import dataclass
 from typing import Callable
 
-from django.db import transaction
-
 from stacks import versions
 from stacks.engine.backend import get_backend
 from stacks.engine.connect import using
@@ -18,6 +16,7 @@ from stacks.operations import rollback
 from stacks.operations.planning import registry_auth, take_plan
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
+from stacks.versions import snapshot
 
 
 @dataclass(frozen=True)
@@ -69,30 +68,36 @@ def deploy(deployment, backend, report):
                 raise EngineError(str(exc), permanent=True) from None
             report("Image update: " + ", ".join(f"{s} → {p}" for s, p in sorted(update.items())))
         return _deploy(deployment, backend, report, stack, update)
-    target = rollback.target_of(stack, deployment.rollback_of)
+    try:
+        target = rollback.target_of(stack, deployment.rollback_of)
+    except ValueError as exc:
+        raise EngineError(str(exc), permanent=True) from None
     pins = rollback.check(stack, target, report)
     report(f"Rolling back to #{target.pk} (v{target.version.number}), with the images it ran: "
            + ", ".join(f"{s} {p[:80]}" for s, p in pins.items()))
+    before = snapshot.take(stack)
+    deployment.version = rollback.restore_definition(stack, target, deployment.requested_by)
+    deployment.save(update_fields=["version"])
     try:
-        with transaction.atomic():
-            deployment.version = rollback.restore_definition(stack, target, deployment.requested_by)
-            deployment.save(update_fields=["version"])
-            desired = _plan(deployment, backend, report, stack, pins)
+        desired, the_plan = _plan(deployment, backend, report, stack, pins)
     except (PlanChanged, EngineError):
-        deployment.version = None
-        deployment.save(update_fields=["plan", "bundle_hash", "files", "version"])
+        # Refused before anything was applied: the definition is put back as it was.
+        restored, deployment.version = deployment.version, None
+        deployment.save(update_fields=["version"])
+        rollback.undo_restore(stack, before, restored)
+        report("The definition was left as it was.")
         raise
     report(f"Restored the definition of #{target.pk} as v{deployment.version.number}")
-    _apply(deployment, backend, report, stack, desired)
+    _apply(deployment, backend, report, stack, desired, the_plan)
 
 
 def _deploy(deployment, backend, report, stack, update=None):
-    desired = _plan(deployment, backend, report, stack, update)
-    _apply(deployment, backend, report, stack, desired, follow_tags=bool(update))
+    desired, the_plan = _plan(deployment, backend, report, stack, update)
+    _apply(deployment, backend, report, stack, desired, the_plan, follow_tags=bool(update))
 
 
 def _plan(deployment, backend, report, stack, pins=None):
-    """Render, validate and plan; the plan is recorded (take_plan). The Desired state."""
+    """Render, validate and plan; the plan is recorded (take_plan). (Desired, plan)."""
     bundle = render_bundle(stack)
     report.mask = bundle.mask  # the steps from here on carry its secrets masked
     deployment.bundle_hash, deployment.files = bundle.hash, bundle.masked_files()
@@ -107,15 +112,14 @@ def _plan(deployment, backend, report, stack, pins=None):
     desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles, pins, registry_auth(bundle, pins))
     the_plan = backend.plan(desired, backend.observe(desired))
     take_plan(deployment, recorded(the_plan))
-    deployment.the_plan = the_plan
-    return desired
+    return desired, the_plan
 
 
-def _apply(deployment, backend, report, stack, desired, follow_tags=False):
+def _apply(deployment, backend, report, stack, desired, the_plan, follow_tags=False):
     """Apply the recorded plan, then record what each service runs (an update:
     once the local tags point to the images it pulled)."""
     try:
-        backend.apply(deployment.the_plan, report)
+        backend.apply(the_plan, report)
         if follow_tags:
             backend.follow_tags(desired, report)
     finally:

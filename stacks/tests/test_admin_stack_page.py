@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from stacks import versions
 from stacks.models import ScrapeJob, Service, Stack
 from stacks.tests.conftest import FIXTURES
 
@@ -81,6 +82,11 @@ def test_a_change_on_the_stack_page_is_saved(client, imported):
     r = client.post(url, data)
     assert r.status_code == 302, r.content.decode()[:3000]
     assert ScrapeJob.objects.get(stack=imported, job_name="node-exporter-slow").scrape_interval == "20s"
+    # The import was version 1 (from the command line); this save is version 2, by who, from the admin.
+    v1, v2 = imported.versions.order_by("number")
+    assert (v1.source, v1.author, v2.source, v2.author.username) == ("cli", None, "admin", "root")
+    assert "scrape job node-exporter-slow: scrape_interval changed" in " ".join(
+        versions.diff(v2)[0])
 
 
 def test_a_change_that_breaks_the_stack_is_undone_whole(client, imported):
@@ -95,3 +101,4 @@ def test_a_change_that_breaks_the_stack_is_undone_whole(client, imported):
     assert "changed successfully" not in html
     imported.refresh_from_db()
     assert imported.name == "mon" and Service.objects.get(stack=imported, name="grafana").depends_on == {}
+    assert imported.versions.count() == 1  # a refused change is no version

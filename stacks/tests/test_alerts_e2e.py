@@ -17,7 +17,9 @@ from stacks.alerting import acks
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Alert, Deployment, Service
 from stacks.operations.execute import execute
+from stacks.seams import broker
 from stacks.seams.alertmanager import Alertmanager
+from stacks.tasks import compute_plan, plan_key
 from stacks.tests.conftest import free_port, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -209,3 +211,36 @@ def test_an_operator_silences_a_stored_alert_from_its_page(deployed, client, ope
     Alertmanager(deployed.am).expire(alert.silence_id)
     assert [a.pk for a in acks.end_resolved()] == [alert.pk]
     assert acks.end_resolved() == []
+
+
+def test_the_alert_a_deploy_caused_offers_to_roll_back_to_the_deployment_before_it(
+        deployed, docker_api, client, operator, monkeypatch):
+    stack, first = deployed, deployed.deployment
+    monkeypatch.setattr("stacks.tasks.run_operation.delay", lambda pk: None)  # carried out below, in-process
+    # A deploy that breaks the exporter's scrape: it listens elsewhere now.
+    Service.objects.filter(stack=stack, name="node-exporter").update(command=["--web.listen-address=:9999"])
+    broke = execute(Deployment.objects.create(stack=stack, requested_by=operator))
+    assert broke.status == "succeeded", broke.error
+    fired = wait_until(lambda: _alert("firing"), 90, 1, what="TargetDown stored as firing")
+
+    client.force_login(operator)
+    page = client.get(f"/alerts/{fired.pk}/").content.decode()
+    assert f"Deploy #{broke.pk} by {operator.username}</a>" in page
+    assert f"Roll back to the deployment before #{broke.pk}" in page
+    assert f"/stacks/{stack.slug}/plan/?rollback_to={first.pk}" in page
+
+    compute_plan(stack.pk, "tok-undo", first.pk)  # what the worker computes for the plan page
+    html = client.get(f"/stacks/{stack.slug}/plan/?token=tok-undo&rollback_to={first.pk}",
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert "service  recreate node-exporter#1 (command changed)" in html
+    shown = json.loads(broker.get(plan_key("tok-undo")))["plan"]
+    client.post(f"/stacks/{stack.slug}/deploy/", {"plan": shown["id"], "token": "tok-undo",
+                                                  "rollback_to": first.pk}, HTTP_HX_REQUEST="true")
+    undo = Deployment.objects.get(stack=stack, status="queued")
+    execute(undo)
+    undo.refresh_from_db()
+    assert undo.status == "succeeded", undo.error
+    assert Service.objects.get(stack=stack, name="node-exporter").command == []
+    assert undo.version.note == f"rollback to #{first.pk}"
+    resolved = wait_until(lambda: _alert("resolved"), 90, 1, what="TargetDown resolved by the rollback")
+    assert resolved.pk == fired.pk

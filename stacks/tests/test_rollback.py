@@ -225,3 +225,15 @@ def test_the_roll_back_button_shows_the_plan_first_and_the_confirmed_plan_binds_
     assert AlertRule.objects.get(stack=mini).expr == "up == 0"
     page = as_operator.get(f"/deployments/{d.pk}/").content.decode()
     assert f"rolled back to <a href=\"/deployments/{first.pk}/\">#{first.pk}</a>" in page
+
+
+def test_a_rollback_refused_by_its_plan_leaves_the_definition_as_it_was(mini):
+    first = deploy(mini)
+    AlertRule.objects.filter(stack=mini).update(expr="up < 1")
+    assert deploy(mini).status == "succeeded"
+    count = mini.versions.count()
+    refused = deploy(mini, rollback_to=first.pk, plan="0000000000000000")  # confirmed on another plan
+    assert refused.status == "failed" and "The plan changed since you confirmed it" in refused.error
+    assert AlertRule.objects.get(stack=mini).expr == "up < 1"
+    assert mini.versions.count() == count and refused.version is None
+    assert "The definition was left as it was." in [s.message for s in refused.steps.all()]

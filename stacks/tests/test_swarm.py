@@ -71,6 +71,11 @@ def test_a_stack_deploys_as_swarm_services_that_the_docker_cli_agrees_with(db, s
         assert {line.split()[0] for line in services.splitlines()} == {
             "swarmdemo_prometheus", "swarmdemo_alertmanager", "swarmdemo_node-exporter"}
         assert all(line.endswith("1/1") for line in services.splitlines()), services
+        # What ran, from the service specs: the reference as rendered and the local image's id.
+        assert set(d.images) == {"prometheus", "alertmanager", "node-exporter"}
+        assert d.images["prometheus"]["image"] == "panel-local/prometheus:latest"
+        assert d.images["prometheus"]["id"] == sh("docker", "image", "inspect", "panel-local/prometheus:latest",
+                                                  "--format", "{{.Id}}").strip()
         assert "Running" in sh("docker", "stack", "ps", "swarmdemo", "--format", "{{.CurrentState}}")
         configs = sh("docker", "config", "ls", "--filter", "label=com.docker.stack.namespace=swarmdemo",
                      "--format", "{{.Name}}")

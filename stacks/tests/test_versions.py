@@ -159,3 +159,22 @@ def test_an_old_deployment_without_a_version_cannot_be_rolled_back_to(operator):
     old = Deployment.objects.create(stack=stack, status="succeeded", created=timezone.now())
     with pytest.raises(Exception, match="ran before definitions were versioned"):
         call_command("stack", "rollback", "old", "--to", str(old.pk), stdout=StringIO())
+
+
+def test_rollback_from_the_command_line_queues_a_deploy_of_that_deployment(operator):
+    stack = mini_monitoring(slug="cli")
+    first, _second = _deployments(stack, operator)
+    out = StringIO()
+    call_command("stack", "rollback", "cli", "--to", str(first.pk), stdout=out)  # on commit: a worker's
+    queued = stack.deployments.get(status="queued")
+    assert queued.action == "deploy" and queued.options == {"rollback_to": first.pk}
+    assert f"Rolling cli back to #{first.pk} (v1)" in out.getvalue()
+    assert f"queued as operation #{queued.pk}" in out.getvalue()
+
+
+def test_the_timeline_names_a_rollback(as_operator, operator):
+    stack = mini_monitoring(slug="named")
+    first, _second = _deployments(stack, operator)
+    rolled = Deployment.objects.create(stack=stack, status="succeeded", options={"rollback_to": first.pk})
+    page = as_operator.get(f"/stacks/{stack.slug}/").content.decode()
+    assert f"Deploy #{rolled.pk} by script (rollback to #{first.pk})" in page

@@ -38,7 +38,8 @@ def stack_plan(request, slug):
     if not token:
         context["token"] = uuid.uuid4().hex
         try:
-            compute_plan.delay(stack.pk, context["token"], rollback_to, update)
+            compute_plan.delay(stack.pk, context["token"], *([rollback_to] if rollback_to else []),
+                               **({"update": True} if update else {}))
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so
             context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
     else:

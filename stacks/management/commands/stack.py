@@ -338,7 +338,7 @@ class Command(BaseCommand):
                               f"{row['health'] or '-':<10} {row['ports']}")
         last = (stack.deployments.filter(action="deploy", status=Deployment.SUCCEEDED).exclude(images={})
                 .select_related("version").order_by("-id").first())
-        if last is not None:
+        if rows and last is not None:  # what the last deploy ran, while it runs
             self.stdout.write(f"Deployment #{last.pk}" + (f" (v{last.version.number})" if last.version else "")
                               + " ran:")
             for service, ran in sorted(last.images.items()):
