@@ -136,6 +136,9 @@ def test_a_tag_pushed_again_is_an_update_for_exactly_its_services_applied_and_ro
     assert updated.images["worker"]["digest"].endswith(new_digest)
     assert updated.images["tools"]["digest"] == tools_digest
     assert first.images["web"]["digest"] == old_digest  # both digests recorded, one per deployment
+    status = StringIO()
+    call_command("stack", "status", app_stack.slug, stdout=status)
+    assert new_digest in status.getvalue() and tools_digest.split("@")[1] in status.getvalue()
     assert not [i for i in updates.updates_of(app_stack) if i.available]
     # The tag follows: a plain deploy afterwards changes nothing.
     again = deploy(app_stack)
