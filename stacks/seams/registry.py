@@ -4,6 +4,7 @@ and a repository's tags. Token auth (a 401 names the realm; the token is asked
 for with the stored credentials, or anonymously) and plain basic auth; a 429 is
 waited out as its Retry-After says. Every failure is a RegistryError saying
 whether trying again can help. Credentials are never logged nor put in errors."""
+import base64
 import email.utils
 import hashlib
 import re
@@ -146,7 +147,8 @@ class Registry:
             if token and token[1] > time.monotonic():
                 return {"Authorization": f"Bearer {token[0]}"}
             if self._basic and self._credentials:
-                return {"Authorization": requests.auth._basic_auth_str(*self._credentials)}
+                user, password = self._credentials
+                return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
         return {}
 
     def _authenticate(self, header, scope):

@@ -2,8 +2,9 @@
 windows (pure); `registry add|list|remove` and the admin keep the password a
 secret; the seam honours 429/Retry-After and basic auth (against a small HTTP
 server of the test's own: docker-registry never answers 429, so that one answer
-is played by a stand-in and the test says so); the pages' update pills and
-the Apply updates button (operators only)."""
+is played by a stand-in and the test says so), and asks a registry a few tags at
+a time (a slow stand-in, to see the requests in flight); the pages' update pills
+and the Apply updates button (operators only); beat's apply policy and window."""
 import threading
 import time
 from datetime import datetime
@@ -198,3 +199,36 @@ def test_beat_applies_updates_only_for_the_apply_policy_inside_its_window(stack_
     assert len(started) == 1
     check_image_updates()  # the same update is not tried twice
     assert len(started) == 1
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """A stand-in that answers each manifest HEAD after 50 ms and counts how many
+    are in flight at once (the real registry answers too fast to see it)."""
+    lock, now, most = threading.Lock(), 0, 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        with self.lock:
+            type(self).now += 1
+            type(self).most = max(type(self).most, type(self).now)
+        time.sleep(0.05)
+        with self.lock:
+            type(self).now -= 1
+        self.send_response(200)
+        self.send_header("Docker-Content-Digest", "sha256:" + "b" * 64)
+        self.end_headers()
+
+
+def test_the_check_asks_a_registry_a_few_tags_at_a_time():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        refs = {f"{host}/team/app:t{n}": False for n in range(24)}
+        answers = updates.ask(refs, {host: RegistryClient(host, scheme="http", pool=4)}, limit=4)
+    finally:
+        server.shutdown()
+    assert {a[0] for a in answers.values()} == {"sha256:" + "b" * 64}
+    assert 1 < _Slow.most <= 4
