@@ -232,3 +232,16 @@ def test_the_check_asks_a_registry_a_few_tags_at_a_time():
         server.shutdown()
     assert {a[0] for a in answers.values()} == {"sha256:" + "b" * 64}
     assert 1 < _Slow.most <= 4
+
+
+def test_stack_updates_lists_and_applies_from_the_command_line(stack_with_update, monkeypatch):
+    monkeypatch.setattr("stacks.tasks.run_operation.delay_on_commit", lambda pk: None)
+    out = StringIO()
+    call_command("stack", "updates", "upd", stdout=out)
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines()}
+    assert "update available" in lines["web"] and "up to date" in lines["db"]
+    with pytest.raises(CommandError, match="No update to apply for db"):
+        call_command("stack", "updates", "upd", "--apply", "db", stdout=StringIO())
+    call_command("stack", "updates", "upd", "--apply", stdout=StringIO())
+    queued = Deployment.objects.get(status=Deployment.QUEUED)
+    assert queued.options == {"update": {"web": "reg.example/team/app@sha256:" + "2" * 64}}
