@@ -14,7 +14,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils.timezone import make_aware
+from django.utils.timezone import make_aware, now
 
 from stacks.lib import imageref
 from stacks.lib.update_window import contains
@@ -158,8 +158,8 @@ def stack_with_update(db):
     Deployment.objects.create(stack=stack, action="deploy", status=Deployment.SUCCEEDED, images={
         "web": {"image": ref, "id": "sha256:x", "digest": f"reg.example/team/app@{old}"},
         "db": {"image": "postgres:16", "id": "sha256:y", "digest": "postgres@" + "sha256:" + "3" * 64}})
-    ImageCheck.objects.create(reference=ref, digest=new)
-    ImageCheck.objects.create(reference="postgres:16", digest="sha256:" + "3" * 64)
+    ImageCheck.objects.create(reference=ref, digest=new, checked=now())
+    ImageCheck.objects.create(reference="postgres:16", digest="sha256:" + "3" * 64, checked=now())
     return stack
 
 

@@ -422,12 +422,14 @@ class Command(BaseCommand):
                 state = "not checked (policy off)"
             elif i.error:
                 state = f"check failed: {i.error}"
-            elif i.checked is None:
-                state = "not checked yet" if i.ran else "built or imported here (no registry)"
             elif i.available:
                 state = "update available: " + "; ".join(
                     ([f"{i.reference} now {i.latest[:19]}"] if i.moved else [])
                     + ([f"newer tags {', '.join(i.newer_tags[:5])}"] if i.newer_tags else []))
+            elif not i.ran:
+                state = "built or imported here (no registry)"
+            elif i.checked is None:
+                state = "not checked yet"
             else:
                 state = "up to date"
             self.stdout.write(f"{i.service:<16} {i.reference:<48} {(i.ran_digest or '-')[:19]:<19}  {state}")
