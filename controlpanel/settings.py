@@ -247,6 +247,9 @@ CELERY_BEAT_SCHEDULE = {
     # by the workers started without -Q. Stale ticks are dropped, not piled up.
     "served-queues": {"task": "stacks.tasks.refresh_served_queues",
                       "schedule": float(env("PANEL_WORKER_QUEUES_SECONDS", "5")), "options": {"expires": 10}},
+    # Image updates: every image in use asked of its registry (a HEAD per tag).
+    "image-updates": {"task": "stacks.tasks.check_image_updates",
+                      "schedule": float(env("PANEL_UPDATE_CHECK_SECONDS", "3600")), "options": {"expires": 600}},
     "announce-engines": {"task": "stacks.tasks.announce_engines",
                          "schedule": float(env("PANEL_ENGINE_ANNOUNCE_SECONDS", "60")), "options": {"expires": 60}},
     # The panel's own events: the alert path, drift, unhealthy services, held

@@ -12,8 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from stacks import (
+    admin_records,  # noqa: F401 (roles, tokens, destinations, events, registries: registered there)
+    versions,
+)
 from stacks import models as m
-from stacks import versions
 from stacks.accounts import audit
 from stacks.accounts.access import can_operate, can_view, operable_stacks, sees_all, visible_stacks
 from stacks.notifications import drift
@@ -516,73 +519,3 @@ class AlertAdmin(StackScoped, admin.ModelAdmin):
 class EngineAdmin(admin.ModelAdmin):
     # TLS material is not editable here (and never shown): `manage.py engine add` reads it from files.
     list_display = ["name", "docker_host", "swarm", "uses_tls"]
-
-
-@admin.register(m.StackRole)
-class StackRoleAdmin(admin.ModelAdmin):
-    """Roles per stack: a team (group) or a user is viewer or operator of a stack."""
-
-    list_display = ["stack", "group", "user", "role", "source"]
-    list_filter = ["role", "stack", "source"]
-    autocomplete_fields = ["user", "group", "stack"]
-
-
-@admin.register(m.ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """API tokens: listed and revoked here; created on the user's own page or with
-    `manage.py token create` (the secret is shown once, there)."""
-
-    list_display = ["name", "key", "user", "write", "created", "last_used", "revoked"]
-    list_filter = ["write"]
-    readonly_fields = ["user", "name", "key", "write", "stacks", "created", "last_used", "revoked"]
-    exclude = ["digest"]
-    actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request, queryset):
-        for token in queryset.filter(revoked__isnull=True):
-            token.revoke()
-            audit.record("revoke api token", str(token), request=request)
-
-
-@admin.register(m.Destination)
-class DestinationAdmin(admin.ModelAdmin):
-    """Notification URLs (`manage.py notify add`); the URL is write-only here: it may hold a token."""
-    list_display = ["name", "shown_url", "stack", "events", "enabled", "last_ok", "last_sent", "last_error"]
-    readonly_fields = ["last_attempt", "last_ok", "last_error", "last_sent"]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is not None:
-            form.base_fields["url"].widget = forms.PasswordInput(render_value=False)
-            form.base_fields["url"].required = False
-            form.base_fields["url"].help_text = "Leave empty to keep the current URL."
-        return form
-
-    def save_model(self, request, obj, form, change):
-        if change and not form.cleaned_data.get("url"):
-            obj.url = m.Destination.objects.get(pk=obj.pk).url
-        super().save_model(request, obj, form, change)
-
-
-@admin.register(m.Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["title", "kind", "stack", "service", "started", "ended", "by"]
-    list_filter = ["kind", "stack"]
-    readonly_fields = [f.name for f in m.Event._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(m.EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["event", "target", "resolved", "status", "attempts", "error", "next_try", "sent"]
-    list_filter = ["status"]
-    readonly_fields = [f.name for f in m.EventDelivery._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -26,7 +26,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import recorded
 from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack
-from stacks.monitoring import health
+from stacks.monitoring import health, updates
 from stacks.notifications import deliver, watch
 from stacks.operations import requests
 from stacks.operations.execute import execute
@@ -219,6 +219,22 @@ def prune_alerts():
     retention.prune()
 
 
+@shared_task
+def check_image_updates():
+    """Beat: ask the registries about the images in use (monitoring.updates), then
+    deploy the updates whose services' policy is apply, inside their window; an
+    update already tried (whatever its outcome) is not tried again by beat."""
+    updates.check()
+    for stack, pins in updates.due():
+        tried = Deployment.objects.filter(stack=stack, action="deploy").order_by("-id")[:20]
+        if any(d.options.get("update") == pins for d in tried):
+            continue
+        try:
+            request_operation(stack, "deploy", options={"update": pins})
+        except Busy:
+            continue  # another operation runs: the next tick tries again
+
+
 # --- Container logs: fetched by the worker, read by the web process ------------
 LOG_LINES = 200
 
@@ -266,14 +282,18 @@ def plan_key(token):
 
 
 @shared_task
-def compute_plan(stack_id, token, rollback_to=None):
+def compute_plan(stack_id, token, rollback_to=None, update=False):
     """Render, validate and plan a stack against the engine (rolled back to a
-    deployment, with rollback_to); the result waits in Redis for the page that asked."""
+    deployment, with rollback_to; with the image updates found, with update);
+    the result waits in Redis for the page that asked."""
     stack = Stack.objects.filter(pk=stack_id).first()
     if stack is None:
         return
     try:
-        bundle, problems, plan = plan_rollback(stack, rollback_to) if rollback_to else plan_deploy(stack)
+        if rollback_to:
+            bundle, problems, plan = plan_rollback(stack, rollback_to)
+        else:
+            bundle, problems, plan = plan_deploy(stack, updates.pins(stack) if update else None)
         payload = {"bundle_hash": bundle.hash, "problems": [str(p) for p in problems],
                    "plan": recorded(plan) if plan else None}
     except Exception as exc:  # noqa: BLE001 — shown on the page in plain words

@@ -66,7 +66,7 @@ class Applier:
 
     def pull_images(self):
         pulls = [s.target for s in self.plan.images if s.kind == "pull"]
-        parallel.each(pulls, lambda image: docker_seam.pull(self.api, image, self.report), self.report,
+        parallel.each(pulls, lambda image: docker_seam.pull(self.api, image, self.report, self.desired.auth), self.report,
                       PULLS_AT_ONCE)
 
     def build_images(self):

@@ -11,8 +11,8 @@ def get_backend(kind="compose"):
     return BACKENDS[kind]()
 
 
-def plan_deploy(project, directory, bundle, roles, backend="compose", pins=None):
+def plan_deploy(project, directory, bundle, roles, backend="compose", pins=None, auth=None):
     """What deploying `bundle` would do now: observed, then planned; changes nothing."""
     engine = get_backend(backend)
-    desired = Desired.from_bundle(project, directory, bundle, roles, pins)
+    desired = Desired.from_bundle(project, directory, bundle, roles, pins, auth)
     return engine.plan(desired, engine.observe(desired))

@@ -34,6 +34,8 @@ class Backend(Protocol):
 
     def ran(self, desired) -> dict: ...  # {service: {"image", "id", "digest"}} once applied
 
+    def follow_tags(self, desired, report): ...  # an update applied: local tags name the pinned images
+
     def logs(self, project, service, tail=100) -> str: ...
 
 

@@ -4,11 +4,12 @@ verbs on what already runs)."""
 from stacks.engine import labels as L
 from stacks.engine.apply import apply
 from stacks.engine.base import Logs, merged_lines, read_files, read_state
-from stacks.engine.client import api, image_id, translated
+from stacks.engine.client import api, image_id, tag, translated
 from stacks.engine.operations import down, images_ran, log_streams, restart_service, stack_status, stop
 from stacks.engine.plan import Observed, existing_from_labels
 from stacks.engine.plan import plan as make_plan
 from stacks.engine.project import images_needed
+from stacks.lib.composefile import image_of
 
 
 class ComposeBackend(Logs):
@@ -33,6 +34,15 @@ class ComposeBackend(Logs):
 
     def ran(self, desired):
         return images_ran(desired)
+
+    def follow_tags(self, desired, report):
+        """After an update pulled by digest: each pinned service's tag points to
+        the image it now runs, so the next deploy of the tag sees no change."""
+        engine = api()
+        for name, pin in sorted(desired.pins.items()):
+            reference = image_of(desired.project, name, desired.services[name])
+            tag(engine, pin, reference)
+            report(f"{reference} now names the image {name} runs ({pin.partition('@')[2][:19]})")
 
     def stop(self, project, report):
         return stop(project, report)

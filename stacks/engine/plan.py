@@ -40,14 +40,17 @@ class Desired:
     mask: object = field(default=lambda text: text, repr=False)
     # A rollback's images: {service: "repo@sha256:…" or "sha256:<id>"}, run instead of what the tag points to now.
     pins: dict = field(default_factory=dict)
+    # Registry logins for pulls, as plain values from the caller: {host: {"username", "password", …}}.
+    auth: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def services(self):
         return self.compose.get("services", {})
 
     @classmethod
-    def from_bundle(cls, project, directory, bundle, roles, pins=None):
-        return cls(project, Path(directory).resolve(), bundle.compose, bundle.files, roles, bundle.mask, pins or {})
+    def from_bundle(cls, project, directory, bundle, roles, pins=None, auth=None):
+        return cls(project, Path(directory).resolve(), bundle.compose, bundle.files, roles, bundle.mask, pins or {},
+                   auth or {})
 
 
 @dataclass

@@ -36,7 +36,7 @@ def image_steps(desired, observed):
     for service, pin in sorted(desired.pins.items()):
         if not observed.pinned.get(pin) and not any(s.target == pin for s in steps):
             # An image id names only what this engine holds; a digest can be pulled again.
-            steps.append(Step("pull", pin, service, "the image it ran") if "@sha256:" in pin
+            steps.append(Step("pull", pin, service, "the digest it is pinned to") if "@sha256:" in pin
                          else Step("missing", pin, service, "no longer on the engine"))
     return steps
 

@@ -16,7 +16,7 @@ import json
 import time
 
 from stacks.engine.base import Logs, status_row
-from stacks.engine.client import EngineError, api, translated
+from stacks.engine.client import EngineError, api, registry_login, translated
 from stacks.engine.connect import streaming
 from stacks.engine.operations import image_record
 from stacks.engine.project import remove_networks_and_volumes
@@ -61,6 +61,7 @@ class SwarmBackend(Logs):
             raise EngineError("This engine is not a Swarm manager (run `docker swarm init`, or point the engine "
                               "row at a manager).", permanent=True)
         call = translated("swarm")
+        self._login(engine, the_plan, report)
         for name in the_plan.networks:
             options = the_plan.network_specs.get(name) or network_create_options(project, {})
             call(engine.create_network)(name, **options)
@@ -101,6 +102,22 @@ class SwarmBackend(Logs):
         if failures:
             raise EngineError("; ".join(failures), permanent=True)
         return the_plan
+
+    @staticmethod
+    def _login(engine, the_plan, report):
+        """The stored logins of the registries the services' images come from,
+        handed to the nodes as `docker stack deploy --with-registry-auth` does:
+        docker-py sends a login it holds as X-Registry-Auth on service create and
+        update. A refused login stops the deploy before anything changes."""
+        images = {c.spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+                  for c in the_plan.services if c.kind in ("create", "update", "scale")}
+        for image in sorted(i for i in images if i):
+            login = registry_login(engine, image, the_plan.auth)
+            if login:
+                report(f"Logged in to {login['serveraddress']} as {login['username']} (handed to the nodes)")
+
+    def follow_tags(self, desired, report):
+        """Swarm pins each service to a digest itself: no local tag to move."""
 
     @translated("reading the images that ran")
     def ran(self, desired):

@@ -37,6 +37,7 @@ class SwarmPlan:
     services: list = field(default_factory=list)  # [ServiceChange], noops included
     keep_objects: set = field(default_factory=set)  # every config/secret the desired specs use
     rotations: dict = field(default_factory=dict)  # {new object: old one it replaces in a service}
+    auth: dict = field(default_factory=dict, repr=False, compare=False)  # Desired.auth: registry logins
 
     @property
     def changes(self):
@@ -71,7 +72,7 @@ class SwarmPlan:
 
 def plan(desired, observed):
     project, doc = desired.project, desired.compose
-    p = SwarmPlan(project)
+    p = SwarmPlan(project, auth=desired.auth)
     net_defs = doc.get("networks") or {}
     for key in sorted({k for spec in desired.services.values() for k in service_networks(spec)}):
         name = network_name(project, key, net_defs.get(key))

@@ -8,6 +8,7 @@
     operations    what happened: each operation and its steps
     health        service health and resource samples, as the poller saw them
     alerts        alerts and the deliveries that carried them
+    registries    image registries (credentials) and the last update check per image
     footprints    host ports and networks each stack claims (for the others' validation)
     git           where a stack's definition comes from when it follows a Git repository
     versions      every change of a stack's definition, as a snapshot
@@ -39,6 +40,7 @@ from stacks.models.monitoring import (
                                       ScrapeJob,
 )
 from stacks.models.operations import Busy, Deployment, DeploymentQuerySet, DeploymentStep, PlanChanged
+from stacks.models.registries import ImageCheck, Registry
 from stacks.models.validators import (
                                       alert_name,
                                       check_str_dict,
@@ -54,8 +56,8 @@ from stacks.models.versions import StackVersion
 __all__ = [
     "OPERATOR", "VIEWER", "ApiToken", "StackRole", "Alert", "AlertDelivery", "AlertDeliveryQuerySet", "AlertRule",
     "AuditRecord", "Busy", "Deployment", "DeploymentQuerySet", "DeploymentStep", "Destination", "Engine", "Event",
-    "EventDelivery", "GitSource", "GrafanaDashboard", "GrafanaDatasource", "HealthChange", "HostConsent", "HostPortClaim",
-    "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver", "ResourceSample", "Route",
+    "EventDelivery", "GitSource", "GrafanaDashboard", "GrafanaDatasource", "HealthChange", "HostConsent", "HostPortClaim", "ImageCheck",
+    "InhibitRule", "LogRoute", "Network", "NetworkMember", "PlanChanged", "Receiver", "Registry", "ResourceSample", "Route",
     "ScrapeJob", "Secret", "Service", "ServiceHealth", "Stack", "StackFile", "StackFootprint", "StackVersion",
     "StackWatch", "Volume", "alert_name", "check_str_dict", "check_str_list", "compose_name", "default_engine",
     "dns_sd_problem", "duration", "fluentd_pattern_matches", "label_name", "receiver_name",

@@ -14,7 +14,7 @@ from stacks.lib.composefile import DEPENDS_CONDITIONS, host_port_range, network_
 from stacks.lib.grafana import check_provider_settings
 from stacks.lib.safe_paths import relative_file_problem, relative_path_problem
 from stacks.models.engines import Engine, default_engine
-from stacks.models.validators import check_str_dict, check_str_list, compose_name, duration
+from stacks.models.validators import check_str_dict, check_str_list, compose_name, duration, update_window
 
 
 class Stack(models.Model):
@@ -185,6 +185,17 @@ class Service(models.Model):
     ui_path = models.CharField(max_length=200, blank=True, default="/")
     probe_path = models.CharField(max_length=200, blank=True, help_text="HTTP health probe, e.g. /-/healthy.")
     order = models.PositiveSmallIntegerField(default=0)
+    # Image updates (stacks/monitoring/updates.py): what to do when the registry has a newer image.
+    UPDATE_POLICIES = [("off", "off: do not check"), ("tell", "tell: show the update"),
+                       ("apply", "apply: deploy it (within the window)")]
+    update_policy = models.CharField(max_length=5, choices=UPDATE_POLICIES, default="tell")
+    update_tags = models.CharField(max_length=5, blank=True, default="",
+                                   choices=[("", "same tag only"), ("patch", "newer patch versions"),
+                                            ("minor", "newer minor versions"), ("any", "any newer version")],
+                                   help_text="For a version tag (1.2.3), which newer tags count as updates.")
+    update_window = models.CharField(max_length=11, blank=True, validators=[update_window],
+                                     help_text='"apply" only then: HH:MM-HH:MM in the panel\'s time zone '
+                                               "(may pass midnight); empty: any time.")
 
     class Meta:
         unique_together = [("stack", "name")]

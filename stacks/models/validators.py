@@ -4,6 +4,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from stacks.lib.update_window import parse as parse_window
+
 compose_name = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$",
     "Use lower-case letters, digits, '-' and '_' (Compose's rule for names), starting with a letter or digit.",
@@ -58,3 +60,11 @@ def dns_sd_problem(configs):
     return ""
 
 
+
+
+def update_window(value):
+    """An update window is HH:MM-HH:MM."""
+    try:
+        parse_window(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None

@@ -4,10 +4,17 @@ from django.db import transaction
 from stacks.engine.backend import plan_deploy as engine_plan
 from stacks.engine.connect import using
 from stacks.engine.plan import changed_lines
-from stacks.models import PlanChanged
+from stacks.models import PlanChanged, Registry
 from stacks.operations import rollback
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
+
+
+def registry_auth(bundle, pins=None):
+    """{registry host: login} for the images a bundle (and pins) pull: plain
+    values handed to the engine, which never reads rows."""
+    refs = [spec.get("image", "") for spec in (bundle.compose.get("services") or {}).values()]
+    return Registry.auth_for(refs + list((pins or {}).values()))
 
 
 def plan_deploy(stack, pins=None):
@@ -20,7 +27,7 @@ def plan_deploy(stack, pins=None):
     roles = dict(stack.services.values_list("name", "role"))
     with using(stack.engine):
         return bundle, problems, engine_plan(stack.slug, stack.directory, bundle, roles, stack.engine.backend,
-                                             pins)
+                                             pins, registry_auth(bundle, pins))
 
 
 class _Undo(Exception):

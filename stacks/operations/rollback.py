@@ -10,7 +10,7 @@ from django.db import transaction
 
 from stacks.engine import client as docker_seam
 from stacks.engine.client import EngineError
-from stacks.models import Deployment, Engine, StackVersion
+from stacks.models import Deployment, Engine, Registry, StackVersion
 from stacks.versions import restore, snapshot
 
 
@@ -63,7 +63,7 @@ def check(stack, target, report=None):
                               f"{stack.engine.name} and has no registry digest: it cannot be run again.",
                               permanent=True)
         try:
-            docker_seam.pull(api, pin, report or (lambda *a: None))
+            docker_seam.pull(api, pin, report or (lambda *a: None), Registry.auth_for([pin]))
         except EngineError as exc:
             raise EngineError(f"Image {pin} that {service} ran in #{target.pk} can no longer be pulled: {exc}",
                               permanent=True) from None

@@ -11,9 +11,10 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import Desired, recorded
 from stacks.models import PlanChanged, Stack
+from stacks.monitoring import updates
 from stacks.notifications import holds
 from stacks.operations import rollback
-from stacks.operations.planning import take_plan
+from stacks.operations.planning import registry_auth, take_plan
 from stacks.render import render_bundle
 from stacks.validation.checks import errors, validate_stack
 from stacks.versions import snapshot
@@ -52,12 +53,22 @@ def deploy(deployment, backend, report):
     before anything changes (and refused if it is not the one confirmed). With
     options["rollback_to"], first the definition that deployment applied is
     restored as a new version and its images are pinned (operations.rollback);
-    a rollback refused before it applies anything leaves the definition as it was."""
+    a rollback refused before it applies anything leaves the definition as it was.
+    With options["update"] ({service: repo@sha256:…}, monitoring.updates.pins),
+    those services are pinned to the digest their registry has now: the plan
+    recreates only them, and their local tag follows the image pulled."""
     stack = deployment.stack
     if not deployment.rollback_of:
         deployment.version = versions.current(stack, user=deployment.requested_by)
         deployment.save(update_fields=["version"])
-        return _deploy(deployment, backend, report, stack)
+        update = deployment.options.get("update") or {}
+        if update:
+            try:
+                updates.still_valid(stack, update)
+            except ValueError as exc:
+                raise EngineError(str(exc), permanent=True) from None
+            report("Image update: " + ", ".join(f"{s} → {p}" for s, p in sorted(update.items())))
+        return _deploy(deployment, backend, report, stack, update)
     try:
         target = rollback.target_of(stack, deployment.rollback_of)
     except ValueError as exc:
@@ -81,8 +92,9 @@ def deploy(deployment, backend, report):
     _apply(deployment, backend, report, stack, desired, the_plan)
 
 
-def _deploy(deployment, backend, report, stack):
-    _apply(deployment, backend, report, stack, *_plan(deployment, backend, report, stack))
+def _deploy(deployment, backend, report, stack, update=None):
+    desired, the_plan = _plan(deployment, backend, report, stack, update)
+    _apply(deployment, backend, report, stack, desired, the_plan, follow_tags=bool(update))
 
 
 def _plan(deployment, backend, report, stack, pins=None):
@@ -98,18 +110,21 @@ def _plan(deployment, backend, report, stack, pins=None):
         raise EngineError(f"The stack has {len(errors(problems))} problem(s); nothing was changed.", permanent=True)
     report(f"Rendered {len(bundle.files)} files (hash {bundle.hash[:12]})")
     roles = dict(stack.services.values_list("name", "role"))
-    desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles, pins)
+    desired = Desired.from_bundle(stack.slug, stack.directory, bundle, roles, pins, registry_auth(bundle, pins))
     the_plan = backend.plan(desired, backend.observe(desired))
     take_plan(deployment, recorded(the_plan))
     return desired, the_plan
 
 
-def _apply(deployment, backend, report, stack, desired, the_plan):
-    """Apply the recorded plan, then record what each service runs."""
+def _apply(deployment, backend, report, stack, desired, the_plan, follow_tags=False):
+    """Apply the recorded plan, then record what each service runs (an update:
+    once the local tags point to the images it pulled)."""
     # Alerts of the services this plan stops or recreates are silenced until they are healthy again.
     holds.hold(deployment, the_plan.interrupted(), report)
     try:
         backend.apply(the_plan, report)
+        if follow_tags:
+            backend.follow_tags(desired, report)
     finally:
         _record_images(deployment, backend, desired)
     if stack.moved_from_id and stack.moved_from_id != stack.engine_id:

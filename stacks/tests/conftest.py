@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from stacks.tests import registry_server
+
 # Containers started by the tests (Alertmanager) reach the live server through
 # host.docker.internal, so it listens on every interface of this machine.
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "0.0.0.0")
@@ -191,54 +193,30 @@ def celery_worker(transactional_db, settings):
 def registry(docker_api, tmp_path):
     """A real image registry (Debian's docker-registry) on 127.0.0.1 holding one
     image: pulls go over the network, layer by layer."""
-    import shutil
-
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        if os.environ.get("CI"):
-            raise RuntimeError("docker-registry is missing: bin/setup installs it")
-        pytest.skip("Debian's docker-registry is not installed (bin/setup installs it)")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import requests
-
-    wait_until(lambda: _answers(requests, f"http://127.0.0.1:{port}/v2/"), 20, 0.2, what="the registry")
+    running = registry_server.start(tmp_path / "registry", free_port())
     # An image of its own (busybox and random bytes), pushed and then deleted
     # here: a pull has to download its layer from the registry.
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add("/bin/busybox", arcname="bin/busybox")
-        for applet in ("sh", "sleep"):
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        noise = os.urandom(2 * 1024 * 1024)
-        info = tarfile.TarInfo("noise.bin")
-        info.size = len(noise)
-        tar.addfile(info, io.BytesIO(noise))
-    image = f"127.0.0.1:{port}/panel/sleeper"
-    docker_api.import_image_from_data(buf.getvalue(), repository=image, tag="v1",
-                                      changes=['CMD ["sleep", "600"]'])
-    for event in docker_api.push(image, tag="v1", stream=True, decode=True):
-        assert "error" not in event, event
-    docker_api.remove_image(f"{image}:v1", force=True)  # only the registry has it now
-    yield f"{image}:v1"
+    image = registry_server.image(docker_api, f"{running.host}/panel/sleeper:v1", size=2 * 1024 * 1024)
+    registry_server.push(docker_api, image)
+    yield image
     try:
-        docker_api.remove_image(f"{image}:v1", force=True)
+        docker_api.remove_image(image, force=True)
     except Exception:  # noqa: BLE001
         pass
-    proc.terminate()
-    proc.wait(10)
+    running.stop()
 
 
-def _answers(requests, url):
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+@pytest.fixture
+def private_registry(docker_api, tmp_path):
+    """docker-registry with an htpasswd login and TLS from a CA the test makes
+    (dockerd trusts it through /etc/docker/certs.d/127.0.0.1:PORT/ca.crt);
+    RunningRegistry: host, url, username, password, ca_pem, auth."""
+    running = registry_server.start(tmp_path / "private-registry", free_port(), users={"team": "s3cret-pass"},
+                                    tls=True)
+    yield running
+    for img in docker_api.images(name=f"{running.host}/*"):
+        try:
+            docker_api.remove_image(img["Id"], force=True)
+        except Exception:  # noqa: BLE001
+            pass
+    running.stop()

@@ -3,6 +3,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 
 from stacks.accounts.access import sees_all, unlimited, visible_stacks
 from stacks.models import Alert, Deployment, Engine, Service, Stack
+from stacks.monitoring import updates
 from stacks.monitoring.health import unmanaged
 from stacks.queues import served_queues
 from stacks.views import render_page
@@ -45,8 +46,10 @@ def unmanaged_projects():
 def overview(request):
     stacks = list(stacks_with_state(visible_stacks(request.user)))
     served = served_queues()  # one cached answer per page, however many engines
+    with_updates = updates.available_by_stack(stacks)
     for s in stacks:
         s.engine_served = s.engine.queue in served
+        s.updates = with_updates.get(s.pk, [])
     polling = request.htmx and not request.htmx.boosted  # the 5s refresh needs only the rows
     can_adopt = request.user.has_perm("stacks.add_stack") and unlimited(request.user)
     context = {"stacks": stacks, "unmanaged": [] if polling or not can_adopt else unmanaged_projects(),

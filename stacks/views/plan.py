@@ -27,11 +27,14 @@ def stack_plan(request, slug):
     token = request.GET.get("token", "")
     rollback_to = request.GET.get("rollback_to", "")
     rollback_to = int(rollback_to) if rollback_to.isdigit() else None
-    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to}
+    update = request.GET.get("update") == "1" and rollback_to is None
+    context = {"stack": stack, "token": token, "result": None, "error": "", "rollback_to": rollback_to,
+               "update": update}
     if not token:
         context["token"] = uuid.uuid4().hex
         try:
-            compute_plan.delay(stack.pk, context["token"], *([rollback_to] if rollback_to else []))
+            compute_plan.delay(stack.pk, context["token"], *([rollback_to] if rollback_to else []),
+                               **({"update": True} if update else {}))
         except Exception as exc:  # noqa: BLE001 — the broker is down: say so
             context["error"] = f"The task queue (Redis) is unreachable, so no plan can be computed: {exc}"
     else:

@@ -9,6 +9,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from stacks.accounts.access import can_operate
 from stacks.adoption import git_sync
 from stacks.models import Busy, Stack, StackWatch
+from stacks.monitoring import updates
 from stacks.monitoring.timeline import stack_timeline
 from stacks.notifications import deliver, drift, events
 from stacks.operations import rollback
@@ -38,8 +39,12 @@ def stack_detail(request, slug):
         "watch": StackWatch.objects.filter(stack=stack).first(),
         "git": git_sync.state(stack) if not request.htmx else None,
     }
+    found = {i.service: i for i in updates.updates_of(stack)}
+    context["updates"] = [i for i in found.values() if i.available]
+    context["can_apply_updates"] = any(i.moved for i in context["updates"])
     for svc in services:
         svc.ran = context["ran"].get(svc.name)
+        svc.update = found.get(svc.name)
     if not request.htmx:
         context.update(pending=drift.pending_changes(stack), open_events=list(events.open_of(stack)),
                        event_deliveries=list(deliver.last_deliveries(stack)))
@@ -75,6 +80,10 @@ def stack_action(request, slug, action):
     if action == "deploy" and request.POST.get("rollback_to", "").isdigit():
         options["rollback_to"] = int(request.POST["rollback_to"])
     try:
+        if action == "deploy" and request.POST.get("update"):  # the updates found: only their services change
+            options["update"] = updates.pins(stack, request.POST.getlist("service") or None)
+            if not options["update"]:
+                raise ValueError(f"{stack.slug} has no image update to apply.")
         if "rollback_to" in options:
             rollback.target_of(stack, options["rollback_to"])
         deployment = request_operation(stack, action, user=request.user, options=options, plan=confirmed)

@@ -113,6 +113,15 @@ class Command(BaseCommand):
                                            "without deploying.")
         p.add_argument("slug")
         p.add_argument("--version", required=True, type=int, metavar="N", dest="number")
+        p = sub.add_parser("updates", help="The services whose image has an update, as the last check found "
+                                           "(--check asks the registries now; --apply deploys them).")
+        p.add_argument("slug")
+        p.add_argument("--check", action="store_true", help="Ask the registries now.")
+        p.add_argument("--apply", nargs="*", metavar="SERVICE", help="Deploy the updates found (of these "
+                                                                      "services only): only they are recreated.")
+        p.add_argument("--wait", action="store_true", help="With --apply: print progress; exit non-zero when it "
+                                                           "fails.")
+        p.add_argument("--json", action="store_true")
         sub.add_parser("local-images", help="Build local images of Prometheus, Alertmanager and "
                                             "node-exporter from Debian's binaries (no registry needed).")
 
@@ -428,6 +437,48 @@ class Command(BaseCommand):
 
     def do_git(self, slug, **opts):
         git_commands.do_git(self, self._stack(slug))
+
+    def do_updates(self, slug, check=False, apply=None, wait=False, json=False, **opts):
+        from stacks.monitoring import updates  # start-up: requests, for the registries
+
+        stack = self._stack(slug)
+        if check:
+            updates.check([stack])
+        found = updates.updates_of(stack)
+        if apply is not None:
+            try:
+                pins = updates.pins(stack, apply)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            if not pins:
+                raise CommandError(f"{slug}: no update to apply (a tag that moved; newer version tags are "
+                                   "applied by editing the service's image).")
+            self._run_operation(stack, "deploy", {"update": pins}, wait)
+            return
+        if json:
+            self.stdout.write(_json.dumps([{
+                "service": i.service, "image": i.reference, "ran": i.ran, "latest": i.latest,
+                "update": i.available, "moved": i.moved, "newer_tags": i.newer_tags, "policy": i.policy,
+                "error": i.error, "checked": i.checked.isoformat() if i.checked else None} for i in found], indent=2))
+            return
+        for i in found:
+            if i.policy == "off":
+                state = "not checked (policy off)"
+            elif i.error:
+                state = f"check failed: {i.error}"
+            elif i.available:
+                state = "update available: " + "; ".join(
+                    ([f"{i.reference} now {i.latest[:19]}"] if i.moved else [])
+                    + ([f"newer tags {', '.join(i.newer_tags[:5])}"] if i.newer_tags else []))
+            elif not i.ran:
+                state = "built or imported here (no registry)"
+            elif i.checked is None:
+                state = "not checked yet"
+            else:
+                state = "up to date"
+            self.stdout.write(f"{i.service:<16} {i.reference:<48} {(i.ran_digest or '-')[:19]:<19}  {state}")
+        if not found:
+            self.stdout.write(f"{slug}: no deployment recorded the images it ran yet.")
 
     def do_local_images(self, **opts):
         from stacks.engine.local_images import build_local_images  # start-up: docker-py
