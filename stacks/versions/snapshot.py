@@ -10,9 +10,11 @@ from django.db import transaction
 
 from stacks import models as m
 
-# The stack's own fields that are placement or bookkeeping, not definition: a
-# rollback does not move a stack (nor its directory), and its slug is its name.
-STACK_SKIP = {"id", "slug", "engine", "moved_from", "created", "updated", "directory_override"}
+# The stack's own fields that are placement, bookkeeping or the panel's own
+# behaviour, not definition: a rollback does not move a stack (nor its
+# directory), its slug is its name, and holding alerts during deploys is a
+# choice about the panel that going back to older files does not undo.
+STACK_SKIP = {"id", "slug", "engine", "moved_from", "created", "updated", "directory_override", "hold_alerts"}
 
 # (key in the snapshot, model, the fields that name a row in a diff). Routes
 # refer to their receiver by name; receivers are restored before routes.
