@@ -55,7 +55,9 @@ class OperationTask(DjangoTask):
 
 @shared_task(base=OperationTask, acks_late=True)
 def run_operation(deployment_id):
-    deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)
+    deployment = Deployment.objects.select_related("stack__engine").filter(pk=deployment_id).first()
+    if deployment is None:
+        return  # a delete that succeeded took its own row away
     if deployment.claim():  # else already handled (a redelivered message, or a script carried it out)
         execute(deployment)
 

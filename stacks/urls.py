@@ -13,6 +13,7 @@ urlpatterns = [
     path("stacks/<slug:slug>/", stack.stack_detail, name="stack-detail"),
     path("stacks/<slug:slug>/timeline/", timeline.timeline, name="stack-timeline"),
     path("stacks/<slug:slug>/plan/", plan.stack_plan, name="stack-plan"),
+    path("stacks/<slug:slug>/delete/", stack.stack_delete, name="stack-delete"),
     path("stacks/<slug:slug>/<str:action>/", stack.stack_action, name="stack-action"),
     path("stacks/<slug:slug>/services/<str:name>/logs/", logs.service_logs, name="service-logs"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),

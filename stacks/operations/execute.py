@@ -10,6 +10,7 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.models import Busy, Deployment, PlanChanged
 from stacks.monitoring.health import poll_one
+from stacks.operations.removal import forget_stack
 from stacks.operations.verbs import named
 from stacks.seams import broker
 
@@ -55,6 +56,9 @@ def _execute(deployment):
         deployment.fail(err)
         return deployment
     deployment.finish()
+    if named(deployment.action).removes_stack:
+        forget_stack(stack, deployment)  # its operation rows go with it
+        return deployment
     _refresh_health(stack)
     return deployment
 

@@ -1,4 +1,4 @@
-"""A stack's page, and the operator actions on it (deploy, stop, down, restart)."""
+"""A stack's page, and the operator actions on it (deploy, stop, down, restart, delete)."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from stacks.accounts.roles import may_operate
 from stacks.models import Busy, Stack
 from stacks.monitoring.timeline import stack_timeline
 from stacks.operations.follow import wait
@@ -26,7 +27,7 @@ def stack_detail(request, slug):
     context = {
         "stack": stack, "services": services, "deployments": deployments, "active": active,
         "firing": stack.alerts.filter(status="firing").count(),
-        "can_operate": request.user.has_perm("stacks.deploy_stack"),
+        "can_operate": may_operate(request.user, stack),
         "timeline": stack_timeline(stack) if not request.htmx else [],
         "host_options": host_access.of_stack(stack, services),
     }
@@ -38,11 +39,11 @@ ACTION_PATIENCE = 0.5  # seconds
 
 @require_POST
 def stack_action(request, slug, action):
-    if not request.user.has_perm("stacks.deploy_stack"):
-        raise PermissionDenied("Operators only.")
-    if action not in VERBS:
-        return HttpResponseBadRequest("Unknown action.")
     stack = get_object_or_404(Stack, slug=slug)
+    if not may_operate(request.user, stack):
+        raise PermissionDenied("Operators only.")
+    if action not in VERBS or VERBS[action].removes_stack:  # delete: its own page asks first
+        return HttpResponseBadRequest("Unknown action.")
     options = {}
     if action == "restart":
         service = request.POST.get("service", "")
@@ -75,3 +76,24 @@ def stack_action(request, slug, action):
 def deployment_url(deployment):
     return reverse("deployment-detail", args=[deployment.pk])
 
+
+
+def stack_delete(request, slug):
+    """GET: what deleting does, and the question; POST: the delete operation."""
+    stack = get_object_or_404(Stack.objects.select_related("engine"), slug=slug)
+    if not may_operate(request.user, stack):
+        raise PermissionDenied("Operators only.")
+    if request.method != "POST":
+        context = {"stack": stack, "services": stack.services.order_by("name"),
+                   "volumes": stack.volumes.filter(external=False).order_by("key"), "alerts": stack.alerts.count()}
+        return render_page(request, "stacks/stack_delete.html", context)
+    keep = request.POST.get("keep_volumes") == "on"
+    try:
+        deployment = request_operation(stack, "delete", user=request.user, options={"keep_volumes": keep})
+    except Busy as exc:
+        messages.error(request, str(exc))
+        return redirect(stack.get_absolute_url())
+    wait(deployment, ACTION_PATIENCE)
+    messages.success(request, f"Deleting {stack.slug} (operation #{deployment.pk}): its containers are "
+                              "brought down, then its rows and files go. It leaves this list when done.")
+    return redirect("overview")
