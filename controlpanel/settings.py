@@ -187,7 +187,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "poll-health": {"task": "stacks.tasks.poll_health", "schedule": float(env("HEALTH_POLL_SECONDS", "15"))},
     "end-acknowledgements": {"task": "stacks.tasks.end_resolved_acknowledgements",
-                             "schedule": float(env("ACK_POLL_SECONDS", "10"))},
+                             "schedule": float(env("ACK_POLL_SECONDS", "5"))},
     "prune-alerts": {"task": "stacks.tasks.prune_alerts", "schedule": float(env("ALERT_PRUNE_SECONDS", "3600"))},
     # Which engine queues have a worker, for the overview; and new engines taken up
     # by the workers started without -Q. Stale ticks are dropped, not piled up.

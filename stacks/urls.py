@@ -1,6 +1,19 @@
 from django.urls import path
 
-from stacks.views import adopt, alerts, charts, deployments, imports, logs, metrics, overview, plan, stack, timeline
+from stacks.views import (
+    adopt,
+    alerts,
+    charts,
+    deployments,
+    imports,
+    live,
+    logs,
+    metrics,
+    overview,
+    plan,
+    stack,
+    timeline,
+)
 from stacks.views.webhook import alertmanager_webhook
 
 urlpatterns = [
@@ -23,5 +36,6 @@ urlpatterns = [
     path("alerts/<int:pk>/silences/<str:silence_id>/expire/", alerts.silence_expire, name="silence-expire"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("webhooks/alertmanager/", alertmanager_webhook, name="alertmanager-webhook"),
+    path("live/", live.events, name="live"),
     path("metrics", metrics.metrics, name="metrics"),
 ]

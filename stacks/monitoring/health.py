@@ -14,7 +14,7 @@ from stacks.engine.errors import EngineError
 from stacks.engine.operations import compose_projects
 from stacks.models import HealthChange, ServiceHealth, Stack
 from stacks.monitoring.resources import prune, sample_stack
-from stacks.seams import broker
+from stacks.seams import broker, live
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3
@@ -57,7 +57,7 @@ def poll_stack(stack, rows):
             url = svc.probe_url(stack.engine.published_host)
             if url:
                 probes[svc.pk] = pool.submit(probe, url)
-    now = timezone.now()
+    now, changed = timezone.now(), False
     for svc in services:
         mine = [r for r in rows if r["service"] == svc.name]
         h = existing.get(svc.pk) or ServiceHealth(service=svc)
@@ -77,7 +77,10 @@ def poll_stack(stack, rows):
         if after != before:
             h.changed = now
             HealthChange.objects.create(service=svc, summary=after)
+            changed = True
         h.save()
+    if changed:  # open pages refresh now; an unchanged poll costs them nothing
+        live.publish(*live.stack_topics(stack.slug))
     return services
 
 

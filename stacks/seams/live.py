@@ -11,7 +11,7 @@ import threading
 
 import redis
 
-from stacks.seams.broker import connection
+from stacks.seams.broker import BrokerError, connection
 
 log = logging.getLogger(__name__)
 CHANNEL = "panel:live"
@@ -68,7 +68,7 @@ class Hub:
         self.thread, self.ready = None, threading.Event()
 
     def listen(self, topics):
-        """A Listener for `topics`; raises redis.RedisError when Redis cannot be
+        """A Listener for `topics`; raises BrokerError when Redis cannot be
         reached (the page is told to poll instead)."""
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
@@ -76,7 +76,7 @@ class Hub:
                 self.thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
                 self.thread.start()
         if not self.ready.wait(3):
-            raise redis.ConnectionError("the live-notice subscription is not connected")
+            raise BrokerError("Redis is unreachable: live updates are off, pages poll.")
         listener = Listener(self, topics)
         with self.lock:
             self.listeners.add(listener)

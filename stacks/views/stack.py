@@ -31,7 +31,8 @@ def stack_detail(request, slug):
         "timeline": stack_timeline(stack) if not request.htmx else [],
         "host_options": host_access.of_stack(stack, services),
     }
-    return render_page(request, "stacks/stack_detail.html", context, partial="services")
+    part = "history" if request.GET.get("part") == "history" else "services"
+    return render_page(request, "stacks/stack_detail.html", context, partial=part)
 
 
 ACTION_PATIENCE = 0.5  # seconds
