@@ -16,4 +16,5 @@ COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["gunicorn", "controlpanel.wsgi", "-b", "0.0.0.0:8000", "-w", "3", "--access-logfile", "-"]
+# Threaded workers, as bin/serve: an open page holds one thread for its push stream.
+CMD ["gunicorn", "controlpanel.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "2", "--threads", "100", "--graceful-timeout", "5", "--access-logfile", "-"]
