@@ -189,7 +189,9 @@ def test_import_shows_problems_next_to_their_lines(as_operator, defaults):
     assert r.status_code == 200
     assert "depends on &#x27;cache&#x27;" in html
     # the problem is printed right under the line of service db
-    assert html.index('<span class="ln">5</span>') < html.index("depends on &#x27;cache&#x27;")
+    listing = html[html.index('<pre class="annotated">'):]
+    assert listing.index('<span class="ln" id="line-5">5</span>') < listing.index("depends on &#x27;cache&#x27;")
+    assert html.index('id="problems"') < html.index('<form method="post" enctype')  # in view, above the form
     assert "host port 9090/tcp is also published by monitoring/prometheus" in html
     assert not Stack.objects.filter(slug="pasted").exists()
 

@@ -457,9 +457,20 @@ def check_compose_schema_doc(doc):
         return []
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = ".".join(str(p) for p in err.absolute_path)
-        out.append(f"{path or COMPOSE_FILE}: {err.message}")
+        out += _schema_problems(err)
     return out[:10]
+
+
+def _schema_problems(err):
+    """One schema error in the user's terms, named by the path of the key it is
+    about (an unknown key by its own path, not its parent's)."""
+    path = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        known, patterns = err.schema.get("properties", {}), err.schema.get("patternProperties", {})
+        unknown = [k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+        if unknown:
+            return [f"{path + '.' if path else ''}{k}: Compose has no key {k!r} here" for k in unknown]
+    return [f"{path or COMPOSE_FILE}: {err.message}"]
 
 
 __all__ = ["Problem", "validate_stack", "errors", "check_rule", "parse_compose_text", "Bundle"]
