@@ -38,7 +38,7 @@ class Backend(Protocol):
 # --- What both backends share -----------------------------------------------------------
 
 ROW = {"id": "", "name": "", "service": "", "number": "", "state": "", "status": "", "health": "", "restarts": 0,
-       "ports": "", "image": "", "node": "", "desired": "", "error": ""}
+       "ports": "", "image": "", "node": "", "desired": "", "error": "", "health_output": ""}
 
 
 def status_row(**fields):

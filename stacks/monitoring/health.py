@@ -37,7 +37,7 @@ def _summary(h):
     return ", ".join(parts)
 
 
-REPLICA_KEYS = ("name", "number", "state", "health", "node", "desired", "error")
+REPLICA_KEYS = ("name", "number", "state", "health", "health_output", "node", "desired", "error")
 
 
 def replicas(rows):
