@@ -7,8 +7,8 @@ step being recorded to its line in Chromium (before: the 0.5 s poll; after: the 
 
     .venv/bin/python bench/push.py [--pages 50] [--seconds 60] [--steps 10]"""
 import argparse
-import random
 import os
+import random
 import signal
 import socket
 import statistics
