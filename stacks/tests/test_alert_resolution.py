@@ -1,7 +1,8 @@
 """An alert turns resolved as soon as its Alertmanager stops holding it (the
 beat task's look at the active alerts), not only when the resolved webhook
 comes; open pages hear of it. Against a real Alertmanager."""
-from datetime import datetime, timedelta, timezone as tz
+from datetime import datetime, timedelta
+from datetime import timezone as tz
 
 import pytest
 import requests
