@@ -1,8 +1,8 @@
 /* Live parts without polling. An element with data-live="topic …" and
  * hx-trigger="live" refreshes when the server says one of its topics changed:
  * one EventSource per page (/live/?topics=…, server-sent events from Redis).
- * While the stream is down, every live part polls every FALLBACK_MS instead, and
- * refreshes once more when it is back (what changed meanwhile was not heard). */
+ * While the stream is down, every live part polls every FALLBACK_MS instead; each
+ * refreshes once whenever the stream opens (what changed meanwhile was not heard). */
 (function () {
   "use strict";
   var FALLBACK_MS = 5000, RETRY_MS = 15000;
@@ -37,7 +37,9 @@
     if (!wanted) { stopPolling(); state("none"); return; }
     var url = document.body.getAttribute("data-live-url") + "?topics=" + encodeURIComponent(wanted);
     var mine = source = new EventSource(url);
-    mine.onopen = function () { state("open"); if (stopPolling()) refresh(null); };
+    // Once open, each part fetches itself once: what changed between the page's
+    // render and this moment (or while the stream was down) was not heard.
+    mine.onopen = function () { state("open"); stopPolling(); refresh(null); };
     mine.onmessage = function (e) { refresh(e.data); };
     mine.onerror = function () {
       if (mine !== source) return;
