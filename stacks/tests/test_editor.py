@@ -88,3 +88,28 @@ def test_a_save_goes_back_to_the_stack(as_operator, stack):
 def test_a_viewer_cannot_edit(as_viewer, stack):
     assert as_viewer.get("/stacks/edited/edit/").status_code == 403
     assert as_viewer.post("/stacks/edited/edit/", {"compose": "services: {}\n"}).status_code == 403
+
+
+def test_the_admin_edits_a_rules_labels_and_annotations_as_rows(client, db):
+    from django.contrib.auth.models import User
+
+    from stacks.models import AlertRule
+
+    admin = User.objects.create_superuser("root", password="root-pass")
+    client.force_login(admin)
+    stack = Stack.objects.create(slug="ruled", name="ruled")
+    rule = AlertRule.objects.create(stack=stack, name="Down", expr="up == 0", labels={"severity": "critical"},
+                                    annotations={"summary": "down"})
+    page = client.get(f"/admin/stacks/alertrule/{rule.pk}/change/").content.decode()
+    assert 'name="labels__key_0" value="severity"' in page and 'name="annotations__value_0" value="down"' in page
+    form = {"stack": stack.pk, "group": rule.group, "name": "Down", "expr": "up == 0", "for_duration": "1m",
+            "severity": "critical", "enabled": "on", "tests": "[]",
+            "labels__count": "3", "labels__key_0": "severity", "labels__value_0": "critical",
+            "labels__key_1": "team", "labels__value_1": "ops", "labels__key_2": "",
+            "annotations__count": "2", "annotations__key_0": "", "annotations__value_0": "gone",
+            "annotations__key_1": "summary", "annotations__value_1": "{{ $labels.instance }} is down"}
+    r = client.post(f"/admin/stacks/alertrule/{rule.pk}/change/", form)
+    assert r.status_code == 302, r.content.decode()[:3000]
+    rule.refresh_from_db()
+    assert rule.labels == {"severity": "critical", "team": "ops"}
+    assert rule.annotations == {"summary": "{{ $labels.instance }} is down"}
