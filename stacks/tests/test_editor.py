@@ -113,3 +113,16 @@ def test_the_admin_edits_a_rules_labels_and_annotations_as_rows(client, db):
     rule.refresh_from_db()
     assert rule.labels == {"severity": "critical", "team": "ops"}
     assert rule.annotations == {"summary": "{{ $labels.instance }} is down"}
+
+
+@pytest.mark.tools
+def test_promtools_line_in_a_generated_file_is_said_as_the_rule_it_concerns():
+    from stacks.lib.yaml_lines import locate_tool_message
+    from stacks.models import AlertRule
+    from stacks.validation.checks import check_rule
+
+    message = check_rule(AlertRule(name="HighCPU", expr="rate(x[5m] > 1", group="g", labels={}, annotations={}))
+    assert "alert rule HighCPU, expr: " in message and "rule.yml: 5" not in message
+    am = "route:\n  receiver: a\n  routes:\n  - receiver: team\n    matchers: [bad]\nreceivers:\n- name: a\n"
+    assert locate_tool_message("alertmanager/alertmanager.yml: 5:5: bad matcher", am) == \
+        "route routes.0 (receiver team): bad matcher"

@@ -25,6 +25,7 @@ from stacks.lib.composefile import (
     service_networks,
 )
 from stacks.lib.safe_paths import relative_path_problem
+from stacks.lib.yaml_lines import locate_tool_message
 from stacks.lib.yamlio import dump_yaml
 from stacks.lib.yamlsafe import load_yaml
 from stacks.models import LogRoute
@@ -170,7 +171,10 @@ def check_with_tools(bundle):
             results = list(pool.map(lambda c: run_tool(c[1], tmp), runnable))
         for (path, args), (code, output) in zip(runnable, results):
             if code != 0:
-                problems.append(Problem(path, bundle.mask(tool_message(output, tmp)) or f"{args[0]} refused it"))
+                message = tool_message(output, tmp)
+                if path != PROMETHEUS_FILE:  # a rule or a route, not a line of a file the team never sees
+                    message = locate_tool_message(message, bundle.files[path])
+                problems.append(Problem(path, bundle.mask(message) or f"{args[0]} refused it"))
     return problems
 
 
@@ -180,8 +184,9 @@ def check_rule(rule):
         return ""
     with tempfile.TemporaryDirectory(prefix="panel-rule-") as tmp:
         Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
+        text = dump_yaml(rules_dict([rule]))
         code, output = run_tool(["promtool", "check", "rules", "rule.yml"], tmp)
-        return "" if code == 0 else tool_message(output, tmp)
+        return "" if code == 0 else locate_tool_message(tool_message(output, tmp), text)
 
 
 # --- Cross-object checks ---------------------------------------------------------
