@@ -55,10 +55,14 @@ def _execute(deployment):
             log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
         deployment.fail(err)
         return deployment
-    deployment.finish()
     if named(deployment.action).removes_stack:
-        forget_stack(stack, deployment)  # its operation rows go with it
+        # Its own row goes with the stack: a follower sees it gone only once
+        # everything is (the row is never left saying "succeeded" before that).
+        forget_stack(stack, deployment)
+        deployment.status = Deployment.SUCCEEDED
+        broker.notify(deployment.pk, deployment.events_stream, status=Deployment.SUCCEEDED)
         return deployment
+    deployment.finish()
     _refresh_health(stack)
     return deployment
 

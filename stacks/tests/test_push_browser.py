@@ -105,13 +105,17 @@ def test_a_failed_import_shows_its_problem_in_view(browser, base_url, operator, 
     shot(page, "import-problem-in-view")
 
 
-def test_the_alert_page_fits_a_phone(browser, base_url, viewer):  # noqa: F811
+def test_the_alert_page_fits_a_phone(browser, base_url, viewer, defaults):  # noqa: F811
     alert = Alert.objects.create(
         fingerprint="feed02", starts_at=timezone.now(), status="firing", name="AVeryLongAlertNameThatKeepsGoing",
         labels={"alertname": "AVeryLongAlertNameThatKeepsGoing", "instance": "a-very-long-host-name.example:9100"},
         generator_url="http://localhost:9090/graph?g0.expr=" + "up%7Bjob%3D%22node%22%7D%20%3D%3D%200" * 6)
     page = login(browser, base_url, "victor", "viewer-pass", width=390)
-    for path in (f"/alerts/{alert.pk}/", "/alerts/", "/", "/stacks/import/"):
+    d = Deployment.objects.create(stack=Stack.objects.get(slug="monitoring"), status="succeeded",
+                                  files={"prometheus/prometheus.yml": "x" * 300})
+    for path in (f"/alerts/{alert.pk}/", "/alerts/", "/", "/stacks/import/", "/stacks/monitoring/",
+                 f"/deployments/{d.pk}/", "/stacks/monitoring/services/prometheus/logs/",
+                 "/stacks/monitoring/edit/"):  # the last: the 403 page
         page.goto(base_url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width}px wide"
