@@ -16,5 +16,5 @@ COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
-# controlpanel/gunicorn.conf.py: an access log without query strings (as bin/serve).
-CMD ["gunicorn", "controlpanel.wsgi", "-c", "controlpanel/gunicorn.conf.py", "-b", "0.0.0.0:8000", "-w", "3"]
+# Threaded workers and the access log without query strings, as bin/serve: an open page holds one thread for its push stream.
+CMD ["gunicorn", "controlpanel.wsgi", "-c", "controlpanel/gunicorn.conf.py", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "2", "--threads", "100", "--graceful-timeout", "5"]

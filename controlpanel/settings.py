@@ -238,7 +238,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "poll-health": {"task": "stacks.tasks.poll_health", "schedule": float(env("HEALTH_POLL_SECONDS", "15"))},
     "end-acknowledgements": {"task": "stacks.tasks.end_resolved_acknowledgements",
-                             "schedule": float(env("ACK_POLL_SECONDS", "10"))},
+                             "schedule": float(env("ACK_POLL_SECONDS", "5"))},
     # Git stacks: which are due is each one's own poll interval (GitSource.poll_seconds).
     "poll-git": {"task": "stacks.tasks.poll_git", "schedule": float(env("GIT_POLL_TICK_SECONDS", "15")),
                  "options": {"expires": 15}},

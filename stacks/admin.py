@@ -1,5 +1,6 @@
 """The Django admin: every definition editable, validated on save with the same
 checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
+import json
 import secrets as pysecrets
 
 from django import forms
@@ -10,7 +11,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from stacks import (
     admin_records,  # noqa: F401 (roles, tokens, destinations, events, registries: registered there)
@@ -109,6 +110,48 @@ class ValidatedForm(forms.ModelForm):
             if field in self.fields and hint in problem.message:
                 return field
         return None
+
+
+class KeyValueWidget(forms.Widget):
+    """A JSON object of strings (labels, annotations) as rows of key and value
+    fields, with empty rows to add to; a row whose key is emptied goes."""
+
+    def __init__(self, extra=2, attrs=None):
+        super().__init__(attrs)
+        self.extra = extra
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value or "{}")
+            except ValueError:
+                value = {}
+        pairs = list((value or {}).items()) + [("", "")] * self.extra
+        rows = format_html_join(
+            "", '<tr><td><input name="{0}__key_{1}" value="{2}" aria-label="key" size="20"></td>'
+                '<td><input name="{0}__value_{1}" value="{3}" aria-label="value" size="50"></td></tr>',
+            ((name, i, k, v) for i, (k, v) in enumerate(pairs)))
+        return format_html('<table class="key-value" id="{}"><thead><tr><th>key</th><th>value</th></tr></thead>'
+                           '<tbody>{}</tbody></table><input type="hidden" name="{}__count" value="{}">',
+                           (attrs or {}).get("id", name), rows, name, len(pairs))
+
+    def value_from_datadict(self, data, files, name):
+        if f"{name}__count" not in data:
+            return data.get(name)
+        out = {}
+        for i in range(min(int(data.get(f"{name}__count") or 0), 500)):
+            key = (data.get(f"{name}__key_{i}") or "").strip()
+            if key:
+                out[key] = data.get(f"{name}__value_{i}", "")
+        return json.dumps(out)
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}__count" not in data and name not in data
+
+
+class AlertRuleForm(ValidatedForm):
+    class Meta:
+        widgets = {"labels": KeyValueWidget(), "annotations": KeyValueWidget()}
 
 
 # A URL typed without its scheme (a receiver's webhook) is taken as https://, the
@@ -255,7 +298,7 @@ STACK_INLINES = [
     inline(m.Network),
     inline(m.Volume),
     inline(m.ScrapeJob),
-    inline(m.AlertRule, fields=["group", "name", "expr", "for_duration", "severity", "labels", "annotations",
+    inline(m.AlertRule, form=AlertRuleForm, fields=["group", "name", "expr", "for_duration", "severity", "labels", "annotations",
                                 "enabled"]),
     inline(m.Receiver, stacked=True),
     inline(m.Route),
@@ -416,6 +459,7 @@ class ServiceAdmin(ValidatedAdmin):
 
 @admin.register(m.AlertRule)
 class AlertRuleAdmin(ValidatedAdmin):
+    form = AlertRuleForm
     list_display = ["name", "stack", "group", "severity", "for_duration", "enabled"]
     list_filter = ["stack", "severity", "enabled", "group"]
     search_fields = ["name", "expr"]

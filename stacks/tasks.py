@@ -33,7 +33,7 @@ from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy, plan_rollback
 from stacks.operations.verbs import VERBS
 from stacks.render import render_bundle
-from stacks.seams import broker
+from stacks.seams import broker, live
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ class OperationTask(DjangoTask):
 
 @shared_task(base=OperationTask, acks_late=True)
 def run_operation(deployment_id):
-    deployment = Deployment.objects.select_related("stack__engine").get(pk=deployment_id)
+    deployment = Deployment.objects.select_related("stack__engine").filter(pk=deployment_id).first()
+    if deployment is None:
+        return  # a delete that succeeded took its own row away
     if deployment.claim():  # else already handled (a redelivered message, or a script carried it out)
         execute(deployment)
 
@@ -236,7 +238,7 @@ def check_image_updates():
 
 
 # --- Container logs: fetched by the worker, read by the web process ------------
-LOG_LINES = 200
+LOG_LINES = 1000  # the page shows the last 100, 200 or 1000 of them
 
 
 def _logs_key(service):
@@ -269,8 +271,11 @@ def fetch_logs(service_id):
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]
     mask = render_bundle(service.stack).mask
-    payload = {"lines": [mask(line) for line in lines], "fetched": timezone.now().isoformat()}
-    broker.put(_logs_key(service), json.dumps(payload), 300)
+    lines = [mask(line) for line in lines]
+    before = cached_logs(service)[0]
+    broker.put(_logs_key(service), json.dumps({"lines": lines, "fetched": timezone.now().isoformat()}), 300)
+    if lines != before:  # the open log page fetches them now
+        live.publish(f"logs:{service.stack.slug}:{service.name}")
 
 
 # --- Plans: computed by a worker (it has the engine), read by the web process ---

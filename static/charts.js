@@ -214,12 +214,12 @@
           text.replaceChildren(
             textTable("CPU and memory of " + s.name + ", last hour", ["time", "CPU", "memory"],
                       r.t.map(function (t, i) { return [when(t), pct(r.cpu[i]), mib(r.mem[i])]; })),
-            textTable("Health of " + s.name + ", last 24 hours: " + spent.join(", "), ["from", "state"],
+            textTable("Health of " + s.name + ", " + span(d) + ": " + spent.join(", "), ["from", "state"],
                       s.health.t.slice(0, -1).map(function (t, i) { return [when(t), s.health.state[i]]; })));
         });
         section._markers = d.markers;
         section.querySelector(".chart-text.operations").replaceChildren(
-          textTable("Operations on the stack, last 24 hours", ["time", "operation"], markerRows(d.markers)));
+          textTable("Operations on the stack, " + span(d), ["time", "operation"], markerRows(d.markers)));
       });
     }
     section.addEventListener("click", function (ev) {
@@ -243,6 +243,11 @@
     });
     draw();
     setInterval(draw, (+section.dataset.refresh || 30) * 1000);
+  }
+
+  function span(d) {  // the health strip's span: 24 hours, or less on a young stack
+    var hours = Math.round((d.now - d.since) / 360) / 10;
+    return "last " + hours + " hour" + (hours === 1 ? "" : "s");
   }
 
   /* --- the overview: firing alerts per stack, 24 h ------------------------------------------ */

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from stacks.models import Alert, AlertDelivery, Service, Stack
+from stacks.seams import live
 
 ZERO_TIME_PREFIX = "0001-01-01"
 UPSERT_CHUNK = 1000  # rows per statement on SQLite, where rows are parameters: 15,000 of them
@@ -320,6 +321,9 @@ def store(payload, incoming, truncated):
     """Store a payload and its delivery, all or nothing; returns the delivery."""
     now = timezone.now()
     rows = _rows(incoming)
+    stack_ids = {r[9] for r in rows if r[9]}
+    # Open pages hear of it once it is committed (at once under autocommit).
+    transaction.on_commit(lambda: announce(stack_ids))
     delivery = AlertDelivery(receiver=payload["receiver"].replace("\\", "")[:200], group_key=payload["groupKey"],
                              status=payload["status"], received_at=now, alert_count=len(incoming),
                              truncated=truncated)
@@ -351,6 +355,12 @@ def store(payload, incoming, truncated):
         delivery.alert_ids = sorted(ids)
         delivery.save()
     return delivery
+
+
+def announce(stack_ids=()):
+    """Tell the open alert pages, and the pages of the stacks concerned."""
+    slugs = Stack.objects.filter(pk__in=stack_ids).values_list("slug", flat=True) if stack_ids else []
+    live.publish("alerts", *(t for slug in slugs for t in live.stack_topics(slug)))
 
 
 def connect_signals():

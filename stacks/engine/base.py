@@ -42,7 +42,7 @@ class Backend(Protocol):
 # --- What both backends share -----------------------------------------------------------
 
 ROW = {"id": "", "name": "", "service": "", "number": "", "state": "", "status": "", "health": "", "restarts": 0,
-       "ports": "", "image": "", "node": "", "desired": "", "error": "",
+       "ports": "", "image": "", "node": "", "desired": "", "error": "", "health_output": "",
        # [[host ip ('' for every address), published port, container port, protocol]] as the
        # engine reports them: where the panel may reach what it deployed (monitoring.health).
        "published": []}

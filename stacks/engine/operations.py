@@ -86,13 +86,25 @@ def stack_status(project):
                           for p in c.get("Ports", []) if p.get("PublicPort"))
         error = state.get("Error") or (f"exit code {state['ExitCode']}" if c["State"] == "exited"
                                        and state.get("ExitCode") else "")
+        health = state.get("Health") or {}
         rows.append(status_row(
             id=c["Id"][:12], name=_name(c), service=lab.get(L.SERVICE, ""), number=lab.get(L.NUMBER, ""),
-            state=c["State"], status=c["Status"], health=(state.get("Health") or {}).get("Status", ""),
-            restarts=info.get("RestartCount", 0), ports=ports, image=c["Image"], node=node, error=error,
+            state=c["State"], status=c["Status"], health=health.get("Status", ""),
+            health_output=_health_output(health), restarts=info.get("RestartCount", 0), ports=ports,
+            image=c["Image"], node=node, error=error,
             published=[[p.get("IP", ""), p["PublicPort"], p["PrivatePort"], p["Type"]]
                        for p in c.get("Ports", []) if p.get("PublicPort")]))
     return rows
+
+
+def _health_output(health):
+    """What the last health check of an unhealthy container printed (its exit
+    code when it printed nothing), shortened: why Docker calls it unhealthy."""
+    if health.get("Status") != "unhealthy" or not health.get("Log"):
+        return ""
+    last = health["Log"][-1]
+    text = (last.get("Output") or "").strip() or f"exit code {last.get('ExitCode')}"
+    return text if len(text) <= 500 else text[:500] + "…"
 
 
 def log_streams(project, service, tail=100, follow=False):

@@ -8,6 +8,7 @@ files carry passwords and tokens. Files and subdirectories inside stay 0644 and
 Alertmanager as nobody, Grafana as 472) reads what is bind-mounted into it: a
 bind mount reaches the file without traversing its host parents."""
 import os
+import shutil
 import stat
 from pathlib import Path, PurePosixPath
 
@@ -142,3 +143,22 @@ def write_bundle(directory, files):
     for path in files:
         contained(directory, path)
     return [path for path, text in files.items() if write_file(directory, path, text)]
+
+
+def remove_dir(parent, name):
+    """Remove directory `name` of `parent` and everything in it; a symlink is
+    unlinked, never followed (shutil.rmtree works on file descriptors here).
+    False when there was nothing to remove."""
+    problem = relative_path_problem(name)
+    if problem or len(PurePosixPath(name).parts) != 1:
+        raise UnsafePath(problem or f"{name!r} is not a single directory name.")
+    path = Path(parent) / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        path.unlink()
+        return True
+    shutil.rmtree(path)
+    return True

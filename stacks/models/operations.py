@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from stacks.models.definitions import Stack
-from stacks.seams import broker
+from stacks.seams import broker, live
 
 
 class Busy(ValueError):
@@ -99,6 +99,7 @@ class Deployment(models.Model):
             return False
         self.status, self.started = self.RUNNING, now
         broker.notify(self.pk, self.events_stream, status=self.RUNNING)
+        live.publish(*live.stack_topics(self.stack.slug))
         return True
 
     def finish(self):
@@ -115,6 +116,7 @@ class Deployment(models.Model):
         self.status, self.finished = status, timezone.now()
         self.save(update_fields=["status", "error", "finished", "started"])
         broker.notify(self.pk, self.events_stream, status=status, error=self.error)
+        live.publish(*live.stack_topics(self.stack.slug))
 
     @property
     def plan_changed(self):

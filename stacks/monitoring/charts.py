@@ -194,8 +194,9 @@ def health_level(summary):
 
 
 def stack_charts(stack, now=None):
-    """Per service: CPU/memory for the last hour and health for the last 24 h, and
-    the stack's operations in those 24 h. Four queries."""
+    """Per service: CPU/memory for the last hour and health for the last 24 h (or
+    since the first health change known, at least an hour), and the stack's
+    operations in that span. Four queries."""
     now = now or timezone.now()
     since = now - timedelta(seconds=DAY)
     before = HealthChange.objects.filter(service=OuterRef("pk"), at__lt=since).order_by("-at", "-id")
@@ -206,6 +207,10 @@ def stack_charts(stack, now=None):
     for sid, at, summary in (HealthChange.objects.filter(service__stack=stack, at__gte=since, at__lte=now)
                              .order_by("at", "id").values_list("service_id", "at", "summary")):
         changes.setdefault(sid, []).append((at, summary))
+    if not any(svc.health_before for svc in services):
+        # A young stack: the strip spans what is known (at least an hour), not 23 h of "unknown".
+        known = [at for found in changes.values() for at, _ in found]
+        since = max(since, min(known + [now - timedelta(seconds=HOUR)]))
     out = []
     for svc in services:
         t, states = [unix(since)], [health_level(svc.health_before)]
@@ -216,7 +221,8 @@ def stack_charts(stack, now=None):
         states.append(states[-1])
         spent = {}
         for i in range(len(t) - 1):
-            spent[states[i]] = spent.get(states[i], 0) + t[i + 1] - t[i]
+            if t[i + 1] > t[i]:
+                spent[states[i]] = spent.get(states[i], 0) + t[i + 1] - t[i]
         out.append({"name": svc.name, "resources": samples[svc.pk],
                     "health": {"t": t, "state": states, "level": [HEALTH_LEVELS[s] for s in states],
                                "seconds": spent}})

@@ -14,7 +14,7 @@ from stacks.engine.errors import EngineError
 from stacks.engine.operations import compose_projects
 from stacks.models import HealthChange, ServiceHealth, Stack
 from stacks.monitoring.resources import prune, sample_stack
-from stacks.seams import broker
+from stacks.seams import broker, live
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3
@@ -37,7 +37,7 @@ def _summary(h):
     return ", ".join(parts)
 
 
-REPLICA_KEYS = ("name", "number", "state", "health", "node", "desired", "error")
+REPLICA_KEYS = ("name", "number", "state", "health", "health_output", "node", "desired", "error")
 
 
 def replicas(rows):
@@ -85,7 +85,7 @@ def poll_stack(stack, rows):
         for svc in services:
             if endpoints[svc.pk] and svc.probe_path:
                 probes[svc.pk] = pool.submit(probe, endpoints[svc.pk] + svc.probe_path)
-    now = timezone.now()
+    now, changed = timezone.now(), False
     for svc in services:
         mine = [r for r in rows if r["service"] == svc.name]
         h = existing.get(svc.pk) or ServiceHealth(service=svc)
@@ -106,7 +106,10 @@ def poll_stack(stack, rows):
         if after != before:
             h.changed = now
             HealthChange.objects.create(service=svc, summary=after)
+            changed = True
         h.save()
+    if changed:  # open pages refresh now; an unchanged poll costs them nothing
+        live.publish(*live.stack_topics(stack.slug))
     return services
 
 

@@ -11,6 +11,7 @@ from stacks.engine.errors import EngineError
 from stacks.models import Busy, Deployment, PlanChanged
 from stacks.monitoring.health import poll_one
 from stacks.notifications import drift, events
+from stacks.operations.removal import forget_stack
 from stacks.operations.verbs import named
 from stacks.seams import broker
 
@@ -55,6 +56,13 @@ def _execute(deployment):
             log.exception("Operation #%s (%s %s) failed", deployment.pk, deployment.action, stack.slug)
         deployment.fail(err)
         _tell(deployment)
+        return deployment
+    if named(deployment.action).removes_stack:
+        # Its own row goes with the stack: a follower sees it gone only once
+        # everything is (the row is never left saying "succeeded" before that).
+        forget_stack(stack, deployment)
+        deployment.status = Deployment.SUCCEEDED
+        broker.notify(deployment.pk, deployment.events_stream, status=Deployment.SUCCEEDED)
         return deployment
     deployment.finish()
     _refresh_health(stack)

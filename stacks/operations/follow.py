@@ -13,7 +13,12 @@ def wait(deployment, timeout, on_step=None, until_claimed=False):
     with broker.Notices(deployment.pk) as notices:
         while True:
             # Status first, then steps: an operation logs its last step before it ends.
-            deployment.refresh_from_db(fields=["status", "error", "started", "finished"])
+            try:
+                deployment.refresh_from_db(fields=["status", "error", "started", "finished"])
+            except type(deployment).DoesNotExist:
+                # Only a delete that succeeded takes its own row away (with its stack).
+                deployment.status = deployment.SUCCEEDED
+                return True
             if on_step:
                 for step in deployment.steps.filter(id__gt=seen):
                     seen = step.id

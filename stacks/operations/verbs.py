@@ -27,14 +27,16 @@ class Verb:
     # `stack deploy|down` send these to a warm worker without loading Django
     # (stacks.management.operation_client); the others go through the Django command.
     from_command_line: bool = False
+    # The stack's rows and directory go once it has succeeded (operations.removal).
+    removes_stack: bool = False
 
 
 VERBS = {}
 
 
-def verb(name, from_command_line=False):
+def verb(name, from_command_line=False, removes_stack=False):
     def register(run):
-        VERBS[name] = Verb(name, run, from_command_line)
+        VERBS[name] = Verb(name, run, from_command_line, removes_stack)
         return run
     return register
 
@@ -163,3 +165,13 @@ def down(deployment, backend, report):
 @verb("restart")
 def restart(deployment, backend, report):
     backend.restart_service(deployment.stack.slug, deployment.options.get("service", ""), report)
+
+
+@verb("delete", removes_stack=True)
+def delete(deployment, backend, report):
+    """Down, its named volumes too unless kept; then (once this succeeded) the
+    stack's rows and its directory go: operations.removal.forget_stack."""
+    keep = bool(deployment.options.get("keep_volumes"))
+    backend.down(deployment.stack.slug, report, volumes=not keep)
+    report(f"Containers and networks removed{'; volumes kept' if keep else ', volumes too'}; "
+           f"the stack's rows and its directory go next")

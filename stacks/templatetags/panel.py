@@ -1,7 +1,9 @@
 import re
 
 from django import template
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -48,3 +50,20 @@ _UNDERWAY = {"new", "allocated", "pending", "assigned", "accepted", "preparing",
 def state_pill(state):
     """The pill class of a container's or task's state: ok, running (under way) or bad."""
     return "ok" if state == "running" else ("running" if state in _UNDERWAY else "bad")
+
+
+@register.simple_tag
+def moment(value, short=False):
+    """One way to write a time: `2026-12-04 15:19:29 UTC` (the server's zone),
+    turned into the viewer's zone by static/moment.js (`… CET`); `short`: the
+    time of day alone, with its zone."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = iso_time(value)
+        if isinstance(value, str):
+            return value
+    local = timezone.localtime(value)
+    shown = local.strftime("%H:%M:%S %Z" if short else "%Y-%m-%d %H:%M:%S %Z")
+    return format_html('<time datetime="{}" data-moment="{}">{}</time>', local.isoformat(),
+                       "short" if short else "long", shown)

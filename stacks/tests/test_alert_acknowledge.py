@@ -28,13 +28,15 @@ def test_it_records_who_and_why_even_without_an_alertmanager_to_silence_in(clien
     r = client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "on it"}, follow=True)
     html = r.content.decode()
     assert "TargetDown acknowledged." in html
-    assert "Acknowledged by <strong>olga</strong>" in html and "<q>on it</q>" in html
+    assert "Acknowledged by <strong>olga</strong>" in html and '<q id="ack-reason">on it</q>' in html
     alert.refresh_from_db()
     assert (alert.acknowledged_by, alert.ack_comment, alert.silence_id) == (operator, "on it", "")
-    # A second acknowledgement changes nothing.
-    client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "me too"})
+    # The reason can be changed afterwards; who acknowledged stays.
+    html = client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "waiting for the vendor"},
+                       follow=True).content.decode()
+    assert "Reason changed." in html and "Change the reason" in html
     alert.refresh_from_db()
-    assert alert.ack_comment == "on it"
+    assert (alert.acknowledged_by, alert.ack_comment) == (operator, "waiting for the vendor")
     assert acks.end_resolved() == []
 
 

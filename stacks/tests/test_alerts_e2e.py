@@ -15,7 +15,7 @@ from django.db import connection, connections
 
 from stacks.alerting import acks
 from stacks.defaults.demo import mini_monitoring
-from stacks.models import Alert, Deployment, Service, Stack
+from stacks.models import Alert, Deployment, Service
 from stacks.operations.execute import execute
 from stacks.seams import broker
 from stacks.seams.alertmanager import Alertmanager

@@ -166,3 +166,11 @@ def test_the_alert_graph_asks_the_prometheus_that_evaluates_the_rule(client, vie
     client.force_login(viewer)
     body = client.get(f"/alerts/{alert.pk}/graph.json").json()
     assert "Prometheus did not answer" in body["error"] and body["expr"] == "latency" and body["threshold"] == 2
+
+
+def test_a_young_stacks_health_strip_spans_what_is_known(stack):
+    web = stack.services.get()
+    HealthChange.objects.create(service=web, at=NOW - timedelta(hours=3), summary="running")
+    data = charts.stack_charts(stack, now=NOW)
+    assert data["since"] == int((NOW - timedelta(hours=3)).timestamp())
+    assert data["services"][0]["health"]["seconds"] == {"healthy": 3 * 3600}

@@ -244,7 +244,8 @@ def test_an_acknowledgement_is_audited_once(client, operator):
                                  labels={"alertname": "Down"})
     client.force_login(operator)
     for _ in range(2):
-        assert client.post(f"/alerts/{alert.pk}/acknowledge/", REMOTE_ADDR="10.0.0.7").status_code == 302
+        assert client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "on it"},
+                           REMOTE_ADDR="10.0.0.7").status_code == 302
     entry = AuditRecord.objects.get(action="acknowledge")
     assert (entry.username, entry.target, entry.address) == ("olga", f"alert Down #{alert.pk}", "10.0.0.7")
 

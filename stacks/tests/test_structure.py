@@ -85,7 +85,7 @@ def test_no_module_is_over_600_lines():
 
 def test_it_refuses_an_operation_no_verb_names(db):
     stack = Stack.objects.create(slug="verbs", name="verbs")
-    with pytest.raises(ValueError, match=r"Unknown operation 'explode' \(operations: deploy, stop, down, restart\)"):
+    with pytest.raises(ValueError, match=r"Unknown operation 'explode' \(operations: deploy, stop, down, restart, delete\)"):
         verbs.named("explode")
     from stacks.tasks import request_operation
 

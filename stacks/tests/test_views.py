@@ -131,15 +131,18 @@ def test_actions_are_post_only(as_operator, defaults):
     assert as_operator.get("/alerts/1/acknowledge/").status_code == 405
 
 
-def test_the_deployment_fragment_stops_polling_when_finished(as_viewer, defaults):
-    d = Deployment.objects.create(stack=Stack.objects.get(slug="app"), status="running")
+def test_the_deployment_fragment_stops_listening_and_shows_the_files_when_finished(as_viewer, defaults):
+    d = Deployment.objects.create(stack=Stack.objects.get(slug="app"), status="running",
+                                  files={"docker-compose.yml": "services: {}\n"})
     d.log("Pulling redis:7-alpine")
     r = as_viewer.get(f"/deployments/{d.pk}/?poll=1", **HX)
-    assert r.status_code == 200 and "Pulling redis:7-alpine" in r.content.decode()
+    html = r.content.decode()
+    assert r.status_code == 200 and "Pulling redis:7-alpine" in html
+    assert f'data-live="deployment:{d.pk}"' in html and "Rendered files" not in html
     d.status = "succeeded"
     d.save()
-    r = as_viewer.get(f"/deployments/{d.pk}/?poll=1", **HX)
-    assert r.status_code == 286
+    html = as_viewer.get(f"/deployments/{d.pk}/?poll=1", **HX).content.decode()
+    assert "data-live" not in html and "Rendered files" in html and "docker-compose.yml" in html
 
 
 def test_the_deployment_page_shows_files_and_the_diff(as_viewer, defaults):
@@ -168,9 +171,13 @@ def test_a_viewer_cannot_acknowledge(as_viewer, defaults):
     assert as_viewer.post(f"/alerts/{a.pk}/silence/").status_code == 403
 
 
-def test_an_operator_acknowledges(as_operator, defaults):
+def test_an_operator_acknowledges_with_a_reason(as_operator, defaults):
     a = Alert.objects.create(fingerprint="a", starts_at="2026-11-24T10:00Z", status="firing", name="X")
-    assert as_operator.post(f"/alerts/{a.pk}/acknowledge/").status_code == 302
+    r = as_operator.post(f"/alerts/{a.pk}/acknowledge/", follow=True)
+    assert "an acknowledgement needs a reason" in r.content.decode()
+    a.refresh_from_db()
+    assert a.acknowledged_by is None
+    assert as_operator.post(f"/alerts/{a.pk}/acknowledge/", {"comment": "on it"}).status_code == 302
     a.refresh_from_db()
     assert a.acknowledged_by.username == "olga" and a.acknowledged_at
 
@@ -182,7 +189,9 @@ def test_import_shows_problems_next_to_their_lines(as_operator, defaults):
     assert r.status_code == 200
     assert "depends on &#x27;cache&#x27;" in html
     # the problem is printed right under the line of service db
-    assert html.index('<span class="ln">5</span>') < html.index("depends on &#x27;cache&#x27;")
+    listing = html[html.index('<pre class="annotated">'):]
+    assert listing.index('<span class="ln" id="line-5">5</span>') < listing.index("depends on &#x27;cache&#x27;")
+    assert html.index('id="problems"') < html.index('<form method="post" enctype')  # in view, above the form
     assert "host port 9090/tcp is also published by monitoring/prometheus" in html
     assert not Stack.objects.filter(slug="pasted").exists()
 

@@ -25,6 +25,7 @@ from stacks.lib.composefile import (
     service_networks,
 )
 from stacks.lib.safe_paths import relative_file_problem
+from stacks.lib.yaml_lines import locate_tool_message
 from stacks.lib.yamlio import dump_yaml
 from stacks.lib.yamlsafe import load_yaml
 from stacks.models import LogRoute, Secret
@@ -184,7 +185,10 @@ def check_with_tools(bundle):
             results = list(pool.map(lambda c: run_tool(c[1], tmp), runnable))
         for (path, args), (code, output) in zip(runnable, results):
             if code != 0:
-                problems.append(Problem(path, bundle.mask(tool_message(output, tmp)) or f"{args[0]} refused it"))
+                message = tool_message(output, tmp)
+                if path != PROMETHEUS_FILE:  # a rule or a route, not a line of a file the team never sees
+                    message = locate_tool_message(message, bundle.files[path])
+                problems.append(Problem(path, bundle.mask(message) or f"{args[0]} refused it"))
     return problems
 
 
@@ -194,8 +198,9 @@ def check_rule(rule):
         return ""
     with tempfile.TemporaryDirectory(prefix="panel-rule-") as tmp:
         Path(tmp, "rule.yml").write_text(dump_yaml(rules_dict([rule])))
+        text = dump_yaml(rules_dict([rule]))
         code, output = run_tool(["promtool", "check", "rules", "rule.yml"], tmp)
-        return "" if code == 0 else tool_message(output, tmp)
+        return "" if code == 0 else locate_tool_message(tool_message(output, tmp), text)
 
 
 # --- Cross-object checks ---------------------------------------------------------
@@ -471,9 +476,20 @@ def check_compose_schema_doc(doc):
         return []
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = ".".join(str(p) for p in err.absolute_path)
-        out.append(f"{path or COMPOSE_FILE}: {err.message}")
+        out += _schema_problems(err)
     return out[:10]
+
+
+def _schema_problems(err):
+    """One schema error in the user's terms, named by the path of the key it is
+    about (an unknown key by its own path, not its parent's)."""
+    path = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        known, patterns = err.schema.get("properties", {}), err.schema.get("patternProperties", {})
+        unknown = [k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+        if unknown:
+            return [f"{path + '.' if path else ''}{k}: Compose has no key {k!r} here" for k in unknown]
+    return [f"{path or COMPOSE_FILE}: {err.message}"]
 
 
 __all__ = ["Problem", "validate_stack", "errors", "check_rule", "parse_compose_text", "Bundle"]

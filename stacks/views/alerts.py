@@ -76,7 +76,7 @@ def alert_detail(request, pk):
                "silences": silences, "reach": reach, "reach_error": reach_error,
                "am_error": am_error, "can_silence": can_silence(request.user, alert),
                "durations": [("1h", "1 hour"), ("4h", "4 hours"), ("24h", "1 day"), ("168h", "1 week")]}
-    return render_page(request, "stacks/alert_detail.html", context)
+    return render_page(request, "stacks/alert_detail.html", context, partial="state")
 
 
 def _alert_to_silence(request, pk):
@@ -127,13 +127,18 @@ def silence_expire(request, pk, silence_id):
 @require_POST
 def alert_acknowledge(request, pk):
     alert = _alert_to_silence(request, pk)
-    try:
-        silence_id = acks.acknowledge(alert, request.user, request.POST.get("comment", "").strip())
-    except AlertmanagerError as exc:
-        messages.error(request, f"{alert.name} acknowledged, but not silenced: {exc}")
+    comment = request.POST.get("comment", "").strip()
+    was_acknowledged = alert.acknowledged_at is not None
+    if not comment:
+        messages.error(request, "Say what you are doing about it: an acknowledgement needs a reason.")
     else:
-        until = " and silenced until it resolves" if silence_id else ""
-        messages.success(request, f"{alert.name} acknowledged{until}.")
+        try:
+            silence_id = acks.acknowledge(alert, request.user, comment)
+        except AlertmanagerError as exc:
+            messages.error(request, f"{alert.name} acknowledged, but not silenced: {exc}")
+        else:
+            until = " and silenced until it resolves" if silence_id else ""
+            messages.success(request, "Reason changed." if was_acknowledged else f"{alert.name} acknowledged{until}.")
     nxt = request.POST.get("next", "")
     if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         return redirect(nxt)

@@ -1,10 +1,9 @@
-"""An operation's page: steps streaming while it runs, rendered files and the diff
-against the previous deployment."""
+"""An operation's page: steps pushed while it runs (its `deployment:ID` topic),
+rendered files and the diff against the previous deployment once it ends."""
 import difflib
 
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django_htmx.http import HttpResponseStopPolling
 
 from stacks.accounts.access import visible_stacks
 from stacks.models import Deployment
@@ -26,14 +25,11 @@ def file_diffs(deployment, previous):
 def deployment_detail(request, pk):
     deployment = get_object_or_404(Deployment.objects.select_related("stack", "requested_by")
                                    .filter(stack__in=visible_stacks(request.user)), pk=pk)
-    steps = list(deployment.steps.all())
-    if request.htmx and request.GET.get("poll") and deployment.is_done:
-        # Last fragment, then htmx stops polling (status 286).
-        response = render_page(request, "stacks/deployment_detail.html",
-                               {"deployment": deployment, "steps": steps}, partial="progress")
-        response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render_page(request, "stacks/deployment_detail.html", page_context(deployment, steps), partial="progress")
+    # While it runs, the fragment is its steps; once done, the whole outcome
+    # (diff, rendered files) without its data-live: nothing more to hear.
+    context = page_context(deployment) if deployment.is_done or not request.htmx else \
+        {"deployment": deployment, "steps": list(deployment.steps.all())}
+    return render_page(request, "stacks/deployment_detail.html", context, partial="progress")
 
 
 def page_context(deployment, steps=None):

@@ -1,16 +1,15 @@
 """Import a stack by pasting a docker-compose.yml; problems shown next to their lines."""
-import re
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 
 from stacks import versions
 from stacks.accounts import audit
 from stacks.adoption.importer import import_and_validate, import_project
 from stacks.adoption.project_dir import MAX_TOTAL_BYTES, read_archive
-from stacks.lib.yamlsafe import key_lines
+from stacks.lib.yaml_lines import annotate
 from stacks.models import StackVersion
 
 
@@ -38,27 +37,6 @@ class ImportForm(forms.Form):
         return data
 
 
-def service_lines(text):
-    """{service name: line number}, from the bounded parse that read the text
-    (stacks.lib.yamlsafe.key_lines): never a second, unbounded one."""
-    return {path[1]: line for path, line in key_lines(text).items() if len(path) == 2 and path[0] == "services"}
-
-
-def annotate(text, problems):
-    """The pasted text as numbered lines, each with the problems that concern it."""
-    where = service_lines(text)
-    by_line = {}
-    for p in problems:
-        m = re.match(r"line (\d+)", p)
-        line = int(m.group(1)) if m else None
-        if line is None:
-            svc = re.match(r"(?:error: |warning: )?services?[ .]([a-z0-9_-]+)", p)
-            line = where.get(svc.group(1)) if svc else None
-        by_line.setdefault(line or 0, []).append(p)
-    numbered = [{"n": i, "text": t, "problems": by_line.get(i, [])} for i, t in enumerate(text.splitlines(), 1)]
-    return numbered, by_line.get(0, [])
-
-
 def stack_import(request):
     if request.method == "POST" and not request.user.has_perm("stacks.add_stack"):
         raise PermissionDenied("Operators only.")
@@ -79,15 +57,16 @@ def stack_import(request):
             else:
                 stack, problems = import_and_validate(text, slug, allow_host_access=host, approver=request.user,
                                                       via="import page")
-        except ValueError as exc:
-            stack, problems = None, [str(exc)]
+        except ValueError as exc:  # the schema's problems come joined by "; "
+            stack, problems = None, str(exc).split("; ")
         else:
             if stack is not None:
                 for p in problems:
                     messages.warning(request, p)
                 audit.record("import", f"stack {stack.slug}", request=request)
                 versions.record(stack, StackVersion.WEB, user=request.user, note="import")
-                messages.success(request, f"Imported stack {stack.slug} with {stack.services.count()} services.")
+                n = stack.services.count()
+                messages.success(request, f"Imported stack {stack.slug} with {n} service{pluralize(n)}.")
                 return redirect(stack.get_absolute_url())
         numbered, general = annotate(text, problems)
     return render(request, "stacks/import.html", {"form": form, "numbered": numbered, "general": general,

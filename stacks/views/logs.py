@@ -1,5 +1,8 @@
 """A container's last log lines. The web process never calls Docker: it asks the
-worker for fresh lines and shows what the worker last stored, polling."""
+worker for fresh lines and shows what the worker last stored; the worker's
+`logs:STACK:SERVICE` notice brings them (a slow ask keeps following)."""
+import re
+
 from django.shortcuts import get_object_or_404
 from django_htmx.http import HttpResponseStopPolling
 
@@ -8,20 +11,33 @@ from stacks.models import Service
 from stacks.tasks import cached_logs, refresh_logs
 from stacks.views import render_page
 
+TAILS = (100, 200, 1000)
+# Docker's own timestamp (logs(timestamps=True)), after a replica's "NAME | ".
+DOCKER_LINE = re.compile(r"^(?:(?P<name>\S+) \| )?(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ?(?P<text>.*)$")
+
+
+def split_line(line):
+    """{"at": Docker's time or "", "text": the line without it (a replica's name kept)}."""
+    m = DOCKER_LINE.match(line)
+    if not m:
+        return {"at": "", "text": line}
+    return {"at": m["at"], "text": f"{m['name']} | {m['text']}" if m["name"] else m["text"]}
+
 
 def service_logs(request, slug, name):
     service = get_object_or_404(Service.objects.select_related("stack"), stack__slug=slug, name=name,
                                 stack__in=visible_stacks(request.user))
     follow = request.GET.get("follow", "1") == "1"
+    tail = int(request.GET["tail"]) if request.GET.get("tail") in {str(t) for t in TAILS} else 200
     error = ""
     try:
         refresh_logs(service)
         lines, fetched = cached_logs(service)
     except Exception as exc:  # noqa: BLE001 — Redis down: shown on the page, logged by the task layer
         lines, fetched, error = [], None, f"Logs are unavailable: {exc}"
-    response = render_page(request, "stacks/logs.html",
-                           {"service": service, "lines": lines, "fetched": fetched, "error": error, "follow": follow},
-                           partial="log-lines")
+    context = {"service": service, "lines": [split_line(line) for line in lines[-tail:]], "fetched": fetched,
+               "error": error, "follow": follow, "tail": tail, "tails": TAILS}
+    response = render_page(request, "stacks/logs.html", context, partial="log-lines")
     if request.htmx and not follow:
         response.status_code = HttpResponseStopPolling.status_code
     return response

@@ -1,4 +1,4 @@
-"""A stack's page, and the operator actions on it (deploy, stop, down, restart)."""
+"""A stack's page, and the operator actions on it (deploy, stop, down, restart, delete)."""
 from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
@@ -48,7 +48,8 @@ def stack_detail(request, slug):
     if not request.htmx:
         context.update(pending=drift.pending_changes(stack), open_events=list(events.open_of(stack)),
                        event_deliveries=list(deliver.last_deliveries(stack)))
-    return render_page(request, "stacks/stack_detail.html", context, partial="services")
+    part = "history" if request.GET.get("part") == "history" else "services"
+    return render_page(request, "stacks/stack_detail.html", context, partial=part)
 
 
 def ran_now(stack):
@@ -63,7 +64,7 @@ ACTION_PATIENCE = 0.5  # seconds
 @require_POST
 def stack_action(request, slug, action):
     stack = visible_stack(request, slug, operate=True)
-    if action not in VERBS:
+    if action not in VERBS or VERBS[action].removes_stack:  # delete: its own page asks first
         return HttpResponseBadRequest("Unknown action.")
     options = {}
     if action == "restart":
@@ -105,3 +106,21 @@ def stack_action(request, slug, action):
 def deployment_url(deployment):
     return reverse("deployment-detail", args=[deployment.pk])
 
+
+def stack_delete(request, slug):
+    """GET: what deleting does, and the question; POST: the delete operation."""
+    stack = visible_stack(request, slug, operate=True, queryset=Stack.objects.select_related("engine"))
+    if request.method != "POST":
+        context = {"stack": stack, "services": stack.services.order_by("name"),
+                   "volumes": stack.volumes.filter(external=False).order_by("key"), "alerts": stack.alerts.count()}
+        return render_page(request, "stacks/stack_delete.html", context)
+    keep = request.POST.get("keep_volumes") == "on"
+    try:
+        deployment = request_operation(stack, "delete", user=request.user, options={"keep_volumes": keep})
+    except Busy as exc:
+        messages.error(request, str(exc))
+        return redirect(stack.get_absolute_url())
+    wait(deployment, ACTION_PATIENCE)
+    messages.success(request, f"Deleting {stack.slug} (operation #{deployment.pk}): its containers are "
+                              "brought down, then its rows and files go. It leaves this list when done.")
+    return redirect("overview")

@@ -87,6 +87,11 @@ class Command(BaseCommand):
         p.add_argument("--volumes", action="store_true", help="Remove its named volumes too.")
         p.add_argument("--detach", "-d", action="store_true", help="Return once queued, without waiting.")
         p.add_argument("--wait", action="store_true", help="The default; kept for scripts.")
+        p = sub.add_parser("delete", help="Bring a stack down (its named volumes too, unless kept), then remove "
+                                          "its rows and its directory under STACKS_DIR. Its alerts stay.")
+        p.add_argument("slug")
+        p.add_argument("--yes", "-y", action="store_true", help="Do not ask.")
+        p.add_argument("--keep-volumes", action="store_true", help="Leave its named volumes (and their data).")
         p = sub.add_parser("follow", help="An operation's progress (deploy, down…) until it ends; "
                                           "carried out from this process when no worker takes it.")
         p.add_argument("operation", type=int, metavar="ID")
@@ -353,6 +358,21 @@ class Command(BaseCommand):
     def do_down(self, slug, volumes=False, detach=False, **opts):
         # Waits by default, as `docker-compose down` does.
         self._run_operation(self._stack(slug), "down", {"volumes": volumes}, not detach)
+
+    def do_delete(self, slug, yes=False, keep_volumes=False, **opts):
+        stack = self._stack(slug)
+        if not yes:
+            if not os.isatty(0):
+                raise CommandError(f"Deleting {slug} asks first: add --yes when no one can answer.")
+            volumes = "kept" if keep_volumes else "removed with their data"
+            answer = input(f"Delete stack {slug}? Its containers and networks are removed, its named volumes "
+                           f"{volumes}, its rows and {stack.directory} deleted. Type its name to confirm: ")
+            if answer.strip() != slug:
+                raise CommandError("Not deleted.")
+        self._run_operation(stack, "delete", {"keep_volumes": keep_volumes}, True)
+        if Stack.objects.filter(slug=slug).exists():
+            raise CommandError(f"{slug} was brought down but is still there; see its last operation.")
+        self.stdout.write(self.style.SUCCESS(f"Deleted stack {slug}."))
 
     def do_status(self, slug, json=False, **opts):
         from stacks.engine.backend import get_backend  # start-up: docker-py
