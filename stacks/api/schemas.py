@@ -74,6 +74,13 @@ class DeployIn(Schema):
                              description="Apply only this plan (its id from POST …/plan), or nothing.")
 
 
+class RollbackIn(Schema):
+    to: int = Field(..., ge=1, le=2**63 - 1, description="The deployment to go back to (its id): its definition "
+                                                          "and the images it ran, through the plan.")
+    plan: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]*$",
+                             description="Apply only this plan (its id from the rollback's plan), or nothing.")
+
+
 class PlanAccepted(Schema):
     token: str
     url: str

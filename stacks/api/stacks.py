@@ -1,4 +1,4 @@
-"""Stacks: list, one stack's definition and state, plan, deploy."""
+"""Stacks: list, one stack's definition and state, plan, deploy, roll back."""
 import json
 import uuid
 
@@ -14,11 +14,13 @@ from stacks.api.schemas import (
     Error,
     PlanAccepted,
     PlanOut,
+    RollbackIn,
     Slug,
     StackDetail,
     StackOut,
 )
 from stacks.models import Busy, Stack
+from stacks.operations import rollback
 from stacks.seams import broker
 from stacks.tasks import compute_plan, plan_key, request_operation
 
@@ -114,6 +116,27 @@ def deploy_stack(request, slug: str = Slug(), options: Query[DeployIn] = None):
     options = {"plan": options.plan} if options and options.plan else {}
     try:
         deployment = request_operation(stack, "deploy", user=request.user, options=options)
+    except Busy as exc:
+        raise HttpError(409, str(exc)) from None
+    return Status(202, {"id": deployment.pk, "status": deployment.status,
+                 "url": reverse("api-1:get_operation", args=[deployment.pk]),
+                 "events": reverse("api-1:operation_events", args=[deployment.pk])})
+
+
+@router.post("/stacks/{slug}/rollback",
+             response={202: Accepted, 400: Error, 401: Error, 403: Error, 404: Error, 409: Error},
+             summary="Roll back to a deployment (queued; follow the operation)")
+def rollback_stack(request, options: Query[RollbackIn], slug: str = Slug()):
+    """Restores the definition that deployment applied, as a new version, and
+    deploys it with the images it ran; refused (400) when it cannot be."""
+    stack = _stack(request, slug, operate=True)
+    try:
+        rollback.target_of(stack, options.to)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    extra = {"plan": options.plan} if options.plan else {}
+    try:
+        deployment = request_operation(stack, "deploy", user=request.user, options={"rollback_to": options.to, **extra})
     except Busy as exc:
         raise HttpError(409, str(exc)) from None
     return Status(202, {"id": deployment.pk, "status": deployment.status,

@@ -155,3 +155,28 @@ def test_it_maps_sso_groups_to_roles(stacks, django_user_model):
         "app", "demo"}
     apply_roles(user, ["everyone"])
     assert not StackRole.objects.filter(user=user).exists() and not user.is_staff
+
+
+def test_it_rolls_back_through_the_api_and_refuses_what_cannot_be(client, operator, viewer, stacks, monkeypatch):
+    monkeypatch.setattr("stacks.tasks.run_operation.delay_on_commit", lambda pk: None)  # queued is the proof here
+    from stacks.models import Deployment
+
+    other = Deployment.objects.create(stack=stacks["demo"], status="succeeded")
+    _, secret = ApiToken.objects.issue(operator, "ci", write=True)
+    refused = client.post(f"/api/v1/stacks/app/rollback?to={other.pk}", **bearer(secret))
+    assert refused.status_code == 400 and f"#{other.pk} is not a deployment of app" in refused.json()["detail"]
+    assert client.post("/api/v1/stacks/app/rollback?to=zero", **bearer(secret)).status_code == 422
+    _, read_only = ApiToken.objects.issue(viewer, "look")
+    assert client.post(f"/api/v1/stacks/demo/rollback?to={other.pk}", **bearer(read_only)).status_code == 403
+    assert not Deployment.objects.filter(stack=stacks["app"]).exists()
+
+    from stacks import versions
+    from stacks.models import StackVersion
+
+    done = Deployment.objects.create(stack=stacks["app"], status="succeeded",
+                                     version=versions.record(stacks["app"], StackVersion.CLI))
+    accepted = client.post(f"/api/v1/stacks/app/rollback?to={done.pk}", **bearer(secret))
+    assert accepted.status_code == 202, accepted.content
+    queued = Deployment.objects.get(pk=accepted.json()["id"])
+    assert (queued.action, queued.status, queued.rollback_of) == ("deploy", "queued", done.pk)
+    assert AuditRecord.objects.filter(action="deploy", target="stack app", detail__contains="API token").exists()
