@@ -1,6 +1,5 @@
 """The Django admin: every definition editable, validated on save with the same
 checks a render makes (promtool, amtool, Compose schema, cross-object checks)."""
-import json
 import secrets as pysecrets
 
 from django import forms
@@ -11,7 +10,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from stacks import (
     admin_records,  # noqa: F401 (roles, tokens, destinations, events, registries: registered there)
@@ -20,6 +19,7 @@ from stacks import (
 from stacks import models as m
 from stacks.accounts import audit
 from stacks.accounts.access import can_operate, can_view, operable_stacks, sees_all, visible_stacks
+from stacks.admin_widgets import KeyValueWidget, RuleTestsField, RuleTestsWidget
 from stacks.notifications import drift
 from stacks.validation import containment, footprint, rule_tests
 from stacks.validation.checks import check_rule, errors, validate_stack
@@ -112,46 +112,10 @@ class ValidatedForm(forms.ModelForm):
         return None
 
 
-class KeyValueWidget(forms.Widget):
-    """A JSON object of strings (labels, annotations) as rows of key and value
-    fields, with empty rows to add to; a row whose key is emptied goes."""
-
-    def __init__(self, extra=2, attrs=None):
-        super().__init__(attrs)
-        self.extra = extra
-
-    def render(self, name, value, attrs=None, renderer=None):
-        if isinstance(value, str):
-            try:
-                value = json.loads(value or "{}")
-            except ValueError:
-                value = {}
-        pairs = list((value or {}).items()) + [("", "")] * self.extra
-        rows = format_html_join(
-            "", '<tr><td><input name="{0}__key_{1}" value="{2}" aria-label="key" size="20"></td>'
-                '<td><input name="{0}__value_{1}" value="{3}" aria-label="value" size="50"></td></tr>',
-            ((name, i, k, v) for i, (k, v) in enumerate(pairs)))
-        return format_html('<table class="key-value" id="{}"><thead><tr><th>key</th><th>value</th></tr></thead>'
-                           '<tbody>{}</tbody></table><input type="hidden" name="{}__count" value="{}">',
-                           (attrs or {}).get("id", name), rows, name, len(pairs))
-
-    def value_from_datadict(self, data, files, name):
-        if f"{name}__count" not in data:
-            return data.get(name)
-        out = {}
-        for i in range(min(int(data.get(f"{name}__count") or 0), 500)):
-            key = (data.get(f"{name}__key_{i}") or "").strip()
-            if key:
-                out[key] = data.get(f"{name}__value_{i}", "")
-        return json.dumps(out)
-
-    def value_omitted_from_data(self, data, files, name):
-        return f"{name}__count" not in data and name not in data
-
-
 class AlertRuleForm(ValidatedForm):
     class Meta:
-        widgets = {"labels": KeyValueWidget(), "annotations": KeyValueWidget()}
+        widgets = {"labels": KeyValueWidget(), "annotations": KeyValueWidget(), "tests": RuleTestsWidget()}
+        field_classes = {"tests": RuleTestsField}
 
 
 # A URL typed without its scheme (a receiver's webhook) is taken as https://, the

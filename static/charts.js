@@ -55,13 +55,27 @@
     return (markers || []).map(function (m) { return [when(m.t), m.label + " (" + m.status + ")"]; });
   }
 
+  /* Where an operation marker's label goes: "right" of its line, "left" of it,
+   * or "" (no label; the marker keeps its title) when on either side it would
+   * be cut by the plot's edge or cover a label already placed. Never cut. */
+  function labelPlace(x, w, width, taken) {
+    function free(a, b) {
+      return a >= 0 && b <= width && taken.every(function (r) { return b <= r[0] || a >= r[1]; });
+    }
+    if (!w) return "";
+    if (free(x, x + w)) { taken.push([x, x + w]); return "right"; }
+    if (free(x - w, x)) { taken.push([x - w, x]); return "left"; }
+    return "";
+  }
+  window.panelCharts = { labelPlace: labelPlace };
+
   /* Operation markers and shaded spans as elements over the plot: they carry
    * their own words (deploy, restart web, firing, for 5m) and patterns. */
   function overlays(markers, spans) {
     function place(u) {
       var over = u.over;
       over.querySelectorAll(".chart-marker, .chart-span").forEach(function (n) { n.remove(); });
-      var min = u.scales.x.min, max = u.scales.x.max, drawn = 0;
+      var min = u.scales.x.min, max = u.scales.x.max, drawn = 0, taken = [];
       (spans || []).forEach(function (s) {
         var a = Math.max(s.from, min), b = Math.min(s.to == null ? max : s.to, max);
         if (b <= a) return;
@@ -70,13 +84,19 @@
         span.style.left = left + "px";
         span.style.width = Math.max(2, right - left) + "px";
         over.appendChild(span);
+        if (span.scrollWidth > span.clientWidth) span.textContent = "";  // too narrow: no cut word, the title says it
       });
       (markers || []).forEach(function (m) {
         if (m.t < min || m.t > max) return;
-        var mark = el("div", { "class": "chart-marker " + m.action, title: m.label + " #" + m.id + " at " + when(m.t) + " (" + m.status + ")" },
-                      m.label);
-        mark.style.left = u.valToPos(m.t, "x") + "px";
+        var x = u.valToPos(m.t, "x");
+        var mark = el("div", { "class": "chart-marker " + m.action, title: m.label + " #" + m.id + " at " + when(m.t) + " (" + m.status + ")" });
+        var text = mark.appendChild(el("span", { "class": "chart-marker-label" }, m.label));
+        mark.style.left = x + "px";
         over.appendChild(mark);
+        var side = labelPlace(x, text.getBoundingClientRect().width, over.clientWidth, taken);
+        mark.setAttribute("data-label", side || "none");
+        if (side === "left") mark.classList.add("label-left");
+        else if (!side) text.remove();
         drawn += 1;
       });
       u.root.parentNode && u.root.parentNode.setAttribute("data-markers", drawn);
