@@ -20,6 +20,7 @@ from stacks.adoption.importer import DefinitionRefused, ImportError_, import_pro
 from stacks.adoption.project_dir import read_path
 from stacks.models import GitSource, Secret, Stack, StackVersion
 from stacks.seams import git
+from stacks.versions import snapshot
 
 
 @dataclass
@@ -83,6 +84,36 @@ def import_git(url, slug, branch="main", path="", policy=GitSource.PLAN, credent
     return stack, problems
 
 
+def attach_git(stack, url, branch="main", path="", policy=GitSource.PLAN, credentials=None, poll_seconds=300,
+               user=None):
+    """An existing stack (one adopted in place keeps its own directory, so its
+    mounts do not move) starts following a repository: the branch's commit is
+    imported as a sync imports it, and recorded on a version. When the
+    repository's directory imports to the rows the stack has, nothing changes
+    but that version; otherwise the difference is that first sync's change,
+    deployed or not by the policy (the caller's business). Returns (Synced,
+    [rows changed]). Refused (ValueError or GitError, in the user's terms,
+    nothing changed): a stack that follows Git already, a URL with credentials,
+    files that do not import, validate or stay within the stack's consents."""
+    credentials = credentials or {}
+    git.check_url(url), git.check_branch(branch)
+    path = check_path(path)
+    existing = GitSource.objects.filter(stack=stack).first()
+    if existing is not None:
+        raise ImportError_(f"{stack.slug} follows {git.display_url(existing.url)} ({existing.branch}) already.")
+    before = snapshot.take(stack)
+    with transaction.atomic():
+        secret, kind = _credential(stack.slug, credentials)
+        source = GitSource.objects.create(
+            stack=stack, url=url, branch=branch, path=path, credential=secret, credential_kind=kind,
+            username=credentials.get("username", ""), policy=policy, poll_seconds=poll_seconds)
+        synced = _sync(source, force=True)
+        if synced.error:  # leaves nothing behind: no source, no secret, the rows as they were
+            raise ImportError_(f"{git.display_url(url)} ({branch}, commit {synced.commit[:12] or '?'}) "
+                               f"cannot become {stack.slug}'s definition: {synced.error}")
+    return synced, snapshot.row_changes(before, snapshot.take(Stack.objects.get(pk=stack.pk)))
+
+
 def sync(source, force=False):
     """Fetch the branch; a commit not yet applied becomes the definition.
     Returns Synced; the outcome is on the source row too. One sync of a stack
@@ -129,10 +160,16 @@ def _failed(source, commit, error, now):
 
 
 def deployed_commit(stack):
-    """The commit of the definition the last successful deploy applied ('' when none)."""
+    """The commit of the definition the last successful deploy applied ('' when none).
+    A stack attached to Git after that deploy: the version recording the same
+    rows at a commit (the attach's, when the repository held what runs)."""
     last = (stack.deployments.filter(action="deploy", status="succeeded", version__isnull=False)
             .select_related("version").order_by("-id").first())
-    return last.version.commit if last else ""
+    if last is None or last.version.commit:
+        return last.version.commit if last else ""
+    same = (stack.versions.filter(number__gt=last.version.number, digest=last.version.digest)
+            .exclude(commit="").order_by("number").first())
+    return same.commit if same else ""
 
 
 def state(stack):

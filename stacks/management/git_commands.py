@@ -1,4 +1,5 @@
-"""`stack import URL --git`, `stack sync SLUG`, `stack git SLUG`: the Git verbs
+"""`stack import URL --git`, `stack git-attach SLUG URL`, `stack sync SLUG`,
+`stack git SLUG`: the Git verbs
 of `manage.py stack` (stacks.management.commands.stack), kept apart so that
 command stays readable. Credentials come from a file or an environment
 variable, never from argv, and are never printed."""
@@ -13,6 +14,18 @@ from stacks.accounts import audit
 from stacks.adoption import git_sync
 from stacks.models import Busy, GitSource, Stack
 from stacks.seams.git import GitError
+
+
+def source_arguments(p):
+    """The options saying which repository a stack follows, and how."""
+    p.add_argument("--branch", default="main")
+    p.add_argument("--path", default="", help="The project's directory inside the repository.")
+    p.add_argument("--auto-deploy", action="store_true", help="Deploy each new commit (default: plan only).")
+    p.add_argument("--poll", type=int, default=300, metavar="SECONDS", help="Poll interval (0: never).")
+    p.add_argument("--token-env", metavar="VAR", help="The environment variable holding an https token "
+                                                      "(kept as a secret, never printed).")
+    p.add_argument("--username", default="", help="Sent with the token (default: git).")
+    p.add_argument("--ssh-key", metavar="FILE", help="A deploy key for ssh:// (kept as a secret).")
 
 
 def _credentials(token_env=None, ssh_key=None, username="", **_):
@@ -49,6 +62,35 @@ def do_import(cmd, url, name, engine, allow_host_access, branch="main", path="",
     audit.record("import", f"stack {stack.slug}", detail=f"from Git {stack.git.url} {branch} (command line)")
     cmd.stdout.write(f"Imported {stack.services.count()} services into stack {stack.slug} from commit "
                      f"{stack.git.applied[:12]} of {branch}.")
+    print_git(cmd, stack)
+
+
+def do_attach(cmd, stack, url, wait=False, branch="main", path="", auto_deploy=False, poll=300, **opts):
+    """An existing stack follows a repository from now on, as one imported from
+    it does; its own directory (adopted in place) stays its directory."""
+    policy = GitSource.DEPLOY if auto_deploy else GitSource.PLAN
+    try:
+        synced, changes = git_sync.attach_git(stack, url, branch=branch, path=path, policy=policy,
+                                              credentials=_credentials(**opts), poll_seconds=max(poll, 0))
+    except (GitError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    for warning in synced.warnings:
+        cmd.stderr.write(warning)
+    audit.record("git-attach", f"stack {stack.slug}", detail=f"to Git {stack.git.url} {branch} at "
+                                                             f"{synced.commit[:12]} (command line)")
+    if not changes:
+        cmd.stdout.write(f"{stack.slug} follows {branch} of {stack.git.url} from commit {synced.commit[:12]}, "
+                         "which holds its definition as it is: nothing changed.")
+    else:
+        cmd.stdout.write(f"{stack.slug} follows {branch} of {stack.git.url}; commit {synced.commit[:12]} is its "
+                         f"new definition ({len(changes)} row change(s)):")
+        for line in changes:
+            cmd.stdout.write(f"  {line}")
+        if policy == GitSource.DEPLOY:
+            cmd._run_operation(stack, "deploy", {}, wait)
+        else:
+            cmd.stdout.write(f"commit {synced.commit[:7]} is ready: `stack plan {stack.slug}` shows what a deploy "
+                             f"would do, `stack deploy {stack.slug}` deploys it.")
     print_git(cmd, stack)
 
 

@@ -137,3 +137,47 @@ def test_adopting_a_running_monitoring_project_recreates_nothing_and_writes_noth
     _, _, plan = plan_deploy(stack)
     assert [f.path for f in plan.files] == ["prometheus/rules/alerts.yml"] and not plan.changes, plan.lines()
     assert [r.service for r in plan.reloads] == ["prometheus"]
+
+
+def test_attaching_an_adopted_running_project_to_its_repository_recreates_nothing(project, docker_api, tmp_path):
+    """The team's project is a clone of its repository, running; adopted in
+    place and deployed, then attached to the repository: nothing changes, what
+    runs is the commit, and a deploy recreates nothing and writes nothing."""
+    port = free_port()
+    repo = Repo(tmp_path / "git")
+    team_project(project, repo.work, port)
+    first = repo.push({}, "the team's monitoring")
+    up = subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=repo.work, capture_output=True,
+                        text=True, timeout=180)
+    assert up.returncode == 0, up.stderr
+    wait_until(lambda: "TargetDown" in rules(port), timeout=60, what="Prometheus up")
+
+    def ids():
+        found = docker_api.containers(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        return {c["Labels"]["com.docker.compose.service"]: c["Id"] for c in found}
+
+    call_command("stack", "adopt", project, stdout=StringIO(), stderr=StringIO())
+    stack = Stack.objects.get(slug=project)
+    d = Deployment.objects.create(stack=stack, action="deploy")
+    execute(d)
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    before = ids()
+    files = {p: p.read_bytes() for p in repo.work.rglob("*") if p.is_file() and ".git" not in p.parts}
+
+    out = StringIO()
+    call_command("stack", "git-attach", project, repo.url, stdout=out, stderr=StringIO())
+    assert "nothing changed" in out.getvalue(), out.getvalue()
+    stack = Stack.objects.get(slug=project)
+    assert stack.directory == repo.work.resolve()
+    git_out = StringIO()
+    call_command("stack", "git", project, stdout=git_out)
+    assert f"deployed: {first}" in git_out.getvalue() and f"definition: {first}" in git_out.getvalue()
+    _, _, plan = plan_deploy(stack)
+    assert not plan.changes and not plan.files and not plan.reloads, plan.lines()
+    d = Deployment.objects.create(stack=stack, action="deploy")
+    execute(d)
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    assert ids() == before  # nothing recreated
+    assert {p: p.read_bytes() for p in repo.work.rglob("*") if p.is_file() and ".git" not in p.parts} == files

@@ -302,3 +302,79 @@ def test_an_ssh_deploy_key_goes_to_ssh_in_a_private_file_never_into_messages(rep
     assert "unreachable" in str(refused.value) or "Connection refused" in str(refused.value)
     assert key.read_text().splitlines()[1] not in str(refused.value)
     assert not Stack.objects.filter(slug="viassh").exists() and not Secret.objects.filter(name="git-viassh").exists()
+
+
+# --- Attaching an existing stack to Git ----------------------------------------------
+
+def in_place(repo, slug="teamapp"):
+    """A stack imported in place from the team's working copy of the repository."""
+    stack_cmd("import", str(repo.work / "deploy"), "--name", slug, "--in-place")
+    return Stack.objects.get(slug=slug)
+
+
+def test_attaching_a_stack_whose_rows_the_repository_holds_changes_nothing_but_records_the_commit(
+        repo, admin_client, as_operator):
+    from stacks.versions import snapshot
+
+    stack = in_place(repo)
+    before, directory = snapshot.take(stack), stack.directory
+    out = stack_cmd("git-attach", "teamapp", repo.url, "--path", "deploy")
+    assert f"from commit {repo.first[:12]}, which holds its definition as it is: nothing changed" in out
+    stack = Stack.objects.get(slug="teamapp")
+    assert snapshot.take(stack) == before and stack.directory == directory == (repo.work / "deploy").resolve()
+    latest = stack.versions.order_by("-number").first()
+    assert latest.source == StackVersion.GIT and latest.commit == repo.first and latest.number == 2
+    lines = dict(line.split(": ", 1) for line in stack_cmd("git", "teamapp").splitlines())
+    assert lines["repository"] == repo.url and lines["definition"] == repo.first and lines["path"] == "deploy"
+    assert lines["policy"] == "plan only" and lines["webhook"].endswith("/webhooks/git/teamapp/")
+    # From now on it follows Git like a stack imported from it: read only in the admin, synced on push.
+    page = admin_client.get(f"/admin/stacks/stack/{stack.pk}/change/", follow=True).content.decode()
+    assert "edit it in Git" in page
+    service = stack.services.get()
+    assert admin_client.post(f"/admin/stacks/service/{service.pk}/change/",
+                             {"name": "web", "image": "x"}).status_code == 403
+    second = repo.push({"deploy/conf/app.conf": "level = debug\n"}, "debug")
+    assert f"commit {second[:12]} is the new definition" in stack_cmd("sync", "teamapp")
+    assert StackFile.objects.get(stack=stack).content == "level = debug\n"
+
+
+def test_attaching_a_stack_the_repository_differs_from_makes_that_the_first_sync_deploying_nothing(
+        repo, as_operator):
+    stack = in_place(repo)
+    stack.services.filter(name="web").update(command=["sleep", "60"])  # edited here, not in Git
+    out = stack_cmd("git-attach", "teamapp", repo.url, "--path", "deploy")
+    assert f"commit {repo.first[:12]} is its new definition (1 row change(s))" in out
+    assert "service web: command changed" in out and f"commit {repo.first[:7]} is ready" in out
+    stack = Stack.objects.get(slug="teamapp")
+    assert stack.services.get().command == ["sleep", "3600"]
+    assert stack.git.applied == repo.first and stack.git.policy == GitSource.PLAN
+    assert stack.versions.order_by("-number").first().commit == repo.first
+    assert not stack.deployments.exists()  # plan only: shown, never deployed
+    page = as_operator.get("/stacks/teamapp/").content.decode()
+    assert f"commit <code title=\"{repo.first}\">{repo.first[:7]}</code> is ready" in page
+
+
+def test_attaching_is_refused_clearly_and_changes_nothing(repo, monkeypatch):
+    from stacks.versions import snapshot
+
+    with pytest.raises(CommandError, match="nosuch"):
+        stack_cmd("git-attach", "nosuch", repo.url)
+    imported(repo)
+    with pytest.raises(CommandError, match=f"gitapp follows {repo.url} \\(main\\) already"):
+        stack_cmd("git-attach", "gitapp", repo.url, "--path", "deploy")
+    stack = in_place(repo)
+    before, versions = snapshot.take(stack), stack.versions.count()
+    with pytest.raises(CommandError, match="no credentials in the URL"):
+        stack_cmd("git-attach", "teamapp", "https://user:tok@127.0.0.1/team.git")
+    with pytest.raises(CommandError, match="must stay inside the repository"):
+        stack_cmd("git-attach", "teamapp", repo.url, "--path", "../..")
+    repo.push({"deploy/docker-compose.yml": COMPOSE + "    privileged: true\n"}, "privileged")
+    monkeypatch.setenv("TEAM_TOKEN", "s3cr3t-token-value")  # kept as a secret only when the attach is
+    with pytest.raises(CommandError, match="cannot become teamapp's definition: .*an admin must approve it"):
+        stack_cmd("git-attach", "teamapp", repo.url, "--path", "deploy", "--token-env", "TEAM_TOKEN")
+    repo.push({"deploy/docker-compose.yml": "services:\n  web:\n    image: [not, a, string]\n"}, "broken")
+    with pytest.raises(CommandError, match="cannot become teamapp's definition"):
+        stack_cmd("git-attach", "teamapp", repo.url, "--path", "deploy")
+    stack = Stack.objects.get(slug="teamapp")
+    assert snapshot.take(stack) == before and stack.versions.count() == versions
+    assert not GitSource.objects.filter(stack=stack).exists() and not Secret.objects.filter(name="git-teamapp").exists()

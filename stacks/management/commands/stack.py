@@ -49,14 +49,14 @@ class Command(BaseCommand):
                        help="Keep the project's own directory as the stack's (its mounts stay where they are).")
         p.add_argument("--git", action="store_true", help="PATH is a Git repository URL (https://, ssh://, "
                                                           "file://): the stack follows its branch.")
-        p.add_argument("--branch", default="main")
-        p.add_argument("--path", default="", help="The project's directory inside the repository.")
-        p.add_argument("--auto-deploy", action="store_true", help="Deploy each new commit (default: plan only).")
-        p.add_argument("--poll", type=int, default=300, metavar="SECONDS", help="Poll interval (0: never).")
-        p.add_argument("--token-env", metavar="VAR", help="The environment variable holding an https token "
-                                                          "(kept as a secret, never printed).")
-        p.add_argument("--username", default="", help="Sent with the token (default: git).")
-        p.add_argument("--ssh-key", metavar="FILE", help="A deploy key for ssh:// (kept as a secret).")
+        git_commands.source_arguments(p)
+        p = sub.add_parser("git-attach", help="Make an existing stack (an adopted one keeps its directory) follow "
+                                              "a Git repository: the branch's commit becomes its definition, "
+                                              "deployed only by the policy; nothing changes when they agree.")
+        p.add_argument("slug")
+        p.add_argument("url", metavar="URL")
+        git_commands.source_arguments(p)
+        p.add_argument("--wait", action="store_true", help="Follow the deploy it starts (--auto-deploy).")
         p = sub.add_parser("sync", help="Fetch a Git stack's branch now; a new commit becomes its definition "
                                         "(and is deployed when its policy says so).")
         p.add_argument("slug")
@@ -454,6 +454,9 @@ class Command(BaseCommand):
 
     def do_sync(self, slug, wait=False, force=False, **opts):
         git_commands.do_sync(self, self._stack(slug), wait, force)
+
+    def do_git_attach(self, slug, url, wait=False, **opts):
+        git_commands.do_attach(self, self._stack(slug), url, wait, **opts)
 
     def do_git(self, slug, **opts):
         git_commands.do_git(self, self._stack(slug))
