@@ -19,6 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+# Chromium instances the browser tests run (stacks.tests.test_browser.browser).
+BROWSERS = []
+
+
+@pytest.fixture(autouse=True)
+def _close_browser_pages():
+    """A test's pages close when it ends: an open page holds its push stream
+    (/live/), and Chromium opens at most six connections to one host, so pages
+    left open by earlier tests would starve the next test's requests."""
+    yield
+    for browser in BROWSERS:
+        for context in list(browser.contexts):
+            context.close()
+
+
 @pytest.fixture(autouse=True)
 def _stacks_dir(settings, tmp_path):
     settings.STACKS_DIR = tmp_path / "stacks"

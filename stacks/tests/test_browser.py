@@ -11,7 +11,7 @@ import requests
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment, Stack
-from stacks.tests.conftest import ROOT, free_port
+from stacks.tests.conftest import BROWSERS, ROOT, free_port
 
 # Playwright's sync API keeps an event loop in this thread; Django's ORM calls in
 # the test itself are still synchronous, so its async-safety guard is off here.
@@ -34,7 +34,9 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--disable-quic"])
+        BROWSERS.append(b)
         yield b
+        BROWSERS.remove(b)
         b.close()
 
 

@@ -17,10 +17,12 @@ from django.core.management import call_command
 
 from controlpanel.celery import app
 from stacks.defaults.demo import mini_monitoring
+from stacks.lib.yamlio import dump_yaml
+from stacks.lib.yamlsafe import load_yaml
 from stacks.models import Deployment, GitSource, Secret, Stack
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy
-from stacks.render import render_bundle
+from stacks.render import ALERTMANAGER_FILE, HEARTBEAT_FILE, render_bundle
 from stacks.tests.conftest import free_port, wait_until
 from stacks.tests.git_server import Repo
 
@@ -41,7 +43,14 @@ def team_project(slug, directory, prom_port):
     bundle = render_bundle(stack)
     stack.delete()
     Secret.objects.filter(stack__isnull=True).exclude(name__startswith="panel_").delete()
-    files = {path: text for path, text in bundle.files.items()}
+    # A team's own files: without the panel's heartbeat (its rule file and route),
+    # which only a project the panel deployed itself carries.
+    files = {path: text for path, text in bundle.files.items() if path != HEARTBEAT_FILE}
+    am = load_yaml(files[ALERTMANAGER_FILE])
+    am["route"]["routes"] = [r for r in am["route"].get("routes", []) if "PanelHeartbeat" not in str(r)]
+    if not am["route"]["routes"]:
+        del am["route"]["routes"]
+    files[ALERTMANAGER_FILE] = dump_yaml(am)
     for path, text in files.items():
         target = Path(directory) / path
         target.parent.mkdir(parents=True, exist_ok=True)
