@@ -16,18 +16,6 @@ from stacks.models import Busy, GitSource, Stack
 from stacks.seams.git import GitError
 
 
-def source_arguments(p):
-    """The options saying which repository a stack follows, and how."""
-    p.add_argument("--branch", default="main")
-    p.add_argument("--path", default="", help="The project's directory inside the repository.")
-    p.add_argument("--auto-deploy", action="store_true", help="Deploy each new commit (default: plan only).")
-    p.add_argument("--poll", type=int, default=300, metavar="SECONDS", help="Poll interval (0: never).")
-    p.add_argument("--token-env", metavar="VAR", help="The environment variable holding an https token "
-                                                      "(kept as a secret, never printed).")
-    p.add_argument("--username", default="", help="Sent with the token (default: git).")
-    p.add_argument("--ssh-key", metavar="FILE", help="A deploy key for ssh:// (kept as a secret).")
-
-
 def _credentials(token_env=None, ssh_key=None, username="", **_):
     if token_env and ssh_key:
         raise CommandError("Give a token or an SSH key, not both.")

@@ -14,7 +14,7 @@ from stacks.lib.errors import SeamError
 LOCK_TTL = 15  # seconds; refreshed every LOCK_TTL / 3 while an operation runs
 
 
-def _redis():
+def redis_py():
     """redis-py, imported when something first talks to Redis: it is a tenth of a
     second of every start-up, and most commands never need it."""
     import redis  # start-up: see above
@@ -28,7 +28,7 @@ class BrokerError(SeamError):
 
 @functools.lru_cache(maxsize=1)
 def connection():
-    return _redis().Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=2)
+    return redis_py().Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=2)
 
 
 def _lock_key(slug):
@@ -44,7 +44,7 @@ def _translated(fn):
     def inner(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except _redis().RedisError as exc:
+        except redis_py().RedisError as exc:
             raise BrokerError(f"Redis is unreachable ({exc}).") from None
     return inner
 
@@ -73,14 +73,14 @@ class StackLock:
         while not self._stop.wait(LOCK_TTL / 3):
             try:
                 self.lock.reacquire()
-            except (_redis().RedisError, _redis().exceptions.LockError):
+            except (redis_py().RedisError, redis_py().exceptions.LockError):
                 return
 
     def release(self):
         self._stop.set()
         try:
             self.lock.release()  # a Lua script: only our own token is deleted
-        except (_redis().RedisError, _redis().exceptions.LockError):
+        except (redis_py().RedisError, redis_py().exceptions.LockError):
             pass  # expired meanwhile: nothing of ours to release
 
 
@@ -101,7 +101,7 @@ def notify(deployment_id, stream=None, **event):
             pipe.xadd(stream, {k: str(v) for k, v in event.items()}, maxlen=EVENTS_KEPT, approximate=True)
             pipe.expire(stream, EVENTS_TTL)
         pipe.execute()
-    except _redis().RedisError:
+    except redis_py().RedisError:
         pass  # a waiter falls back to its timeout; the row is the truth
 
 
@@ -188,7 +188,7 @@ class Notices:
         try:
             self.pubsub = connection().pubsub(ignore_subscribe_messages=True)
             self.pubsub.subscribe(_events_key(deployment_id))
-        except _redis().RedisError:
+        except redis_py().RedisError:
             self.pubsub = None
 
     def wait(self, timeout):
@@ -202,14 +202,14 @@ class Notices:
             while got is not None and self.pubsub.get_message(timeout=0) is not None:
                 pass  # several notices at once: one wake-up
             return got is not None
-        except _redis().RedisError:
+        except redis_py().RedisError:
             return False
 
     def close(self):
         if self.pubsub is not None:
             try:
                 self.pubsub.close()
-            except _redis().RedisError:
+            except redis_py().RedisError:
                 pass
 
     def __enter__(self):

@@ -9,9 +9,7 @@ import logging
 import queue
 import threading
 
-import redis
-
-from stacks.seams.broker import BrokerError, connection
+from stacks.seams.broker import BrokerError, connection, redis_py
 
 log = logging.getLogger(__name__)
 CHANNEL = "panel:live"
@@ -26,7 +24,7 @@ def publish(*topics):
         for topic in dict.fromkeys(topics):
             pipe.publish(CHANNEL, topic)
         pipe.execute()
-    except redis.RedisError as exc:
+    except redis_py().RedisError as exc:
         log.warning("Live notice %s not sent: %s", ", ".join(topics), exc)
 
 
@@ -90,7 +88,7 @@ class Hub:
         pubsub = None
         try:
             # Its own connection without a read timeout: it waits for notices.
-            pubsub = redis.Redis(connection_pool=redis.ConnectionPool(
+            pubsub = redis_py().Redis(connection_pool=redis_py().ConnectionPool(
                 **{**connection().connection_pool.connection_kwargs, "socket_timeout": None})).pubsub()
             pubsub.subscribe(CHANNEL)
             pubsub.psubscribe(OPERATIONS)
@@ -99,7 +97,7 @@ class Hub:
                 topic = _topic(message)
                 if topic:
                     self._hand_out(topic)
-        except redis.RedisError as exc:
+        except redis_py().RedisError as exc:
             log.warning("Live notices stopped (pages poll until Redis is back): %s", exc)
         finally:
             self.ready.clear()
@@ -110,7 +108,7 @@ class Hub:
             if pubsub is not None:
                 try:
                     pubsub.close()
-                except redis.RedisError:
+                except redis_py().RedisError:
                     pass
 
     def _hand_out(self, topic):

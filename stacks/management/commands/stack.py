@@ -6,18 +6,27 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stacks import versions
 from stacks.accounts import audit
 from stacks.engine.errors import EngineError
-from stacks.engine.operations import record_kept_files
 from stacks.lib.safe_paths import UnsafePath, write_bundle
-from stacks.management import git_commands
 from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack, StackVersion
 from stacks.operations import follow
 
 QUEUE_PATIENCE = 10  # seconds a --wait operation may sit in the queue before the command runs it itself
 CLAIM_PATIENCE = 0.5  # seconds before asking whether any worker is there at all
 
+
+
+def git_source_arguments(p):
+    """The options saying which repository a stack follows, and how."""
+    p.add_argument("--branch", default="main")
+    p.add_argument("--path", default="", help="The project's directory inside the repository.")
+    p.add_argument("--auto-deploy", action="store_true", help="Deploy each new commit (default: plan only).")
+    p.add_argument("--poll", type=int, default=300, metavar="SECONDS", help="Poll interval (0: never).")
+    p.add_argument("--token-env", metavar="VAR", help="The environment variable holding an https token "
+                                                      "(kept as a secret, never printed).")
+    p.add_argument("--username", default="", help="Sent with the token (default: git).")
+    p.add_argument("--ssh-key", metavar="FILE", help="A deploy key for ssh:// (kept as a secret).")
 
 class Command(BaseCommand):
     # Scripts call this often: no system checks (they import every URL and view),
@@ -49,13 +58,13 @@ class Command(BaseCommand):
                        help="Keep the project's own directory as the stack's (its mounts stay where they are).")
         p.add_argument("--git", action="store_true", help="PATH is a Git repository URL (https://, ssh://, "
                                                           "file://): the stack follows its branch.")
-        git_commands.source_arguments(p)
+        git_source_arguments(p)
         p = sub.add_parser("git-attach", help="Make an existing stack (an adopted one keeps its directory) follow "
                                               "a Git repository: the branch's commit becomes its definition, "
                                               "deployed only by the policy; nothing changes when they agree.")
         p.add_argument("slug")
         p.add_argument("url", metavar="URL")
-        git_commands.source_arguments(p)
+        git_source_arguments(p)
         p.add_argument("--wait", action="store_true", help="Follow the deploy it starts (--auto-deploy).")
         p = sub.add_parser("sync", help="Fetch a Git stack's branch now; a new commit becomes its definition "
                                         "(and is deployed when its policy says so).")
@@ -210,11 +219,14 @@ class Command(BaseCommand):
         return engine
 
     def do_import(self, file, name, engine=None, allow_host_access=False, in_place=False, git=False, **opts):
+        from stacks import versions  # start-up: PyYAML (the rendered files of a version)
         from stacks.adoption.importer import import_project  # start-up: importers
         from stacks.adoption.project_dir import read_path  # start-up: importers
         from stacks.render import render_bundle  # start-up: PyYAML
 
         if git:
+            from stacks.management import git_commands  # start-up: the Git sync and the importers
+
             return git_commands.do_import(self, file, name, engine, allow_host_access, **opts)
         target = self._engine(engine) if engine else None
         try:
@@ -233,6 +245,8 @@ class Command(BaseCommand):
         if target is not None:
             Stack.objects.filter(pk=stack.pk).update(engine=target)
         if in_place:  # the team's files stay as they are while the rows render the same
+            from stacks.engine.operations import record_kept_files  # start-up: docker-py
+
             record_kept_files(stack.directory, render_bundle(stack).files)
         audit.record("import", f"stack {stack.slug}", detail=f"from {file} (command line)")
         versions.record(stack, StackVersion.CLI, note=f"import {file}")
@@ -258,6 +272,7 @@ class Command(BaseCommand):
                           + (f" and down on {stack.moved_from.name}." if stack.moved_from_id else "."))
 
     def do_adopt(self, project, name=None, engine=None, **opts):
+        from stacks import versions  # start-up: PyYAML (the rendered files of a version)
         from stacks.tasks import adopt_anywhere  # start-up: Celery
         target = self._engine(engine or "local")
         try:
@@ -418,6 +433,7 @@ class Command(BaseCommand):
             pass
 
     def do_history(self, slug, **opts):
+        from stacks import versions  # start-up: PyYAML (the rendered files of a version)
         stack = self._stack(slug)
         for version in stack.versions.select_related("author").order_by("-number"):
             rows, _files = versions.diff(version)
@@ -429,6 +445,7 @@ class Command(BaseCommand):
                               + (f"  deployed by {deployed}" if deployed else ""))
 
     def do_restore(self, slug, number, **opts):
+        from stacks import versions  # start-up: PyYAML (the rendered files of a version)
         stack = self._stack(slug)
         version = stack.versions.filter(number=number).first()
         if version is None:
@@ -453,12 +470,18 @@ class Command(BaseCommand):
         self._run_operation(stack, "deploy", {"rollback_to": target.pk}, wait)
 
     def do_sync(self, slug, wait=False, force=False, **opts):
+        from stacks.management import git_commands  # start-up: the Git sync and the importers
+
         git_commands.do_sync(self, self._stack(slug), wait, force)
 
     def do_git_attach(self, slug, url, wait=False, **opts):
+        from stacks.management import git_commands  # start-up: the Git sync and the importers
+
         git_commands.do_attach(self, self._stack(slug), url, wait, **opts)
 
     def do_git(self, slug, **opts):
+        from stacks.management import git_commands  # start-up: the Git sync and the importers
+
         git_commands.do_git(self, self._stack(slug))
 
     def do_updates(self, slug, check=False, apply=None, wait=False, json=False, **opts):
