@@ -11,7 +11,7 @@ MODELED = ("interval", "input_series", "alert_rule_test")
 
 
 def _labels_text(exp_alerts):
-    return "\n\n".join("\n".join(f"{k}={v}" for k, v in a["exp_labels"].items()) for a in exp_alerts)
+    return "\n\n".join("\n".join(f"{k}={v}" for k, v in sorted(a["exp_labels"].items())) for a in exp_alerts)
 
 
 def _parse_labels(text, where, problems):

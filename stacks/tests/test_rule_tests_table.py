@@ -77,7 +77,7 @@ def test_the_admin_saves_the_tables_cases_as_promtools_json(admin_client):
     rule.refresh_from_db()
     assert rule.tests == [CASE]
     page = admin_client.get(f"/admin/stacks/alertrule/{rule.pk}/change/").content.decode()
-    assert 'name="tests__0__alertname_0" value="Down"' in page and "severity=critical\njob=web" in page
+    assert 'name="tests__0__alertname_0" value="Down"' in page and "instance=a\njob=web\nseverity=critical" in page
 
 
 @pytest.mark.tools
