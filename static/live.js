@@ -15,9 +15,19 @@
     parts().forEach(function (el) { topicsOf(el).forEach(function (t) { all[t] = true; }); });
     return Object.keys(all).sort().join(",");
   }
+  // A part that replaces itself (hx-swap="outerHTML", the deployment's progress)
+  // and hears its topic while it is fetching itself fetches itself again once that
+  // settles: a trigger queued on it (hx-sync) would go with the element the swap
+  // removes, and the page would stay one change behind. Parts swapped inside
+  // themselves keep hx-sync's queue.
+  var pending = {};
+  function replacesItself(el) { return (el.getAttribute("hx-swap") || "").indexOf("outerHTML") === 0; }
+  function keyOf(el) { return (el.id || "") + "|" + el.getAttribute("data-live"); }
   function refresh(topic) {
     parts().forEach(function (el) {
-      if (topic === null || topicsOf(el).indexOf(topic) >= 0) htmx.trigger(el, "live");
+      if (topic !== null && topicsOf(el).indexOf(topic) < 0) return;
+      if (replacesItself(el) && el.classList.contains("htmx-request")) pending[keyOf(el)] = true;
+      else htmx.trigger(el, "live");
     });
   }
   function state(s) { document.body.setAttribute("data-push", s); }
@@ -52,6 +62,12 @@
   }
   document.addEventListener("DOMContentLoaded", connect);
   // A swap that brings other live parts (the deployment page after Deploy) changes the topics.
-  document.addEventListener("htmx:afterSettle", function () { if (topics() !== wanted) connect(); });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (topics() !== wanted) connect();
+    parts().forEach(function (el) {
+      var key = keyOf(el);
+      if (pending[key] && !el.classList.contains("htmx-request")) { delete pending[key]; htmx.trigger(el, "live"); }
+    });
+  });
   window.addEventListener("pagehide", function () { if (source) source.close(); });
 })();
