@@ -23,12 +23,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 BROWSERS = []
 
 
-@pytest.fixture(autouse=True)
-def _close_browser_pages():
+def close_browser_pages():
     """A test's pages close when it ends: an open page holds its push stream
     (/live/), and Chromium opens at most six connections to one host, so pages
-    left open by earlier tests would starve the next test's requests."""
-    yield
+    left open by earlier tests would starve the next test's requests. The
+    browser tests' base_url fixtures call this in their teardown, which runs
+    before the live server's database is flushed: a page still polling during
+    the flush deadlocks PostgreSQL's TRUNCATE."""
     for browser in BROWSERS:
         for context in list(browser.contexts):
             context.close()

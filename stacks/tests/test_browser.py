@@ -11,7 +11,7 @@ import requests
 
 from stacks.defaults.demo import mini_monitoring
 from stacks.models import Deployment, Stack
-from stacks.tests.conftest import BROWSERS, ROOT, free_port
+from stacks.tests.conftest import BROWSERS, ROOT, close_browser_pages, free_port
 
 # Playwright's sync API keeps an event loop in this thread; Django's ORM calls in
 # the test itself are still synchronous, so its async-safety guard is off here.
@@ -43,7 +43,8 @@ def browser():
 @pytest.fixture
 def base_url(live_server, settings):
     settings.ALLOWED_HOSTS = ["*"]
-    return live_server.url.replace("0.0.0.0", "127.0.0.1")
+    yield live_server.url.replace("0.0.0.0", "127.0.0.1")
+    close_browser_pages()
 
 
 def login(browser, base_url, username, password, width=1280):

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from stacks.models import Stack, StackRole
-from stacks.tests.conftest import ROOT, free_port, wait_until
+from stacks.tests.conftest import ROOT, close_browser_pages, free_port, wait_until
 from stacks.tests.test_browser import browser, shot  # noqa: F401 — the Chromium fixture
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def base_url(live_server, settings):
     settings.ALLOWED_HOSTS = ["*"]
-    return live_server.url.replace("0.0.0.0", "127.0.0.1")
+    yield live_server.url.replace("0.0.0.0", "127.0.0.1")
+    close_browser_pages()
 
 
 @pytest.fixture
