@@ -26,14 +26,14 @@ from stacks.engine.connect import using
 from stacks.engine.errors import EngineError
 from stacks.engine.plan import recorded
 from stacks.models import Busy, Deployment, Engine, GitSource, Service, Stack
-from stacks.monitoring import health, updates
+from stacks.monitoring import health, logs, updates
 from stacks.notifications import deliver, watch
 from stacks.operations import requests
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy, plan_rollback
 from stacks.operations.verbs import VERBS
 from stacks.render import render_bundle
-from stacks.seams import broker, live
+from stacks.seams import broker
 
 log = logging.getLogger(__name__)
 
@@ -237,26 +237,33 @@ def check_image_updates():
             continue  # another operation runs: the next tick tries again
 
 
-# --- Container logs: fetched by the worker, read by the web process ------------
-LOG_LINES = 1000  # the page shows the last 100, 200 or 1000 of them
+# --- Container logs: followed by the worker while a page watches (monitoring.logs)
 
-
-def _logs_key(service):
-    return f"panel:logs:{service.stack.slug}:{service.name}"
+def watch_logs(service):
+    """A page shows the service's lines: keep it followed (and ask a worker to
+    follow it when none does). Returns (lines, fetched) as last stored."""
+    slug, name = service.stack.slug, service.name
+    if logs.watch(slug, name):
+        follow_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
+    return logs.cached(slug, name)
 
 
 def refresh_logs(service):
-    """Ask a worker for fresh lines, at most once every two seconds per service."""
-    if broker.set_once(_logs_key(service) + ":asked", 2):
+    """A paused page: one fresh read, at most once every two seconds per service."""
+    if broker.set_once(logs.key(service.stack.slug, service.name) + ":asked", 2):
         fetch_logs.apply_async((service.pk,), queue=service.stack.engine.queue)
+    return logs.cached(service.stack.slug, service.name)
 
 
-def cached_logs(service):
-    raw = broker.get(_logs_key(service))
-    if not raw:
-        return [], None
-    data = json.loads(raw)
-    return data["lines"], data["fetched"]
+@shared_task
+def follow_logs(service_id):
+    """Start following a service's logs in this worker process (a thread; the task
+    returns at once), until no page watches them."""
+    service = Service.objects.select_related("stack__engine").filter(pk=service_id).first()
+    if service is None:
+        return
+    with using(service.stack.engine):
+        logs.follow(service, service.stack.engine.backend, render_bundle(service.stack).mask)
 
 
 @shared_task
@@ -266,16 +273,12 @@ def fetch_logs(service_id):
         return
     try:
         with using(service.stack.engine):
-            text = get_backend(service.stack.engine.backend).logs(service.stack.slug, service.name, tail=LOG_LINES)
-        lines = text.splitlines()[-LOG_LINES:] or ["(no output yet)"]
+            text = get_backend(service.stack.engine.backend).logs(service.stack.slug, service.name, tail=logs.LINES)
+        lines = text.splitlines()[-logs.LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]
     mask = render_bundle(service.stack).mask
-    lines = [mask(line) for line in lines]
-    before = cached_logs(service)[0]
-    broker.put(_logs_key(service), json.dumps({"lines": lines, "fetched": timezone.now().isoformat()}), 300)
-    if lines != before:  # the open log page fetches them now
-        live.publish(f"logs:{service.stack.slug}:{service.name}")
+    logs.store(service.stack.slug, service.name, [mask(line) for line in lines])
 
 
 # --- Plans: computed by a worker (it has the engine), read by the web process ---

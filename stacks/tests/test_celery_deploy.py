@@ -114,6 +114,47 @@ def test_the_logs_page_shows_a_containers_last_lines_fetched_by_the_worker(mini,
     assert r.status_code == 286  # paused: htmx stops polling
 
 
+def test_an_open_logs_page_hears_each_new_line_without_asking_again(project, celery_worker, client, viewer):
+    """The page fetches its lines once; then a worker follows the container's log
+    stream and each new line arrives as a notice (the page's only trigger now);
+    once nobody watches, the worker stops following."""
+    from stacks.models import Network, Stack
+    from stacks.monitoring import logs
+    from stacks.seams import broker, live
+
+    stack = Stack.objects.create(slug=project, name=project)
+    Network.objects.create(stack=stack, key="default")
+    Service.objects.create(stack=stack, name="ticker", image="panel-local/busybox", restart="no", command=[
+        "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"])
+    assert finished(request_operation(stack, "deploy")).status == "succeeded"
+    client.force_login(viewer)
+    listener = live.hub.listen([logs.topic(project, "ticker")])
+    try:
+        page = client.get(f"/stacks/{project}/services/ticker/logs/").content.decode()
+        assert 'hx-trigger="live"' in page and "every" not in page.split('id="log-box"')[1].split(">")[0]
+        heard = 0
+        deadline = time.monotonic() + 30
+        while heard < 4 and time.monotonic() < deadline:
+            heard += len(listener.get(1) or ())
+        assert heard >= 4, "the worker did not push new lines"
+        first = logs.cached(project, "ticker")[0]
+        time.sleep(1.5)
+        later = logs.cached(project, "ticker")[0]
+        tick = lambda lines: int(lines[-1].rsplit(" ", 1)[1])  # noqa: E731
+        assert tick(later) > tick(first), (first[-1:], later[-1:])
+        html = client.get(f"/stacks/{project}/services/ticker/logs/", HTTP_HX_REQUEST="true").content.decode()
+        assert "tick " in html and "<html" not in html
+
+        # The page closed (its lease ends): the follower lets go, and no more notices come.
+        broker.connection().delete(logs.key(project, "ticker") + ":watched")
+        wait_until(lambda: not broker.get(logs.key(project, "ticker") + ":following"), 15,
+                   what="the follower to stop once nobody watches")
+        listener.get(1)
+        assert listener.get(2) == set()
+    finally:
+        listener.close()
+
+
 def test_deploy_wait_with_no_worker_carries_the_operation_out_itself(mini, settings):
     import os
     import uuid

@@ -102,8 +102,8 @@ def test_bin_serve_listens_where_panel_bind_says_and_streams(operator, settings)
 
         def up():
             try:
-                return requests.get(base + "/accounts/login/", timeout=1).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(base + "/accounts/login/", timeout=5).status_code == 200
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading Django
                 return False
 
         wait_until(up, 30, 0.2, what="bin/serve answering")

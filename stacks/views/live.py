@@ -2,12 +2,13 @@
 static/live.js opens /live/?topics=…) and hears a topic each time it changes;
 the part then fetches its fragment once. Nothing is sent while nothing changes
 but a comment every KEEPALIVE seconds (it also tells a closed tab from an open
-one). When Redis is unreachable the answer is 503 and the page polls instead."""
+one, and keeps a log page's service followed). When Redis is unreachable the answer is 503 and the page polls instead."""
 import re
 
 from django.db import connections
 from django.http import HttpResponse, StreamingHttpResponse
 
+from stacks.monitoring import logs
 from stacks.seams import live
 from stacks.seams.broker import BrokerError
 
@@ -40,7 +41,13 @@ def _stream(listener):
             if heard is None:  # Redis went away: end, and the page polls until it is back
                 return
             if not heard:
-                yield ": keep-alive\n\n"
+                # Still open: the log topics it shows stay followed; one that lost
+                # its follower is told as changed, and the page's fetch asks anew.
+                try:
+                    orphaned = logs.renew(listener.topics)
+                except BrokerError:
+                    return
+                yield "".join(f"data: {topic}\n\n" for topic in orphaned) or ": keep-alive\n\n"
                 continue
             yield "".join(f"data: {topic}\n\n" for topic in sorted(heard))
     finally:

@@ -1,6 +1,8 @@
-"""A container's last log lines. The web process never calls Docker: it asks the
-worker for fresh lines and shows what the worker last stored; the worker's
-`logs:STACK:SERVICE` notice brings them (a slow ask keeps following)."""
+"""A container's last log lines. The web process never calls Docker: it shows
+what the worker last stored. A following page holds a watch (tasks.watch_logs),
+so a worker follows the service's log stream and each new line reaches the page
+as a `logs:STACK:SERVICE` notice (monitoring.logs); a paused page asks for one
+fresh read."""
 import re
 
 from django.shortcuts import get_object_or_404
@@ -8,7 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from stacks.accounts.access import visible_stacks
 from stacks.models import Service
-from stacks.tasks import cached_logs, refresh_logs
+from stacks.tasks import refresh_logs, watch_logs
 from stacks.views import render_page
 
 TAILS = (100, 200, 1000)
@@ -31,8 +33,7 @@ def service_logs(request, slug, name):
     tail = int(request.GET["tail"]) if request.GET.get("tail") in {str(t) for t in TAILS} else 200
     error = ""
     try:
-        refresh_logs(service)
-        lines, fetched = cached_logs(service)
+        lines, fetched = (watch_logs if follow else refresh_logs)(service)
     except Exception as exc:  # noqa: BLE001 — Redis down: shown on the page, logged by the task layer
         lines, fetched, error = [], None, f"Logs are unavailable: {exc}"
     context = {"service": service, "lines": [split_line(line) for line in lines[-tail:]], "fetched": fetched,
