@@ -32,7 +32,7 @@ from stacks.operations import requests
 from stacks.operations.execute import execute
 from stacks.operations.planning import plan_deploy, plan_rollback
 from stacks.operations.verbs import VERBS
-from stacks.render import render_bundle
+from stacks.render import secret_mask
 from stacks.seams import broker
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def follow_logs(service_id):
     if service is None:
         return
     with using(service.stack.engine):
-        logs.follow(service, service.stack.engine.backend, render_bundle(service.stack).mask)
+        logs.follow(service, service.stack.engine.backend, secret_mask(service.stack))
 
 
 @shared_task
@@ -277,7 +277,7 @@ def fetch_logs(service_id):
         lines = text.splitlines()[-logs.LINES:] or ["(no output yet)"]
     except EngineError as exc:
         lines = [f"(logs unavailable: {exc})"]
-    mask = render_bundle(service.stack).mask
+    mask = secret_mask(service.stack)
     logs.store(service.stack.slug, service.name, [mask(line) for line in lines])
 
 

@@ -14,6 +14,7 @@ from stacks.engine.errors import EngineError
 from stacks.engine.operations import compose_projects
 from stacks.models import HealthChange, ServiceHealth, Stack
 from stacks.monitoring.resources import prune, sample_stack
+from stacks.render import secret_mask
 from stacks.seams import broker, live
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,19 @@ def _summary(h):
 REPLICA_KEYS = ("name", "number", "state", "health", "health_output", "node", "desired", "error")
 
 
-def replicas(rows):
+MASKED_KEYS = ("health_output", "error")  # text a container wrote: it may quote a secret
+
+
+def replicas(rows, mask=None):
     """What the stack page shows of each container or task: the status rows less
-    what changes on every poll or only the command line needs."""
-    return [{k: r.get(k, "") for k in REPLICA_KEYS} for r in rows]
+    what changes on every poll or only the command line needs; with `mask`, the
+    text containers wrote has the stack's secrets hidden."""
+    shown = [{k: r.get(k, "") for k in REPLICA_KEYS} for r in rows]
+    if mask is not None:
+        for r in shown:
+            for k in MASKED_KEYS:
+                r[k] = mask(r[k]) if r[k] else r[k]
+    return shown
 
 
 UNSPECIFIED = ("", "0.0.0.0", "::")
@@ -86,6 +96,9 @@ def poll_stack(stack, rows):
             if endpoints[svc.pk] and svc.probe_path:
                 probes[svc.pk] = pool.submit(probe, endpoints[svc.pk] + svc.probe_path)
     now, changed = timezone.now(), False
+    # Secrets are read only when a container wrote something the page would show.
+    wrote = any(r.get(k) for r in rows for k in MASKED_KEYS) or probes
+    mask = secret_mask(stack) if wrote else None
     for svc in services:
         mine = [r for r in rows if r["service"] == svc.name]
         h = existing.get(svc.pk) or ServiceHealth(service=svc)
@@ -97,9 +110,10 @@ def poll_stack(stack, rows):
                                                                         ("healthy" if healths else ""))
         if svc.pk in probes and h.running:
             h.probe_ok, h.probe_detail = probes[svc.pk].result()
+            h.probe_detail = mask(h.probe_detail)
         else:
             h.probe_ok, h.probe_detail = None, ""
-        h.replicas = replicas(mine)
+        h.replicas = replicas(mine, mask)
         h.endpoint = endpoints[svc.pk]
         h.checked = now
         after = _summary(h)

@@ -117,6 +117,14 @@ def stack_secrets(stack):
     return {name: value for name, value in Secret.of_stack(stack).items() if name not in PANEL_SECRETS}
 
 
+def secret_mask(stack):
+    """A function that hides, in text the engine gave back (log lines, health-check
+    output, errors), every secret value `stack` may carry and the panel's tokens
+    rendered into its files: masked whether or not this version uses them."""
+    values = [*stack_secrets(stack).values(), webhook_token(), metrics_token()]
+    return Bundle(stack_slug=stack.slug, files={}, compose={}, secret_values=set(values)).mask
+
+
 def render_bundle(stack):
     services = list(stack.services.all())
     networks = list(stack.networks.all())

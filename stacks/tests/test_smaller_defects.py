@@ -61,3 +61,30 @@ def test_an_unhealthy_container_shows_its_health_check_output(project, docker_ap
     row = wait_until(lambda: next((r for r in stack_status(project) if r["health"] == "unhealthy"), None), 30,
                      what="the container unhealthy")
     assert row["health_output"] == "database not reachable"
+
+
+@pytest.mark.docker
+def test_health_check_output_that_quotes_a_secret_is_masked_on_the_stack_page(project, docker_api, client, operator):
+    """A health check that prints its connection string (with the password) shows
+    on the stack page with the password hidden, as log lines are."""
+    from stacks.models import Secret
+    from stacks.monitoring.health import poll_stack
+
+    stack = Stack.objects.create(slug=project, name=project)
+    Secret.objects.create(name="db_password", value="hunter2-Zq81", stack=stack)
+    Service.objects.create(stack=stack, name="sick", image="panel-local/busybox:latest", command=["sleep", "600"],
+                           environment={"DB_URL": "postgres://app:${secret:db_password}@db/app"},
+                           healthcheck={"test": ["CMD", "sh", "-c", "echo cannot reach $DB_URL; exit 1"],
+                                        "interval": "1s", "timeout": "1s", "retries": 1})
+    d = Deployment.objects.create(stack=stack)
+    execute(d)
+    d.refresh_from_db()
+    assert d.status == "succeeded", d.error
+    wait_until(lambda: any(r["health"] == "unhealthy" for r in stack_status(project)), 30,
+               what="the container unhealthy")
+    assert "hunter2-Zq81" in next(r for r in stack_status(project) if r["health"])["health_output"]  # what Docker says
+    poll_stack(stack, stack_status(project))
+    client.force_login(operator)
+    html = client.get(f"/stacks/{project}/").content.decode()
+    assert "cannot reach postgres://app:••••••••@db/app" in html
+    assert "hunter2-Zq81" not in html
