@@ -19,6 +19,13 @@ def test_a_viewer_gets_a_403_page_inside_the_layout(as_viewer, defaults):
     assert "Operators of this stack only." in html and "<nav>" in html and "Back to the overview" in html
 
 
+def test_a_missing_page_is_said_inside_the_layout(as_viewer, defaults):
+    r = as_viewer.get("/stacks/no-such-stack/")
+    html = r.content.decode()
+    assert r.status_code == 404
+    assert "Nothing is at <code>/stacks/no-such-stack/</code>" in html and "<nav>" in html
+
+
 def test_the_favicon_is_served_to_anyone(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 301 and r["Location"].endswith("favicon.svg")

@@ -133,6 +133,26 @@ def test_a_past_deployment_offers_to_roll_back_to_it_plan_first(as_operator, ope
     assert "Roll back to this" not in as_operator.get(f"/deployments/{second.pk}/").content.decode()
 
 
+def test_the_rollback_offer_follows_the_role_on_that_stack(client, operator):
+    """A user who operates this stack alone (a per-stack role, no global one) is
+    offered the rollback; one who only views it is not."""
+    from django.contrib.auth.models import User
+
+    from stacks.models import StackRole
+
+    stack = mini_monitoring(slug="offer")
+    first, _ = _deployments(stack, operator)
+    own = User.objects.create_user("petra", password="x")
+    StackRole.objects.create(stack=stack, user=own, role="operator")
+    looker = User.objects.create_user("vic", password="x")
+    StackRole.objects.create(stack=stack, user=looker, role="viewer")
+    client.force_login(own)
+    assert "Roll back to this" in client.get(f"/deployments/{first.pk}/").content.decode()
+    client.force_login(looker)
+    page = client.get(f"/deployments/{first.pk}/")
+    assert page.status_code == 200 and "Roll back to this" not in page.content.decode()
+
+
 def test_an_alert_a_deploy_caused_offers_the_deployment_before_it(as_operator, operator):
     stack = mini_monitoring(slug="undo")
     first, second = _deployments(stack, operator)

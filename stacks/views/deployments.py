@@ -5,7 +5,7 @@ import difflib
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from stacks.accounts.access import visible_stacks
+from stacks.accounts.access import can_operate, visible_stacks
 from stacks.models import Deployment
 from stacks.views import render_page
 
@@ -27,18 +27,22 @@ def deployment_detail(request, pk):
                                    .filter(stack__in=visible_stacks(request.user)), pk=pk)
     # While it runs, the fragment is its steps; once done, the whole outcome
     # (diff, rendered files) without its data-live: nothing more to hear.
-    context = page_context(deployment) if deployment.is_done or not request.htmx else \
+    context = page_context(deployment, request.user) if deployment.is_done or not request.htmx else \
         {"deployment": deployment, "steps": list(deployment.steps.all())}
     return render_page(request, "stacks/deployment_detail.html", context, partial="progress")
 
 
-def page_context(deployment, steps=None):
+def page_context(deployment, user, steps=None):
+    """What the page shows; the plan now and the rollback only to an operator of
+    this stack (per-stack roles, not the global permission)."""
+    operates = can_operate(user, deployment.stack)
     previous = deployment.previous() if deployment.action == "deploy" else None
     last = deployment.stack.deployments.filter(action="deploy", status=deployment.SUCCEEDED).order_by("-id").first()
     return {"deployment": deployment, "steps": list(deployment.steps.all()) if steps is None else steps,
             "previous": previous, "diffs": file_diffs(deployment, previous) if deployment.files else [],
             # Every past successful deploy that applied a version (not the one running now).
-            "can_roll_back": (deployment.action == "deploy" and deployment.finished_ok and deployment.version_id
+            "can_operate": operates,
+            "can_roll_back": (operates and deployment.action == "deploy" and deployment.finished_ok and deployment.version_id
                               and last is not None and last.pk != deployment.pk)}
 
 
@@ -46,7 +50,7 @@ def deployment_page(request, deployment):
     """The whole page, as the answer to the HTMX request that started the operation:
     htmx swaps its body in and shows its address (HX-Push-Url), one round trip
     fewer than redirecting the browser to it."""
-    response = render(request, "stacks/deployment_detail.html", page_context(deployment))
+    response = render(request, "stacks/deployment_detail.html", page_context(deployment, request.user))
     response["HX-Retarget"], response["HX-Reswap"] = "body", "innerHTML"
     response["HX-Push-Url"] = reverse("deployment-detail", args=[deployment.pk])
     return response
