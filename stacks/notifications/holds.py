@@ -72,6 +72,7 @@ def release_due(stack, now=None):
     names = sorted(event.data.get("silences", {}))
     if deployment is None or now >= event.started + timedelta(seconds=settings.PANEL_HOLD_GRACE_SECONDS):
         return release(event, "the grace ended") and event
+    _hold_again_if_forgotten(event, now)
     if not deployment.is_done or now < deployment.finished + timedelta(seconds=settings.PANEL_HOLD_SETTLE_SECONDS):
         return None
     health = {h.service.name: h for h in ServiceHealth.objects.filter(service__stack=stack, service__name__in=names)
@@ -79,6 +80,32 @@ def release_due(stack, now=None):
     if all(n in health and health[n].healthy and health[n].checked >= deployment.finished for n in names):
         return release(event, f"{', '.join(names)} healthy again") and event
     return None
+
+
+def _hold_again_if_forgotten(event, now):
+    """An Alertmanager restarted or recreated without its data (no volume, or
+    killed before it wrote its snapshot) no longer knows the hold's silences:
+    set them again for the rest of the grace. A silence it still lists as
+    expired was ended on purpose (by hand) and stays ended."""
+    am = alertmanager_of(event.stack)
+    silences = event.data.get("silences", {})
+    if am is None or not silences:
+        return
+    left = event.started + timedelta(seconds=settings.PANEL_HOLD_GRACE_SECONDS) - now
+    try:
+        known = {s.get("id") for s in am.silences(active_only=False)}
+        forgotten = [name for name, silence_id in silences.items() if silence_id not in known]
+        for name in forgotten:
+            silences[name] = am.create_silence({"stack": event.stack.slug, "service": name}, left, AUTHOR,
+                                               f"{event.title}: set again, Alertmanager had forgotten it")
+    except AlertmanagerError as exc:  # not answering yet (starting): the next tick tries again
+        log.info("Could not check the hold on %s: %s", event.stack.slug, exc)
+        return
+    if forgotten:
+        log.warning("Alertmanager of %s had forgotten the hold of %s: set again", event.stack.slug,
+                    ", ".join(forgotten))
+        event.data["silences"] = silences
+        type(event).objects.filter(pk=event.pk).update(data=event.data)
 
 
 def _expire(am, silence_id):

@@ -115,6 +115,41 @@ def test_a_redeploy_holds_the_alerts_of_what_it_recreates_until_healthy(deployed
     assert "node-exporter healthy again" in timeline
 
 
+def test_a_hold_is_set_again_in_an_alertmanager_that_forgot_it(deployed, settings, docker_api):
+    stack = deployed
+    settings.PANEL_HOLD_SETTLE_SECONDS = 3600  # the hold stays while the test looks
+    Service.objects.filter(stack=stack, name="node-exporter").update(labels={"team": "infra"})
+    d = _redeploy(stack)
+    am = Alertmanager(stack.am)
+    (held,) = [s for s in am.silences() if s["createdBy"] == holds.AUTHOR]
+    # Killed before it wrote its snapshot, Alertmanager starts again without the
+    # silence (as one recreated without a data volume would).
+    am_container = f"{stack.slug}_alertmanager_1"
+    docker_api.kill(am_container)
+    docker_api.start(am_container)
+
+    def up_without_it():
+        try:
+            return [s["id"] for s in am.silences(active_only=False)] == []
+        except Exception:  # noqa: BLE001 - still starting
+            return False
+    wait_until(up_without_it, 30, 0.5, what="Alertmanager back, without the hold")
+
+    def held_again():
+        poll_one(stack)
+        holds.release_due(stack)
+        return [s for s in am.silences() if s["createdBy"] == holds.AUTHOR]
+    (again,) = wait_until(held_again, 30, 1, what="the hold set again")
+    assert again["id"] != held["id"]
+    assert {m["name"]: m["value"] for m in again["matchers"]} == {"stack": stack.slug, "service": "node-exporter"}
+    event = Event.objects.get(kind=Event.ALERTS_HELD, stack=stack)
+    assert event.is_open and event.data["silences"] == {"node-exporter": again["id"]}
+    assert f"deploy #{d.pk}" in event.title
+    # An ended hold is not set again by the next look; its release expires the new silence.
+    holds.release(event, "test")
+    assert [s for s in am.silences() if s["createdBy"] == holds.AUTHOR] == []
+
+
 def test_no_hold_when_the_stack_turns_it_off(deployed):
     stack = deployed
     type(stack).objects.filter(pk=stack.pk).update(hold_alerts=False)
