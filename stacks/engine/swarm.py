@@ -16,7 +16,7 @@ import json
 import time
 
 from stacks.engine.base import Logs, status_row
-from stacks.engine.client import EngineError, api, registry_login, translated
+from stacks.engine.client import EngineError, api, image_id, registry_login, translated
 from stacks.engine.connect import streaming
 from stacks.engine.operations import image_record
 from stacks.engine.project import remove_networks_and_volumes
@@ -46,7 +46,13 @@ class SwarmBackend(Logs):
         configs = {c["Spec"]["Name"]: c["ID"] for c in engine.configs(filters={"label": label})}
         secrets = {c["Spec"]["Name"]: c["ID"] for c in engine.secrets(filters={"label": label})}
         networks = {n["Name"] for n in engine.networks()}
-        return SwarmObserved(services, configs, secrets, networks)
+        running, pinned = {}, {}
+        for name, pin in desired.pins.items():
+            full = f"{desired.project}_{name}"
+            if full in services:
+                current = services[full]["spec"].get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+                running[full], pinned[pin] = image_id(engine, current), image_id(engine, pin)
+        return SwarmObserved(services, configs, secrets, networks, running, pinned)
 
     def plan(self, desired, observed):
         return plan(desired, observed)

@@ -4,7 +4,14 @@ service create, update (with what changed), scale, nothing or remove."""
 from dataclasses import dataclass, field
 
 from stacks.engine.client import EngineError
-from stacks.engine.swarm_spec import MAX_OBJECT_BYTES, SPEC_HASH, convert_service, network_create_options, payload
+from stacks.engine.swarm_spec import (
+    MAX_OBJECT_BYTES,
+    SPEC_HASH,
+    STACK_IMAGE,
+    convert_service,
+    network_create_options,
+    payload,
+)
 from stacks.lib.composefile import network_name, service_networks
 
 
@@ -14,6 +21,10 @@ class SwarmObserved:
     configs: dict = field(default_factory=dict)  # {name: id}
     secrets: dict = field(default_factory=dict)  # {name: id}
     networks: set = field(default_factory=set)  # every network name on the engine
+    # A pinned service (rollback, update): the image id its current spec's
+    # reference names on the manager, and each pin's: {full name: id}, {pin: id}.
+    running: dict = field(default_factory=dict)
+    pinned: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -84,7 +95,8 @@ def plan(desired, observed):
                 p.networks.append(name)
                 p.network_specs[name] = network_create_options(project, spec)
     for name, spec in sorted(desired.services.items()):
-        spec = dict(spec, image=desired.pins[name]) if name in desired.pins else spec
+        if name in desired.pins:
+            spec = dict(spec, image=_pinned_reference(project, name, desired.pins[name], observed))
         svc, objects = convert_service(project, doc, desired.files, desired.mask, name, spec)
         p.keep_objects.update(objects)
         for obj, value in objects.items():
@@ -109,6 +121,23 @@ def plan(desired, observed):
     for full in sorted(set(observed.services) - wanted):
         p.services.append(ServiceChange("remove", full[len(project) + 1:], "no longer in the stack"))
     return p
+
+
+def _pinned_reference(project, name, pin, observed):
+    """The pin, unless the service already runs that very image under the
+    reference it has: then that reference stays and the service is not updated
+    for nothing (a rollback touches only what changed, as on Compose)."""
+    full = f"{project}_{name}"
+    spec = (observed.services.get(full) or {}).get("spec") or {}
+    running = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")  # as Swarm resolved it
+    rendered = spec.get("Labels", {}).get(STACK_IMAGE, running)  # as the panel asked for it
+    if not running:
+        return pin
+    digest = pin.partition("@")[2]
+    if digest and running.endswith(f"@{digest}"):
+        return rendered
+    same_id = observed.running.get(full) and observed.running.get(full) == observed.pinned.get(pin)
+    return rendered if same_id else pin
 
 
 def _rotations(old, new, created):

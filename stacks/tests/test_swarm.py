@@ -304,3 +304,64 @@ def test_top_level_configs_secrets_and_network_options_reach_swarm(db, swarm):
         wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmtop"),
                    60, what="docker stack rm")
         subprocess.run(["docker", "volume", "rm", "swarmtop_cache"], capture_output=True)
+
+
+def recorded_deploy(stack, user, **options):
+    d = Deployment.objects.record(stack, "deploy", user=user, options=options)
+    execute(d)
+    d.refresh_from_db()
+    return d
+
+
+def test_a_rollback_on_swarm_restores_the_first_definition_and_leaves_the_rest(db, swarm, settings, operator):
+    """Deploy, change a rule and an environment value, deploy; roll back to the
+    first: the services are back on the first spec (Prometheus on the first rule
+    file, node-exporter without the value), Alertmanager's service is not
+    touched, and the rollback is a version and a deployment of its own."""
+    from stacks import versions as stack_versions
+    from stacks.models import StackVersion
+
+    settings.PANEL_SWARM_PUBLISH_MODE = "host"
+    prom_port = free_port()
+    stack = mini_monitoring(slug="swarmback", prom_port=prom_port, am_port=free_port())
+    stack.engine = Engine.objects.create(name="cluster", swarm=True)
+    stack.save()
+
+    def rules():
+        return getattr(get(f"http://127.0.0.1:{prom_port}/api/v1/rules"), "text", "")
+
+    def env_of(service):
+        return sh("docker", "service", "inspect", f"swarmback_{service}", "--format",
+                  "{{json .Spec.TaskTemplate.ContainerSpec.Env}}")
+
+    try:
+        stack_versions.record(stack, StackVersion.CLI, note="first")
+        first = recorded_deploy(stack, operator)
+        assert first.status == "succeeded", first.error
+        wait_until(lambda: "up == 0" in rules(), 60, what="the first rule in Prometheus's Swarm task")
+
+        AlertRule.objects.filter(stack=stack, name="TargetDown").update(expr="up < 1")
+        Service.objects.filter(stack=stack, name="node-exporter").update(environment={"LEVEL": "2"})
+        stack_versions.record(stack, StackVersion.WEB, user=operator)
+        second = recorded_deploy(stack, operator)
+        assert second.status == "succeeded", second.error
+        wait_until(lambda: "up \\u003c 1" in rules() or "up < 1" in rules(), 60, what="the changed rule")
+        assert "LEVEL=2" in env_of("node-exporter")
+        before = versions("swarmback")
+
+        rolled = recorded_deploy(stack, operator, rollback_to=first.pk)
+        assert rolled.status == "succeeded", rolled.error
+        after = versions("swarmback")
+        assert after["swarmback_alertmanager"] == before["swarmback_alertmanager"]  # not touched
+        assert after["swarmback_node-exporter"] != before["swarmback_node-exporter"]
+        assert "LEVEL=2" not in env_of("node-exporter")
+        wait_until(lambda: "up == 0" in rules(), 60, what="the first rule back in Prometheus")
+        assert AlertRule.objects.get(stack=stack, name="TargetDown").expr == "up == 0"
+        version = rolled.version
+        assert (version.source, version.note) == ("rollback", f"rollback to #{first.pk}")
+        assert version.digest == first.version.digest
+        assert rolled.images["prometheus"]["id"] == first.images["prometheus"]["id"]
+    finally:
+        subprocess.run(["docker", "stack", "rm", "swarmback"], capture_output=True)
+        wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmback"),
+                   60, what="docker stack rm")

@@ -76,6 +76,27 @@ def test_a_changed_file_is_a_new_config_and_an_update_of_its_service_only():
     assert [c.kind for c in plan(desired(), observed).changes] == ["scale"]
 
 
+def test_a_pin_to_the_image_a_service_runs_already_leaves_it_alone():
+    first = plan(desired(), SwarmObserved())
+    running = {f"mon_{c.service}": {"hash": c.spec["Labels"][SPEC_HASH], "replicas": 2 if c.service == "prometheus"
+                                    else 1, "spec": c.spec} for c in first.services}
+    running["mon_am"]["spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "prom/alertmanager:latest@sha256:aa"
+    observed = SwarmObserved(
+        services=running, configs={n: "id" for n, (k, _p, _t) in first.objects.items() if k == "config"},
+        secrets={n: "id" for n, (k, _p, _t) in first.objects.items() if k == "secret"},
+        networks={"mon_default", "mon_back"},
+        running={"mon_prometheus": "sha256:1"}, pinned={"sha256:1": "sha256:1", "sha256:2": "sha256:2"})
+    pins = {"prometheus": "sha256:1", "am": "prom/alertmanager@sha256:aa"}  # what each runs: a rollback
+    same = plan(Desired("mon", Path("/tmp/mon"), DOC, FILES, {}, mask, pins), observed)
+    assert same.is_empty, same.summary()
+    other = plan(Desired("mon", Path("/tmp/mon"), DOC, FILES, {}, mask,
+                         {"prometheus": "sha256:2", "am": "prom/alertmanager@sha256:bb"}), observed)
+    assert sorted((c.kind, c.service, c.reason) for c in other.changes) == [
+        ("update", "am", "Image"), ("update", "prometheus", "Image")]
+    assert {c.service: c.spec["TaskTemplate"]["ContainerSpec"]["Image"] for c in other.changes} == {
+        "prometheus": "sha256:2", "am": "prom/alertmanager@sha256:bb"}
+
+
 TOP = {
     "services": {"app": {"image": "busybox", "networks": ["back"], "volumes": ["cache:/cache", "shared:/shared"],
                          "configs": ["app_conf", {"source": "app_conf", "target": "/etc/app/app.conf",
