@@ -5,6 +5,8 @@ log handler (settings.LOGGING), for lines such as "Not Found: /accounts/reset/<u
 import logging
 import re
 
+from django.core.exceptions import PermissionDenied
+
 # "/accounts/reset/<uid>/<token>/"; Django then moves to ".../set-password/", which stays.
 _RESET_TOKEN = re.compile(r"(/accounts/reset/[^/]+/)(?!set-password/)[^/]+/")
 # A query string after a path, in any message ("Error handling request /x?token=…").
@@ -27,4 +29,17 @@ class RedactTokens(logging.Filter):
         cleaned = clean_text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        return True
+
+
+class RefusalsInOneLine(logging.Filter):
+    """On the django.request logger (settings.LOGGING): a refused request
+    (PermissionDenied, 403) is logged as Django words it, "Forbidden (Permission
+    denied): /path", without the traceback Django attaches, which says nothing
+    about the refusal and buries the real errors."""
+
+    def filter(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, PermissionDenied):
+            record.exc_info, record.exc_text = None, None
         return True

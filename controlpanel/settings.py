@@ -328,8 +328,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # No query string or password-reset token in the log (controlpanel/logredact.py).
-    "filters": {"redact_tokens": {"()": "controlpanel.logredact.RedactTokens"}},
+    # A 403 in one line, without Django's traceback.
+    "filters": {"redact_tokens": {"()": "controlpanel.logredact.RedactTokens"},
+                "refusals_in_one_line": {"()": "controlpanel.logredact.RefusalsInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
+    "loggers": {"django.request": {"filters": ["refusals_in_one_line"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 

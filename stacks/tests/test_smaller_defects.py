@@ -19,6 +19,14 @@ def test_a_viewer_gets_a_403_page_inside_the_layout(as_viewer, defaults):
     assert "Operators of this stack only." in html and "<nav>" in html and "Back to the overview" in html
 
 
+def test_a_refusal_is_logged_in_one_line_without_a_traceback(as_viewer, defaults, caplog):
+    caplog.set_level("WARNING", logger="django.request")
+    assert as_viewer.post("/stacks/app/deploy/").status_code == 403
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == "Forbidden (Permission denied): /stacks/app/deploy/"
+    assert record.exc_info is None and "Traceback" not in caplog.text
+
+
 def test_a_missing_page_is_said_inside_the_layout(as_viewer, defaults):
     r = as_viewer.get("/stacks/no-such-stack/")
     html = r.content.decode()
