@@ -325,3 +325,48 @@ def test_a_dns_name_no_service_answers_is_a_warning():
     stack.scrape_jobs.filter(job_name="web").update(dns_sd_configs=[{"names": ["wbe"], "type": "A", "port": 3000}])
     assert ("warning: scrape job web: DNS name wbe: no service of that name on prometheus's networks; it finds "
             "no target.") in [str(p) for p in validate_stack(stack)]
+
+
+def test_a_project_the_panel_deployed_comes_back_as_rows_with_the_token_of_today(tmp_path):
+    """A stack's own rendered directory imported again (a database restored from an
+    older backup): the heartbeat rule file, its route and the receiver posting to
+    this panel are the panel's, not the team's files; the rows render them back,
+    with the webhook token as it is now, not as it was written."""
+    from stacks.accounts.tokens import rotate, webhook_token
+    from stacks.defaults.demo import mini_monitoring
+    from stacks.render import ALERTMANAGER_FILE, HEARTBEAT_FILE
+
+    mini_monitoring(slug="mon", prom_port=29090, am_port=29093)
+    before = rendered_dir("mon", tmp_path)
+    assert (before / HEARTBEAT_FILE).exists()
+    old_token = webhook_token()
+    Stack.objects.get(slug="mon").delete()
+    rotate("webhook")
+
+    run("import", str(before), "--name", "mon")
+    stack = Stack.objects.get(slug="mon")
+    assert not stack.files.exists()  # nothing kept verbatim
+    assert list(stack.receivers.values_list("name", "kind")) == [("control-panel", "panel")]
+    assert not stack.routes.exists() and stack.alert_rules.count() == 1
+    after = rendered_dir("mon", tmp_path / "again")
+    am = (after / ALERTMANAGER_FILE).read_text()
+    assert webhook_token() in am and old_token not in am
+    assert (after / HEARTBEAT_FILE).read_text() == (before / HEARTBEAT_FILE).read_text()
+    assert am.replace(webhook_token(), old_token) == (before / ALERTMANAGER_FILE).read_text()
+    tool_ok(["amtool", "check-config", ALERTMANAGER_FILE], after)
+
+
+def test_a_receiver_posting_to_another_panel_stays_the_teams_file(tmp_path, settings):
+    from stacks.defaults.demo import mini_monitoring
+    from stacks.render import ALERTMANAGER_FILE
+
+    mini_monitoring(slug="mon", prom_port=29090, am_port=29093)
+    before = rendered_dir("mon", tmp_path)
+    Stack.objects.get(slug="mon").delete()
+    settings.PANEL_URL_FOR_STACKS = "http://panel.elsewhere.example:8000"  # this panel is another
+    run("import", str(before), "--name", "mon")
+    stack = Stack.objects.get(slug="mon")
+    assert list(stack.files.values_list("path", flat=True)) == [ALERTMANAGER_FILE]
+    assert not stack.receivers.exists()
+    assert (rendered_dir("mon", tmp_path / "again") / ALERTMANAGER_FILE).read_bytes() == \
+        (before / ALERTMANAGER_FILE).read_bytes()

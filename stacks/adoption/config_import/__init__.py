@@ -10,6 +10,7 @@ from stacks.adoption.config_import.alertmanager import alertmanager_rows
 from stacks.adoption.config_import.common import NotExact, parse_yaml, valid
 from stacks.adoption.config_import.fluentd import log_routes
 from stacks.adoption.config_import.grafana import dashboard_rows, datasource_rows, provider_settings
+from stacks.adoption.config_import.panel_own import without_heartbeat_file
 from stacks.adoption.config_import.prometheus import _norm_prometheus, prometheus_rows, rule_rows
 from stacks.render import (
     ALERTMANAGER_FILE,
@@ -80,7 +81,7 @@ def adopt_configs(stack, files):
     returns {path: text} of the files kept verbatim. Call inside a transaction."""
     services = list(stack.services.all())
     roles = {s.role for s in services}
-    kept = _Files(files, services)
+    kept = _Files(without_heartbeat_file(files), services)
     binary = {p: d for p, d in files.items() if isinstance(d, bytes)}  # no config the panel reads
     kept.take(binary)
 

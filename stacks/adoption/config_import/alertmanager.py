@@ -1,6 +1,11 @@
 """alertmanager.yml → receivers, the route tree and inhibit rules."""
 from stacks.adoption.config_import.common import NotExact
 from stacks.adoption.config_import.common import only as _only
+from stacks.adoption.config_import.panel_own import (
+    as_rendered_without_secrets,
+    is_panel_webhook,
+    without_heartbeat_route,
+)
 from stacks.models import InhibitRule, Receiver, Route
 from stacks.render import alertmanager as am_render
 
@@ -16,7 +21,9 @@ def _receiver(stack, entry):
         raise NotExact()
     cfg = entry[kinds[0]][0]
     r = Receiver(stack=stack, name=str(entry["name"]))
-    if kinds[0] == "webhook_configs":
+    if kinds[0] == "webhook_configs" and is_panel_webhook(cfg):
+        r.kind, r.send_resolved = "panel", bool(cfg.get("send_resolved", True))
+    elif kinds[0] == "webhook_configs":
         _only(cfg, {"url", "send_resolved"})
         r.kind, r.url, r.send_resolved = "webhook", str(cfg["url"]), bool(cfg.get("send_resolved", True))
     elif kinds[0] == "email_configs":
@@ -51,6 +58,12 @@ def alertmanager_rows(stack, doc):
     by_name = {r.name: r for r in receivers}
     if root.get("receiver") not in by_name or len(by_name) != len(receivers):
         raise NotExact()
+    # The heartbeat's route is the panel's own: render puts it back (panel_own).
+    panel = {r.name for r in receivers if r.kind == "panel"}
+    root = {k: v for k, v in root.items() if k != "routes"}
+    if routes_left := without_heartbeat_route(doc["route"].get("routes") or [], panel):
+        root["routes"] = routes_left
+    doc = {**doc, "route": root}
     by_name[root["receiver"]].is_default = True
     stack.alert_group_by = [str(x) for x in root.get("group_by") or []]
     for key, default in ROUTE_DEFAULTS.items():
@@ -71,7 +84,7 @@ def alertmanager_rows(stack, doc):
                                     target_matchers=[str(m) for m in entry.get("target_matchers") or []],
                                     equal=[str(x) for x in entry.get("equal") or []]))
     rendered = am_render.alertmanager_dict(stack, receivers, routes, inhibits, "", "")
-    if _norm_alertmanager(rendered) != _norm_alertmanager(doc):
+    if _norm_alertmanager(rendered) != _norm_alertmanager(as_rendered_without_secrets(doc)):
         raise NotExact()
     return receivers, routes, inhibits
 
