@@ -2,6 +2,7 @@
 
 Pure and deterministic: the same rows give the same bytes. Every YAML and JSON
 file is dumped from data structures; no text is pasted into templates."""
+import posixpath
 import re
 
 from django.conf import settings
@@ -83,21 +84,56 @@ def _target_resolver(stack, services, networks):
     return targets.Resolver(stack, services, networks, prom, others.values())
 
 
+# The generated file a role reads, and the flag that may point it elsewhere.
+CONFIG_FLAGS = {"prometheus": (PROMETHEUS_FILE, "--config.file"), "alertmanager": (ALERTMANAGER_FILE, "--config.file")}
+
+
+class Mounted:
+    """What the stack's services bind-mount from its directory (`sources`, paths
+    inside it) and the generated files no service would read (`unread`): a
+    Prometheus or Alertmanager told by --config.file to read another file of the
+    directory it mounts (dockprom's Alertmanager reads config.yml)."""
+
+    def __init__(self, services):
+        self.sources, self.unread = set(), set()
+        for svc in services:
+            binds = []
+            for vol in svc.volumes:
+                source, target, _mode = parse_volume(vol)
+                source = project_source(source)
+                if source is not None:
+                    self.sources.add(source)
+                    binds.append((source, target.rstrip("/")))
+            if svc.role in CONFIG_FLAGS:
+                path, flag = CONFIG_FLAGS[svc.role]
+                reads = _flag_value(svc.command, flag)
+                at = [target + path[len(src):] if src else f"{target}/{path}" for src, target in binds
+                      if src == "" or path == src or path.startswith(src + "/")]
+                if reads and reads.startswith("/") and at and posixpath.normpath(reads) not in at:
+                    self.unread.add(path)
+
+
+def _flag_value(command, flag):
+    args = command if isinstance(command, list) else str(command or "").split()
+    for i, arg in enumerate(args):
+        arg = str(arg)
+        if arg.startswith(flag + "="):
+            return arg[len(flag) + 1:]
+        if arg == flag and i + 1 < len(args):
+            return str(args[i + 1])
+    return None
+
+
 def _mounted_sources(services):
-    """Paths inside the stack's directory that some service bind-mounts."""
-    sources = set()
-    for svc in services:
-        for vol in svc.volumes:
-            source = project_source(parse_volume(vol)[0])
-            if source is not None:
-                sources.add(source)
-    return sources
+    return Mounted(services)
 
 
 def takes_over(path, mounted, kept):
-    """Whether the panel writes generated file `path`: mounted by a service, and
-    no stack file of the team's own in its area."""
-    if not any(src == "" or path == src or path.startswith(src + "/") for src in mounted):
+    """Whether the panel writes generated file `path`: mounted by a service that
+    reads it, and no stack file of the team's own in its area."""
+    if path in mounted.unread:
+        return False
+    if not any(src == "" or path == src or path.startswith(src + "/") for src in mounted.sources):
         return False
     area = OWNED_AREA.get(path, path)
     return not any(k == area or (area.endswith("/") and k.startswith(area)) for k in kept)

@@ -370,3 +370,34 @@ def test_a_receiver_posting_to_another_panel_stays_the_teams_file(tmp_path, sett
     assert not stack.receivers.exists()
     assert (rendered_dir("mon", tmp_path / "again") / ALERTMANAGER_FILE).read_bytes() == \
         (before / ALERTMANAGER_FILE).read_bytes()
+
+
+def test_an_alertmanager_told_to_read_another_file_gets_no_file_of_the_panels(tmp_path):
+    """dockprom's shape: Alertmanager mounts its whole directory and reads
+    config.yml there (--config.file). The panel writes no alertmanager.yml beside
+    it that nothing would read, and does not call the stack receiver-less."""
+    from stacks.render import ALERTMANAGER_FILE
+    from stacks.validation.checks import validate_stack
+
+    (tmp_path / "alertmanager").mkdir()
+    config = ("route:\n    receiver: 'slack'\n\nreceivers:\n    - name: 'slack'\n      slack_configs:\n"
+              "          - send_resolved: true\n            channel: '#ops'\n"
+              "            api_url: 'https://hooks.slack.com/services/x'\n")
+    (tmp_path / "alertmanager/config.yml").write_text(config)
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  alertmanager:\n    image: prom/alertmanager:v0.28.1\n"
+        "    volumes: ['./alertmanager:/etc/alertmanager']\n"
+        "    command: ['--config.file=/etc/alertmanager/config.yml', '--storage.path=/alertmanager']\n")
+    run("import", str(tmp_path), "--name", "dockprom-like")
+    stack = Stack.objects.get(slug="dockprom-like")
+    bundle = render_bundle(stack)
+    assert ALERTMANAGER_FILE not in bundle.files and bundle.files["alertmanager/config.yml"] == config
+    assert not [p for p in validate_stack(stack, bundle) if p.severity == "error"]
+
+    # Told to read the panel's file, it gets it (and the check holds again).
+    service = stack.services.get(name="alertmanager")
+    service.command = ["--config.file=/etc/alertmanager/alertmanager.yml"]
+    service.save()
+    bundle = render_bundle(stack)
+    assert ALERTMANAGER_FILE in bundle.files
+    assert any("no receiver" in p.message for p in validate_stack(stack, bundle))
