@@ -10,7 +10,7 @@ from django.conf import settings
 from stacks.engine.client import EngineError
 from stacks.engine.container import duration_ns
 from stacks.engine.project import network_options, volume_options
-from stacks.lib.composefile import file_refs, network_name, parse_port, project_source, service_networks, volume_name
+from stacks.lib.composefile import file_refs, network_name, parse_port, project_path, service_networks, volume_name
 
 NAMESPACE = "com.docker.stack.namespace"  # what `docker stack ls/services/ps/rm` look for
 STACK_IMAGE = "com.docker.stack.image"
@@ -76,7 +76,7 @@ def top_level_refs(project, doc, files, spec):
     refs, objects = {"Configs": [], "Secrets": []}, {}
     for key, entry, target, file in file_refs(doc, spec):
         kind, source = key[:-1], entry["source"]
-        path = project_source(file if file.startswith((".", "/")) or not file else f"./{file}")
+        path = project_path(file)
         if path not in files:
             raise EngineError(f"{kind} {source}: the stack has no file {path or '(none given)'} to make a "
                               f"Swarm {kind} of.", permanent=True)

@@ -81,6 +81,15 @@ def project_source(source):
     return "" if norm == "." else norm
 
 
+def project_path(path):
+    """project_source for a field that can only be a path (build context,
+    env_file, a config's or secret's file, a long-syntax bind source): there
+    Compose reads a bare relative path ("backend", "db/password.txt") from the
+    project's directory too."""
+    path = str(path)
+    return project_source(path if path.startswith((".", "/", "~")) or not path else f"./{path}")
+
+
 def file_refs(doc, spec):
     """A service's `configs:` and `secrets:` entries as every engine reads them:
     [(key, entry as a mapping, target, the file the top-level definition names or

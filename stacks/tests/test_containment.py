@@ -332,6 +332,21 @@ def test_what_stays_inside_the_stack_needs_no_consent():
     assert containment.find(doc, "p") == []
 
 
+def test_a_bare_relative_path_is_inside_the_stack_as_compose_reads_it():
+    """awesome-compose writes `context: backend` and `file: db/password.txt`:
+    Compose reads both from the project's directory, so no consent is needed;
+    the same fields leading out still need it."""
+    doc = {"services": {"backend": {"build": {"context": "backend", "target": "builder"}, "env_file": "web.env",
+                                    "secrets": ["db-password"],
+                                    "volumes": [{"type": "bind", "source": "conf", "target": "/conf"}]}},
+           "secrets": {"db-password": {"file": "db/password.txt"}}}
+    assert containment.find(doc, "p") == []
+    doc["services"]["backend"]["build"]["context"] = "backend/../.."
+    doc["secrets"]["db-password"]["file"] = "db/../../password.txt"
+    assert {o.path for o in containment.find(doc, "p")} == {"services.backend.build.context",
+                                                             "secrets.db-password.file"}
+
+
 def test_a_symlink_in_the_stack_directory_that_leads_out_is_refused(db, settings):
     stack = Stack.objects.create(slug="linked", name="linked")
     Service.objects.create(stack=stack, name="web", image="nginx:1.25", volumes=["./data:/data:ro"])

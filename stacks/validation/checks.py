@@ -20,6 +20,7 @@ from stacks.lib.composefile import (
     is_bind_source,
     parse_port,
     parse_volume,
+    project_path,
     project_source,
     service_network_names,
     service_networks,
@@ -261,7 +262,7 @@ def check_cross_objects(stack, bundle):
 
     for kind in ("configs", "secrets"):
         for key, spec in (doc.get(kind) or {}).items():
-            path = project_source(str((spec or {}).get("file", "")))
+            path = project_path((spec or {}).get("file", ""))
             if path is not None and not _produced(path, bundle):
                 problems.append(Problem(f"{kind} {key}", f"file {spec['file']}: the stack has no such file."))
         for name, spec in services.items():

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from stacks.lib.composefile import is_bind_source, parse_volume, project_source
+from stacks.lib.composefile import is_bind_source, parse_volume, project_path
 from stacks.lib.safe_paths import is_inside
 from stacks.render import compose
 from stacks.validation.problems import Problem
@@ -112,7 +112,7 @@ class _Finder:
     def outside(self, source):
         """Why a path on the host is outside the stack's directory, or ''."""
         source = str(source)
-        if project_source(source) is None:
+        if project_path(source) is None:
             return source
         if self.directory is not None and not is_inside(self.directory, source):
             return f"{source} (a symlink that leads out)"
