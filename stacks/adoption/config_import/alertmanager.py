@@ -59,9 +59,16 @@ def alertmanager_rows(stack, doc):
     if root.get("receiver") not in by_name or len(by_name) != len(receivers):
         raise NotExact()
     # The heartbeat's route is the panel's own: render puts it back (panel_own).
+    # A receiver posting to this panel is the panel's row only in a file the
+    # panel wrote, heartbeat and all: a team's own file posting here without it
+    # stays verbatim, so that adopting it in place writes nothing new.
     panel = {r.name for r in receivers if r.kind == "panel"}
+    routes = doc["route"].get("routes") or []
+    routes_left = without_heartbeat_route(routes, panel)
+    if panel and len(routes_left) == len(routes):
+        raise NotExact()
     root = {k: v for k, v in root.items() if k != "routes"}
-    if routes_left := without_heartbeat_route(doc["route"].get("routes") or [], panel):
+    if routes_left:
         root["routes"] = routes_left
     doc = {**doc, "route": root}
     by_name[root["receiver"]].is_default = True
