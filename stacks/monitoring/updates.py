@@ -36,6 +36,7 @@ class ServiceImage:
     newer_tags: list = field(default_factory=list)
     error: str = ""
     checked: object = None
+    rolled_back: bool = False  # `latest` is a digest a rollback that still runs took the stack away from
 
     @property
     def ran_digest(self):
@@ -97,7 +98,11 @@ def service_images(stacks):
 
 def updates_of(stack):
     """[ServiceImage] of one stack (the stack page, `stack updates`)."""
-    return service_images([stack])[stack.pk]
+    images = service_images([stack])[stack.pk]
+    refused = rolled_back_from(stack)
+    for item in images:
+        item.rolled_back = item.moved and item.latest in refused.get(item.service, ())
+    return images
 
 
 def available_by_stack(stacks):
@@ -211,10 +216,31 @@ def due(now=None):
     for stack in stacks:
         wanted = {s.name: s.update_window for s in stack.services.filter(update_policy="apply")}
         ready = {i.service: i.pin for i in updates_of(stack)
-                 if i.service in wanted and i.moved and contains(wanted[i.service], now)}
+                 if i.service in wanted and i.moved and not i.rolled_back and contains(wanted[i.service], now)}
         if ready:
             out.append((stack, ready))
     return out
+
+
+def rolled_back_from(stack):
+    """{service: {sha256:…}} the digests a rollback took the stack away from,
+    while that rollback is what runs: an automatic update does not bring them
+    back behind the team's back (they stay listed, and can be applied by hand).
+    A digest pushed since, or any deploy after the rollback, ends this."""
+    done = Deployment.objects.filter(stack=stack, action="deploy", status=Deployment.SUCCEEDED).exclude(images={})
+    last = done.order_by("-id").first()
+    target = (last.options or {}).get("rollback_to") if last else None
+    if not target:
+        return {}
+    def digest(ran):
+        return str((ran or {}).get("digest") or "").partition("@")[2]
+
+    refused = {}
+    for images in done.filter(id__gt=target, id__lt=last.id).values_list("images", flat=True):
+        for service, ran in images.items():
+            if digest(ran) and digest(ran) != digest(last.images.get(service)):
+                refused.setdefault(service, set()).add(digest(ran))
+    return refused
 
 
 def still_valid(stack, requested):

@@ -151,6 +151,24 @@ def test_a_tag_pushed_again_is_an_update_for_exactly_its_services_applied_and_ro
     assert rolled.images["web"]["digest"] == old_digest
     assert now["tools"] == before["tools"]
 
+    # The team rolled back: the update is still listed, but an automatic one does
+    # not bring the digest back behind its back…
+    Service.objects.filter(stack=app_stack, name__in=["web", "worker"]).update(update_policy="apply")
+    assert {i.service for i in updates.updates_of(app_stack) if i.available and i.rolled_back} == {"web", "worker"}
+    assert [pins for stack, pins in updates.due() if stack.pk == app_stack.pk] == []
+    out = StringIO()
+    call_command("stack", "updates", app_stack.slug, stdout=out)
+    assert "rolled back from it: applied by hand only" in out.getvalue()
+    page = as_operator.get(f"/stacks/{app_stack.slug}/").content.decode()
+    assert page.count("rolled back from it: applied by hand only") == 2
+    # …while a build pushed since is applied as usual.
+    newest = registry_server.push(docker_api, registry_server.image(docker_api, app_stack.app),
+                                  auth=private_registry.auth)
+    updates.check([app_stack])
+    [(stack, pins)] = [(stack, pins) for stack, pins in updates.due() if stack.pk == app_stack.pk]
+    assert set(pins) == {"web", "worker"} and pins["web"].endswith(newest)
+    assert not [i for i in updates.updates_of(app_stack) if i.rolled_back]
+
 
 def test_newer_version_tags_count_within_the_service_policy(project, private_registry, docker_api):
     reg = private_registry

@@ -505,6 +505,7 @@ class Command(BaseCommand):
             self.stdout.write(_json.dumps([{
                 "service": i.service, "image": i.reference, "ran": i.ran, "latest": i.latest,
                 "update": i.available, "moved": i.moved, "newer_tags": i.newer_tags, "policy": i.policy,
+                "rolled_back": i.rolled_back,
                 "error": i.error, "checked": i.checked.isoformat() if i.checked else None} for i in found], indent=2))
             return
         for i in found:
@@ -515,7 +516,8 @@ class Command(BaseCommand):
             elif i.available:
                 state = "update available: " + "; ".join(
                     ([f"{i.reference} now {i.latest[:19]}"] if i.moved else [])
-                    + ([f"newer tags {', '.join(i.newer_tags[:5])}"] if i.newer_tags else []))
+                    + ([f"newer tags {', '.join(i.newer_tags[:5])}"] if i.newer_tags else [])
+                    + (["rolled back from it: applied by hand only"] if i.rolled_back else []))
             elif not i.ran:
                 state = "built or imported here (no registry)"
             elif i.checked is None:
