@@ -127,12 +127,23 @@ def cleanup_project(api, name):
         api.remove_volume(v["Name"], force=True)
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
+    """A port free now, and never one this process gave before: two calls in a
+    row (Prometheus's and Alertmanager's) could otherwise get the same port, as
+    the kernel may hand a just-closed port out again, and the stack would be
+    refused for a host port clash."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_until(predicate, timeout=60, interval=0.5, what="condition"):
