@@ -216,6 +216,27 @@ def test_stack_logs_follow_a_swarm_service(db, swarm):
         assert ticks == list(range(ticks[0], ticks[0] + 4)), out.lines  # one old line, then three new ones
         node = sh("docker", "node", "ls", "--format", "{{.Hostname}}").split()[0]
         assert all(line.split(" ", 1)[1].startswith(f"swarmlogs_ticker.1@{node} | tick ") for line in out.lines)
+
+        # The log page's follower (the worker's follow_logs task, a thread of its
+        # process) follows the same Swarm stream while a page watches, then lets go.
+        from stacks.monitoring import logs
+        from stacks.seams import broker
+        from stacks.tasks import follow_logs
+
+        def last_tick():
+            lines = logs.cached("swarmlogs", "ticker")[0]
+            return bool(lines) and " | tick " in lines[-1] and int(lines[-1].rsplit(" ", 1)[1])
+
+        logs.watch("swarmlogs", "ticker")
+        try:
+            follow_logs(stack.services.get(name="ticker").pk)
+            first = wait_until(last_tick, 20, what="the lines kept by the follower")
+            wait_until(lambda: last_tick() >= first + 3, 20, what="new lines, followed")
+            assert f"swarmlogs_ticker.1@{node} | tick " in logs.cached("swarmlogs", "ticker")[0][-1]
+        finally:
+            broker.connection().delete(logs.key("swarmlogs", "ticker") + ":watched")
+        wait_until(lambda: not broker.get(logs.key("swarmlogs", "ticker") + ":following"), 15,
+                   what="the follower to let go once nobody watches")
     finally:
         subprocess.run(["docker", "stack", "rm", "swarmlogs"], capture_output=True)
         wait_until(lambda: not sh("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace=swarmlogs"),
