@@ -27,6 +27,11 @@ from stacks.lib.composefile import image_of
 CONVERGE_TIMEOUT = 180
 POLL = 0.5
 FAILED_STATES = {"failed", "rejected", "orphaned"}
+# Task errors that are the daemon's own passing race, not the service's doing: a
+# new task starts fine (moby/moby#48783: remounting the configs/secrets tmpfs
+# read-only sometimes fails with EBUSY). A service that restarts by itself gets
+# a new task from Swarm; one with restart "no" gets one new task from here.
+ENGINE_RACES = ("unable to remount dir as readonly",)
 
 
 # --- Apply ------------------------------------------------------------------------------
@@ -147,7 +152,7 @@ class SwarmBackend(Logs):
     def _converge(self, engine, full, sid, report):
         """Follow a service's tasks until its update completes (or rolls back) and
         its tasks run; reports each task's state as it changes. An error text, or None."""
-        seen, deadline = {}, time.monotonic() + CONVERGE_TIMEOUT
+        seen, deadline, retried = {}, time.monotonic() + CONVERGE_TIMEOUT, None
         while time.monotonic() < deadline:
             svc = translated("swarm")(engine.inspect_service)(sid)
             status = svc.get("UpdateStatus") or {}
@@ -173,9 +178,19 @@ class SwarmBackend(Logs):
             running = [t for t in tasks if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
             if want is not None and len(running) >= want and (want == 0 or state in ("", "completed")):
                 return None
-            failed = [t for t in tasks if t["DesiredState"] != "running" and t["Status"]["State"] in FAILED_STATES]
+            failed = [t for t in tasks if t["DesiredState"] != "running" and t["Status"]["State"] in FAILED_STATES
+                      and t["ID"] not in (retried or ())]
             if failed and not running and svc["Spec"]["TaskTemplate"].get("RestartPolicy", {}).get("Condition") == "none":
-                return f"{full}: its task {failed[0]['Status']['State']} ({failed[0]['Status'].get('Err', '')})"
+                err = failed[0]["Status"].get("Err", "")
+                if retried is None and any(race in err for race in ENGINE_RACES):
+                    retried = {t["ID"] for t in failed}
+                    report(f"{full}: the engine failed to start its task ({err}); starting a new one", "info")
+                    template = dict(svc["Spec"]["TaskTemplate"], ForceUpdate=svc["Spec"]["TaskTemplate"]
+                                    .get("ForceUpdate", 0) + 1)
+                    translated("swarm")(engine.update_service)(sid, svc["Version"]["Index"], task_template=template,
+                                                                fetch_current_spec=True)
+                    continue
+                return f"{full}: its task {failed[0]['Status']['State']} ({err})"
             time.sleep(POLL)
         return f"{full} did not converge within {CONVERGE_TIMEOUT}s"
 

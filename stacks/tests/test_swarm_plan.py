@@ -187,3 +187,43 @@ def test_a_file_too_large_for_a_swarm_config_is_refused_with_its_path():
 
     with pytest.raises(EngineError, match="conf/app.conf: .* over Swarm's limit"):
         plan(Desired("top", Path("/tmp/top"), TOP, top_files("x" * 600_000), {}, mask), SwarmObserved())
+
+
+class RacyEngine:
+    """A stand-in for the Docker API, and the one fake here: the daemon race of
+    moby/moby#48783 (EBUSY remounting a task's configs tmpfs read-only) happens
+    about once in a hundred task starts and cannot be brought about on purpose.
+    The first task fails with it, or with `error`; a forced update starts one that runs."""
+
+    def __init__(self, error):
+        self.error, self.updates = error, []
+        self.spec = {"Mode": {"Replicated": {"Replicas": 1}},
+                     "TaskTemplate": {"RestartPolicy": {"Condition": "none"}}}
+
+    def inspect_service(self, sid):
+        return {"Spec": self.spec, "Version": {"Index": 7 + len(self.updates)}}
+
+    def tasks(self, filters):
+        failed = {"ID": "t1", "Slot": 1, "CreatedAt": "1", "DesiredState": "shutdown", "NodeID": "",
+                  "Status": {"State": "failed", "Err": self.error}}
+        new = {"ID": "t2", "Slot": 1, "CreatedAt": "2", "DesiredState": "running", "NodeID": "",
+               "Status": {"State": "running"}}
+        return [failed, new] if self.updates else [failed]
+
+    def update_service(self, sid, version, task_template=None, fetch_current_spec=False):
+        self.updates.append((version, task_template["ForceUpdate"], fetch_current_spec))
+
+
+def test_a_task_the_daemons_race_failed_is_started_again_once_and_another_failure_is_said():
+    from stacks.engine.swarm import SwarmBackend
+
+    said = []
+    race = RacyEngine("starting container failed: unable to remount dir as readonly: mount tmpfs:/var/lib/docker/"
+                      "containers/b1/mounts/secrets, flags: 0x21, data: uid=0,gid=0: device or resource busy")
+    assert SwarmBackend()._converge(race, "mon_prometheus", "sid", lambda m, kind="info": said.append(m)) is None
+    assert race.updates == [(7, 1, True)]  # one forced update, on the current spec
+    assert any("the engine failed to start its task" in m and "starting a new one" in m for m in said)
+
+    other = RacyEngine("starting container failed: exec: \"prometheus\": executable file not found")
+    error = SwarmBackend()._converge(other, "mon_prometheus", "sid", lambda m, kind="info": None)
+    assert other.updates == [] and error == f"mon_prometheus: its task failed ({other.error})"
