@@ -21,7 +21,15 @@ from stacks.engine.connect import streaming
 from stacks.engine.operations import image_record
 from stacks.engine.project import remove_networks_and_volumes
 from stacks.engine.swarm_plan import SwarmObserved, plan
-from stacks.engine.swarm_spec import FILE_PATH, NAMESPACE, SPEC_HASH, STACK_IMAGE, network_create_options, payload
+from stacks.engine.swarm_spec import (
+    FILE_PATH,
+    NAMESPACE,
+    SPEC_HASH,
+    STACK_IMAGE,
+    network_create_options,
+    payload,
+    spec_image,
+)
 from stacks.lib.composefile import image_of
 
 CONVERGE_TIMEOUT = 180
@@ -55,8 +63,7 @@ class SwarmBackend(Logs):
         for name, pin in desired.pins.items():
             full = f"{desired.project}_{name}"
             if full in services:
-                current = services[full]["spec"].get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
-                running[full], pinned[pin] = image_id(engine, current), image_id(engine, pin)
+                running[full], pinned[pin] = image_id(engine, spec_image(services[full]["spec"])), image_id(engine, pin)
         return SwarmObserved(services, configs, secrets, networks, running, pinned)
 
     def plan(self, desired, observed):
@@ -120,7 +127,7 @@ class SwarmBackend(Logs):
         handed to the nodes as `docker stack deploy --with-registry-auth` does:
         docker-py sends a login it holds as X-Registry-Auth on service create and
         update. A refused login stops the deploy before anything changes."""
-        images = {c.spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        images = {spec_image(c.spec)
                   for c in the_plan.services if c.kind in ("create", "update", "scale")}
         for image in sorted(i for i in images if i):
             login = registry_login(engine, image, the_plan.auth)

@@ -11,6 +11,7 @@ from stacks.engine.swarm_spec import (
     convert_service,
     network_create_options,
     payload,
+    spec_image,
 )
 from stacks.lib.composefile import network_name, service_networks
 
@@ -129,7 +130,7 @@ def _pinned_reference(project, name, pin, observed):
     for nothing (a rollback touches only what changed, as on Compose)."""
     full = f"{project}_{name}"
     spec = (observed.services.get(full) or {}).get("spec") or {}
-    running = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")  # as Swarm resolved it
+    running = spec_image(spec)  # as Swarm resolved it
     rendered = spec.get("Labels", {}).get(STACK_IMAGE, running)  # as the panel asked for it
     if not running:
         return pin

@@ -19,6 +19,12 @@ FILE_PATH = "io.panel.file"
 MAX_OBJECT_BYTES = 500 * 1024  # a Swarm config or secret
 
 
+def spec_image(spec):
+    """The image a Swarm service spec runs, as Swarm keeps it (resolved to
+    repo:tag@digest when a registry answered)."""
+    return ((spec or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+
+
 def _digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

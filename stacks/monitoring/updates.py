@@ -232,15 +232,17 @@ def rolled_back_from(stack):
     target = (last.options or {}).get("rollback_to") if last else None
     if not target:
         return {}
-    def digest(ran):
-        return str((ran or {}).get("digest") or "").partition("@")[2]
-
     refused = {}
     for images in done.filter(id__gt=target, id__lt=last.id).values_list("images", flat=True):
         for service, ran in images.items():
-            if digest(ran) and digest(ran) != digest(last.images.get(service)):
-                refused.setdefault(service, set()).add(digest(ran))
+            if _digest(ran) and _digest(ran) != _digest(last.images.get(service)):
+                refused.setdefault(service, set()).add(_digest(ran))
     return refused
+
+
+def _digest(ran):
+    """sha256:… of a Deployment.images entry ("" for an image with no registry digest)."""
+    return str((ran or {}).get("digest") or "").partition("@")[2]
 
 
 def still_valid(stack, requested):

@@ -124,10 +124,6 @@ def _flag_value(command, flag):
     return None
 
 
-def _mounted_sources(services):
-    return Mounted(services)
-
-
 def takes_over(path, mounted, kept):
     """Whether the panel writes generated file `path`: mounted by a service that
     reads it, and no stack file of the team's own in its area."""
@@ -169,7 +165,7 @@ def render_bundle(stack):
     secrets = Secrets(stack_secrets(stack))
     files = {}
     kept = {f.path: f.bundle_text() for f in stack.files.all()}
-    mounted = _mounted_sources(services)
+    mounted = Mounted(services)
 
     def ours(path):
         return takes_over(path, mounted, kept)

@@ -41,7 +41,7 @@ from stacks.render import (
     PROMETHEUS_FILE,
     RULES_FILE,
     Bundle,
-    _mounted_sources,
+    Mounted,
     render_bundle,
     takes_over,
 )
@@ -403,7 +403,7 @@ def _check_rows_not_rendered(stack):
     no service mounts it. Said, rather than silently ignored."""
     services = list(stack.services.all())
     roles = {s.role for s in services}
-    mounted = _mounted_sources(services)
+    mounted = Mounted(services)
     kept = set(stack.files.values_list("path", flat=True))
     checks = [("prometheus", RULES_FILE, stack.alert_rules.filter(enabled=True).exists(), "Alert rules"),
               ("prometheus", PROMETHEUS_FILE, stack.scrape_jobs.exists(), "Scrape jobs"),

@@ -21,7 +21,7 @@ from stacks.render import (
     PROMETHEUS_FILE,
     PROVIDERS_FILE,
     RULES_FILE,
-    _mounted_sources,
+    Mounted,
     elasticsearch_host,
     takes_over,
 )
@@ -36,7 +36,7 @@ class _Files:
     a generated file once a set of them became rows."""
 
     def __init__(self, files, services):
-        self.files, self.mounted = dict(files), _mounted_sources(services)
+        self.files, self.mounted = dict(files), Mounted(services)
 
     def area(self, prefix):
         return {p: t for p, t in self.files.items() if p == prefix or p.startswith(prefix)}
